@@ -1,0 +1,206 @@
+"""The `circle` command line: serve, init-db, demo, users, series, worker, bench."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from app.settings import Settings
+
+DEMO_LOGINS = ("resident", "family", "operator", "dispatcher", "provider_admin", "caregiver", "admin")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.run(args) or 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="circle", description="Service Circle (一刻钟服务圈)")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the web service (and a planning worker)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="load the demo street into an empty database")
+    serve.add_argument("--no-worker", action="store_true", help="do not start a planning worker in-process")
+    serve.set_defaults(run=_serve)
+    sub.add_parser("init-db", help="apply schema.sql (idempotent) and load the menu").set_defaults(run=_init_db)
+    sub.add_parser("demo", help="load the demo street into an empty database").set_defaults(run=_demo)
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="create a user")
+    for flag in ("--username", "--password", "--role"):
+        create.add_argument(flag, required=True)
+    for flag in ("--resident-id", "--provider-id", "--caregiver-id", "--circle-id"):
+        create.add_argument(flag, type=int)
+    create.add_argument("--display-name", default="")
+    create.set_defaults(run=_create_user)
+    series = sub.add_parser("series", help="repeating bookings").add_subparsers(dest="series_command", required=True)
+    series.add_parser("materialize", help="create the coming days' bookings of every series").set_defaults(
+        run=_materialize)
+    sub.add_parser("worker", help="run a planning worker (Redis Stream consumer)").set_defaults(run=_worker)
+    bench = sub.add_parser("bench", help="benchmarks: vrptw, homecare (see docs/benchmarks.md)", add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=_bench)
+    return parser
+
+# ------------------------------------------------------------------ commands
+
+
+def _settings(args: argparse.Namespace | None = None) -> Settings:
+    settings = Settings()
+    if args is not None and getattr(args, "port", None):
+        settings.port = args.port
+    if args is not None and getattr(args, "host", None):
+        settings.host = args.host
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from app.embedded import ensure_services
+    from app.main import create_app
+
+    settings = _settings(args)
+    services = ensure_services(settings)
+    settings.database_url, settings.redis_url = services.database_url, services.redis_url
+    settings.start_worker = settings.start_worker and not args.no_worker
+    try:
+        demo_loaded = asyncio.run(_prepare_database(settings, demo=args.demo))
+        if demo_loaded is not None:
+            _print_demo_logins(settings)
+        web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                    print=lambda _: print(f"Service Circle on http://{settings.host}:{settings.port}/"))
+    finally:
+        services.stop()
+    return 0
+
+
+async def _prepare_database(settings: Settings, *, demo: bool) -> bool | None:
+    """Apply the schema, load the menu if empty; with `demo`, the demo street if no residents."""
+    from app.db import apply_schema, connect
+    from booking.seed import load_menu
+
+    conn = await connect(settings.database_url)
+    try:
+        await apply_schema(conn)
+        if not await conn.fetchval("SELECT count(*) FROM menu_items"):
+            await load_menu(conn)
+        if not demo:
+            return None
+        return await _load_demo_if_empty(conn, settings)
+    finally:
+        await conn.close()
+
+
+async def _load_demo_if_empty(conn, settings: Settings) -> bool:
+    from app.crypto import Crypto
+    from app.demo import load_demo
+
+    if await conn.fetchval("SELECT count(*) FROM residents"):
+        return False
+    async with conn.transaction():
+        await load_demo(conn, Crypto(settings.resolved_secret()))
+    return True
+
+
+def _print_demo_logins(settings: Settings) -> None:
+    print("\nDemo logins (username / password):")
+    for role in DEMO_LOGINS:
+        print(f"  {role:<15} demo-{role}")
+    print(f"Open http://{settings.host}:{settings.port}/ in a browser.\n")
+
+
+def _with_services(coro_factory):
+    """Run `coro_factory(settings)` with embedded services when no URLs are set."""
+    from app.embedded import ensure_services
+
+    settings = _settings()
+    services = ensure_services(settings)
+    settings.database_url, settings.redis_url = services.database_url, services.redis_url
+    try:
+        return asyncio.run(coro_factory(settings))
+    finally:
+        services.stop()
+
+
+def _init_db(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> None:
+        from app.db import connect
+
+        await _prepare_database(settings, demo=False)
+        conn = await connect(settings.database_url)
+        version = await conn.fetchval("SELECT max(version) FROM schema_version")
+        await conn.close()
+        print(f"schema version {version} applied; menu loaded")
+    _with_services(run)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> bool | None:
+        return await _prepare_database(settings, demo=True)
+    loaded = _with_services(run)
+    print("demo street loaded" if loaded else "the database already has residents: demo not loaded")
+    return 0 if loaded else 1
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from app.auth import ROLES
+
+    if args.role not in ROLES:
+        print(f"--role must be one of: {', '.join(ROLES)}", file=sys.stderr)
+        return 2
+
+    async def run(settings: Settings):
+        from app.auth import create_user
+        from app.db import connect
+
+        conn = await connect(settings.database_url)
+        try:
+            return await create_user(conn, username=args.username, password=args.password, role=args.role,
+                                     display_name=args.display_name, resident_id=args.resident_id,
+                                     provider_id=args.provider_id, caregiver_id=args.caregiver_id,
+                                     circle_id=args.circle_id)
+        finally:
+            await conn.close()
+    user = _with_services(run)
+    print(f"user {user.username} ({user.role}) created with id {user.id}")
+    return 0
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    async def run(settings: Settings) -> int:
+        from app.crypto import Crypto
+        from app.db import Database, create_pool
+        from booking.service import materialize_series
+
+        pool = await create_pool(settings.database_url, size=2)
+        try:
+            return await materialize_series(Database(pool), Crypto(settings.resolved_secret()))
+        finally:
+            await pool.close()
+    print(f"{_with_services(run)} bookings created from series")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from dispatch.worker import run_worker
+
+    return _with_services(run_worker) or 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from dispatch.bench import main as bench_main
+
+    return bench_main(args.rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

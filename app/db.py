@@ -1,0 +1,125 @@
+"""PostgreSQL: the pool, the schema, transactions, and constraint names mapped to API errors."""
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import asyncpg
+
+from app.errors import ApiError, Conflict, Invalid
+from app.settings import ROOT
+
+SCHEMA_PATH = ROOT / "schema.sql"
+SCHEMA_LOCK_ID = 20_241_121  # advisory lock: one process applies the schema at a time
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(url, min_size=1, max_size=size, init=_init_connection,
+                                     command_timeout=30)
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url)
+    await _init_connection(conn)
+    return conn
+
+
+async def apply_schema(conn: asyncpg.Connection) -> int:
+    """Apply schema.sql (idempotent) under an advisory lock; return the schema version."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_ID)
+        await conn.execute(SCHEMA_PATH.read_text())
+        return await conn.fetchval("SELECT max(version) FROM schema_version")
+
+
+class Database:
+    """Hands out transactions from a pool. Each use case opens exactly one."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection outside any transaction, for plain reads."""
+        async with self.pool.acquire() as conn:
+            yield conn
+
+
+class BoundDatabase(Database):
+    """A Database on one connection, for tests that roll everything back afterwards.
+
+    Transactions become savepoints; a lock keeps concurrent requests from sharing the
+    connection at the same moment.
+    """
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._lock:
+            async with self.conn.transaction():
+                yield self.conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._lock:
+            yield self.conn
+
+
+# constraint name -> (status, code, English message, Chinese message)
+CONSTRAINT_ERRORS: dict[str, tuple[int, str, str, str]] = {
+    "wallet_not_overspent": (409, "subsidy_exhausted",
+                             "the month's subsidy would be overspent", "本月补贴余额不足"),
+    "visits_no_double_booking": (409, "caregiver_double_booked",
+                                 "the caregiver already has a visit at that time",
+                                 "该护理员在这个时间已有其他服务"),
+    "visits_one_active_per_member": (409, "visit_exists", "the booking already has that visit",
+                                     "该预约已安排了服务人员"),
+    "plans_one_published": (409, "plan_already_published",
+                            "another plan for that circle and day is already published",
+                            "该服务圈当天已有发布的排班"),
+    "plans_version_unique": (409, "plan_version_taken", "that plan version already exists",
+                             "排班版本冲突，请重试"),
+    "residents_id_card_unique": (409, "resident_exists",
+                                 "a resident with that ID card number already exists",
+                                 "该身份证号已登记"),
+    "users_username_key": (409, "username_taken", "that username is already taken", "用户名已被占用"),
+    "providers_name_key": (409, "provider_exists", "a provider with that name exists", "服务商名称已存在"),
+    "evaluations_one_per_source": (409, "already_evaluated",
+                                   "this visit was already evaluated from that source",
+                                   "该服务已评价过"),
+    "bookings_series_day_unique": (409, "series_day_exists",
+                                   "the series already has a booking that day", "该周期预约当天已存在"),
+    "idempotency_keys_pkey": (409, "idempotency_in_flight",
+                              "a request with this Idempotency-Key is in progress",
+                              "相同的请求正在处理中"),
+}
+
+
+def constraint_error(exc: asyncpg.PostgresError) -> ApiError:
+    """Translate a database constraint violation into the API error for its name."""
+    name = getattr(exc, "constraint_name", None) or ""
+    if name in CONSTRAINT_ERRORS:
+        status, code, message, message_zh = CONSTRAINT_ERRORS[name]
+        return ApiError(message, message_zh=message_zh, code=code, status=status)
+    if isinstance(exc, (asyncpg.ForeignKeyViolationError, asyncpg.CheckViolationError,
+                        asyncpg.NotNullViolationError)):
+        return Invalid(f"rejected by the database ({name or exc.sqlstate})",
+                       message_zh="提交的数据不符合要求", details=[{"field": name, "message": str(exc)}])
+    return Conflict(f"conflict with the current state ({name or exc.sqlstate})",
+                    message_zh="与当前状态冲突，请刷新后重试")

@@ -1,0 +1,75 @@
+"""One error shape for the whole API: {"error": {"code", "message", "message_zh", "details"}}."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error a client can act on; `message` is English, `message_zh` is shown to users."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, message_zh: str = "", code: str | None = None,
+                 details: list[dict[str, Any]] | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.message_zh = message_zh or message
+        self.details = details or []
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message,
+                          "message_zh": self.message_zh, "details": self.details}}
+
+
+class Invalid(ApiError):
+    status, code = 422, "invalid"
+
+
+class Unauthenticated(ApiError):
+    status, code = 401, "unauthenticated"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+
+class Unavailable(ApiError):
+    status, code = 503, "unavailable"
+
+
+def invalid_field(field: str, value: Any, message: str, message_zh: str = "") -> Invalid:
+    """A 422 naming one field and the value that was sent."""
+    detail = {"field": field, "value": _jsonable(value), "message": message}
+    return Invalid(f"{field}: {message} (got {value!r})", message_zh=message_zh or message,
+                   details=[detail])
+
+
+def not_found(what: str, ident: Any, what_zh: str = "") -> NotFound:
+    return NotFound(f"{what} {ident} not found", message_zh=f"找不到{what_zh or what} {ident}")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,17 @@
+"""Every typed application key, in one place (no globals)."""
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from app.crypto import Crypto
+from app.db import Database
+from app.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+REDIS = web.AppKey("redis", aioredis.Redis)
+CRYPTO = web.AppKey("crypto", Crypto)
+PLANNER = web.AppKey("planner", Any)  # dispatch's planning runner (queue or in-process)

@@ -1,0 +1,145 @@
+"""The aiohttp application factory: middlewares, resources' lifecycles, routes."""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+from typing import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from app import auth, keys
+from app.crypto import Crypto
+from app.db import Database, constraint_error, create_pool
+from app.errors import ApiError, Invalid, Unavailable
+from app.http import respond
+from app.openapi import build_openapi
+from app.redis import create_redis
+from app.routes import api_routes, root_routes
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPENAPI = web.AppKey("openapi", dict)
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+               422: "invalid", 429: "rate_limited"}
+# the database went away or is overloaded: the client may retry (with its Idempotency-Key)
+_DB_UNAVAILABLE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+                   asyncpg.AdminShutdownError, asyncpg.QueryCanceledError, asyncpg.SerializationError,
+                   asyncpg.DeadlockDetectedError, asyncpg.TooManyConnectionsError, ConnectionError,
+                   OSError, asyncio.TimeoutError)
+
+
+def _error(exc: ApiError) -> web.Response:
+    return respond(exc.body(), status=exc.status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Every failure leaves in the one error shape; nothing a client sends yields a 500."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(ApiError(exc.reason, code=_HTTP_CODES.get(exc.status, "error"), status=exc.status))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        return _error(constraint_error(exc))
+    except asyncpg.DataError as exc:
+        return _error(Invalid(f"a value is out of range: {exc}", message_zh="提交的数值超出范围"))
+    except _DB_UNAVAILABLE as exc:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _error(Unavailable("the service is busy, please retry", message_zh="系统繁忙，请稍后重试"))
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(ApiError("internal error", message_zh="系统内部错误", code="internal", status=500))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Resolve the bearer token (if any) to a user; endpoints decide whether one is needed."""
+    request["user"] = None
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer " and len(header) < 300:
+        request["token"] = header[7:].strip()
+        async with request.config_dict[keys.DB].connection() as conn:
+            request["user"] = await auth.user_for_token(conn, request["token"])
+    return await handler(request)
+
+
+def _database_ctx(database: Database | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if database is not None:
+            app[keys.DB] = database
+            yield
+            return
+        settings = app[keys.SETTINGS]
+        pool = await create_pool(settings.database_url, size=settings.db_pool_size)
+        app[keys.DB] = Database(pool)
+        yield
+        await pool.close()
+    return ctx
+
+
+def _redis_ctx(client):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        app[keys.REDIS] = client or create_redis(settings.redis_url, timeout_s=settings.redis_timeout_s)
+        yield
+        if client is None:
+            await app[keys.REDIS].aclose()
+    return ctx
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.config_dict[OPENAPI])
+
+
+def _api_app() -> web.Application:
+    from booking.views import routes as booking_routes
+    from dispatch.views import routes as dispatch_routes
+    from providers.views import routes as provider_routes
+
+    api = web.Application()
+    for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
+        api.add_routes(table)
+    api.router.add_get("/openapi.json", _openapi)
+    return api
+
+
+def create_app(settings: Settings, *, database: Database | None = None, redis_client=None,
+               with_background: bool = True) -> web.Application:
+    """Build the application. `database` / `redis_client` let tests bind their own;
+    `with_background=False` leaves out background workers (planning), for tests that drive them."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 ** 2)
+    app[keys.SETTINGS] = settings
+    app[keys.CRYPTO] = Crypto(settings.resolved_secret())
+    app.cleanup_ctx.append(_database_ctx(database))
+    app.cleanup_ctx.append(_redis_ctx(redis_client))
+    app.add_routes(root_routes)
+    app.add_subapp("/api/v1", _api_app())
+    _add_extensions(app, with_background=with_background)
+    app[OPENAPI] = build_openapi(app)
+    return app
+
+
+def _optional(module: str, name: str):
+    """An attribute of a module that may not exist yet; import errors inside it still surface."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return getattr(importlib.import_module(module), name)
+
+
+def _add_extensions(app: web.Application, *, with_background: bool) -> None:
+    """Pages and background work, added by the packages that own them."""
+    setup_pages = _optional("app.pages", "setup")
+    if setup_pages:
+        setup_pages(app)
+    background_ctx = _optional("dispatch.worker", "background_ctx") if with_background else None
+    if background_ctx:
+        app.cleanup_ctx.append(background_ctx)

@@ -1,0 +1,44 @@
+"""Settings, read once from the environment (and `.env`) and passed down; no globals."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment.
+
+    With no `database_url` / `redis_url`, embedded PostgreSQL and Redis are started in
+    `data_dir` (see app/embedded.py).
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    data_dir: Path = Field(default=ROOT / "var", validation_alias="CIRCLE_DATA_DIR")
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "CIRCLE_HOST"))
+    port: int = Field(default=8080, validation_alias="PORT")
+    secret_key: str | None = Field(default=None, validation_alias="CIRCLE_SECRET_KEY")
+    token_ttl_hours: int = Field(default=24 * 14, validation_alias="CIRCLE_TOKEN_TTL_HOURS")
+    db_pool_size: int = Field(default=10, validation_alias="CIRCLE_DB_POOL_SIZE")
+    redis_timeout_s: float = Field(default=0.5, validation_alias="CIRCLE_REDIS_TIMEOUT_S")
+    login_attempts_per_minute: int = Field(default=10, validation_alias="CIRCLE_LOGIN_RATE")
+    start_worker: bool = Field(default=True, validation_alias="CIRCLE_START_WORKER")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+
+    def resolved_secret(self) -> str:
+        """The secret key; without one, a random key kept in the data folder (dev only)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

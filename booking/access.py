@@ -1,0 +1,29 @@
+"""Who may see and act for which resident. Pure: decided from the caller's role and links."""
+from __future__ import annotations
+
+from app.auth import User
+
+EVERY_RESIDENT = ("operator", "admin")
+
+
+def may_read_resident(user: User, resident_id: int) -> bool:
+    return user.role in EVERY_RESIDENT or user.acts_for(resident_id)
+
+
+def may_book_for(user: User, resident_id: int) -> bool:
+    if user.role in ("resident", "family"):
+        return user.acts_for(resident_id)
+    return user.role in EVERY_RESIDENT
+
+
+def booking_scope(user: User) -> tuple[str, object]:
+    """How a booking list is narrowed for this caller: (kind, value)."""
+    if user.role in ("resident", "family"):
+        return "residents", list({*user.family_resident_ids, *([user.resident_id] if user.resident_id else [])})
+    if user.role == "dispatcher" and user.circle_id:
+        return "circle", user.circle_id
+    if user.role == "provider_admin":
+        return "provider", user.provider_id
+    if user.role == "caregiver":
+        return "caregiver", user.caregiver_id
+    return "all", None

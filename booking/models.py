@@ -1,0 +1,153 @@
+"""Booking domain objects: plain frozen dataclasses, knowing nothing of the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+
+
+class BookingStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+    NOT_HOME = "not_home"
+    REFUSED = "refused"
+
+
+class Channel(StrEnum):
+    APP = "app"
+    HOTLINE = "hotline"
+    WALK_IN = "walk_in"
+
+
+@dataclass(frozen=True)
+class MenuCategory:
+    code: str
+    name_zh: str
+    name_en: str
+    position: int
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    code: str
+    category_code: str
+    name_zh: str
+    name_en: str
+    unit_zh: str
+    price_fen: int
+    minutes: int
+    qualification: str
+    crew: int
+    subsidy_max_fen: int
+    needs_visit: bool
+    notes: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Resident:
+    id: int
+    circle_id: int
+    name: str
+    gender: str
+    birth_date: date
+    phone: str
+    address: str
+    lat: float
+    lon: float
+    lives_alone: bool
+    subsidy_eligible: bool
+    eligibility: tuple[str, ...]
+    caregiver_gender: str | None
+    care_notes: str | None
+    id_card_last4: str | None
+
+
+@dataclass(frozen=True)
+class Wallet:
+    resident_id: int
+    month: date
+    granted_fen: int
+    held_fen: int
+    spent_fen: int
+
+    @property
+    def available_fen(self) -> int:
+        return self.granted_fen - self.held_fen - self.spent_fen
+
+
+@dataclass(frozen=True)
+class WalletEntry:
+    id: int
+    kind: str
+    amount_fen: int
+    booking_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: int
+    resident_id: int
+    circle_id: int
+    item_code: str
+    item_name_zh: str
+    series_id: int | None
+    service_date: date
+    window_start: time
+    window_end: time
+    channel: str
+    booked_by: int | None
+    notes: str
+    price_fen: int
+    subsidy_fen: int
+    self_pay_fen: int
+    priority: int
+    status: BookingStatus
+    caregiver_id: int | None
+    caregiver_name: str | None
+    planned_start: datetime | None
+    created_at: datetime
+    resident_name: str = ""
+
+
+@dataclass(frozen=True)
+class Series:
+    id: int
+    resident_id: int
+    item_code: str
+    weekdays: tuple[int, ...]
+    window_start: time
+    window_end: time
+    start_date: date
+    end_date: date
+    channel: str
+    notes: str
+    status: str
+    booked_by: int | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    id: int
+    booking_id: int
+    rating: int
+    comment: str
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CallLog:
+    id: int
+    resident_id: int
+    operator_id: int | None
+    kind: str
+    outcome: str
+    booking_id: int | None
+    notes: str
+    created_at: datetime

@@ -1,0 +1,353 @@
+"""All booking SQL. asyncpg Records become booking models here and nowhere else."""
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Any
+
+import asyncpg
+
+from app.crypto import Crypto
+from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem,
+                            Resident, Series, Wallet, WalletEntry)
+from booking.subsidy import MONTHLY_GRANT_FEN
+
+Conn = asyncpg.Connection
+
+# ------------------------------------------------------------------ menu
+
+_ITEM_COLUMNS = """code, category_code, name_zh, name_en, unit_zh, price_fen, minutes, qualification,
+    crew, subsidy_max_fen, needs_visit, notes, position"""
+
+
+async def menu(conn: Conn) -> tuple[list[MenuCategory], list[MenuItem]]:
+    categories = await conn.fetch("SELECT code, name_zh, name_en, position FROM menu_categories ORDER BY position")
+    items = await conn.fetch(f"SELECT {_ITEM_COLUMNS} FROM menu_items WHERE active ORDER BY position")
+    return [MenuCategory(**r) for r in categories], [MenuItem(**r) for r in items]
+
+
+async def menu_item(conn: Conn, code: str) -> MenuItem | None:
+    row = await conn.fetchrow(f"SELECT {_ITEM_COLUMNS} FROM menu_items WHERE code = $1 AND active", code)
+    return MenuItem(**row) if row else None
+
+
+async def upsert_category(conn: Conn, *, code: str, name_zh: str, name_en: str, position: int) -> None:
+    await conn.execute(
+        """INSERT INTO menu_categories (code, name_zh, name_en, position) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (code) DO UPDATE SET name_zh = $2, name_en = $3, position = $4""",
+        code, name_zh, name_en, position)
+
+
+async def upsert_item(conn: Conn, item: MenuItem) -> None:
+    await conn.execute(
+        f"""INSERT INTO menu_items ({_ITEM_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+            ON CONFLICT (code) DO UPDATE SET category_code=$2, name_zh=$3, name_en=$4, unit_zh=$5,
+              price_fen=$6, minutes=$7, qualification=$8, crew=$9, subsidy_max_fen=$10,
+              needs_visit=$11, notes=$12, position=$13, active=true""",
+        item.code, item.category_code, item.name_zh, item.name_en, item.unit_zh, item.price_fen,
+        item.minutes, item.qualification, item.crew, item.subsidy_max_fen, item.needs_visit,
+        item.notes, item.position)
+
+# ------------------------------------------------------------------ residents
+
+_RESIDENT_COLUMNS = """id, circle_id, name, gender, birth_date, phone, address, lat, lon, lives_alone,
+    subsidy_eligible, eligibility, caregiver_gender, care_notes_enc, id_card_last4"""
+
+
+def _resident(row: asyncpg.Record, crypto: Crypto) -> Resident:
+    data = dict(row)
+    data["eligibility"] = tuple(data["eligibility"])
+    data["care_notes"] = crypto.decrypt(data.pop("care_notes_enc"))
+    data["gender"] = data["gender"].strip()
+    if data["caregiver_gender"]:
+        data["caregiver_gender"] = data["caregiver_gender"].strip()
+    return Resident(**data)
+
+
+async def insert_resident(conn: Conn, crypto: Crypto, *, circle_id: int, name: str, gender: str,
+                          birth_date: date, phone: str, address: str, lat: float, lon: float,
+                          lives_alone: bool, subsidy_eligible: bool, eligibility: list[str],
+                          caregiver_gender: str | None, care_notes: str,
+                          id_card_no: str | None) -> Resident:
+    row = await conn.fetchrow(
+        f"""INSERT INTO residents (circle_id, name, gender, birth_date, phone, address, lat, lon,
+               lives_alone, subsidy_eligible, eligibility, caregiver_gender, care_notes_enc,
+               id_card_hmac, id_card_last4, id_card_enc)
+            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+            RETURNING {_RESIDENT_COLUMNS}""",
+        circle_id, name, gender, birth_date, phone, address, lat, lon, lives_alone,
+        subsidy_eligible, eligibility, caregiver_gender, crypto.encrypt(care_notes),
+        crypto.keyed_hash(id_card_no) if id_card_no else None,
+        id_card_no[-4:] if id_card_no else None, crypto.encrypt(id_card_no))
+    return _resident(row, crypto)
+
+
+async def resident(conn: Conn, crypto: Crypto, resident_id: int) -> Resident | None:
+    row = await conn.fetchrow(f"SELECT {_RESIDENT_COLUMNS} FROM residents WHERE id = $1", resident_id)
+    return _resident(row, crypto) if row else None
+
+
+async def search_residents(conn: Conn, crypto: Crypto, *, phone: str | None, name_prefix: str | None,
+                           limit: int = 20) -> list[Resident]:
+    rows = await conn.fetch(
+        f"""SELECT {_RESIDENT_COLUMNS} FROM residents
+            WHERE ($1::text IS NULL OR phone = $1)
+              AND ($2::text IS NULL OR name LIKE replace(replace(replace($2, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')
+            ORDER BY name, id LIMIT $3""", phone, name_prefix, limit)
+    return [_resident(r, crypto) for r in rows]
+
+
+async def residents_living_alone(conn: Conn, crypto: Crypto, circle_id: int | None) -> list[Resident]:
+    rows = await conn.fetch(
+        f"""SELECT {_RESIDENT_COLUMNS} FROM residents WHERE lives_alone
+              AND ($1::bigint IS NULL OR circle_id = $1) ORDER BY circle_id, name, id""", circle_id)
+    return [_resident(r, crypto) for r in rows]
+
+
+async def record_sensitive_read(conn: Conn, *, user_id: int, resident_id: int, field: str) -> None:
+    await conn.execute("INSERT INTO sensitive_reads (user_id, resident_id, field) VALUES ($1, $2, $3)",
+                       user_id, resident_id, field)
+
+# ------------------------------------------------------------------ wallet
+
+
+def _wallet(row: asyncpg.Record) -> Wallet:
+    return Wallet(**row)
+
+
+async def open_wallet(conn: Conn, resident_id: int, month: date) -> None:
+    """Create the month's wallet with its grant (once), for an eligible resident."""
+    created = await conn.fetchval(
+        """INSERT INTO subsidy_wallets (resident_id, month, granted_fen) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING RETURNING granted_fen""", resident_id, month, MONTHLY_GRANT_FEN)
+    if created:
+        await add_entry(conn, resident_id=resident_id, month=month, booking_id=None, kind="grant",
+                        amount_fen=created)
+
+
+async def wallet(conn: Conn, resident_id: int, month: date, *, for_update: bool = False) -> Wallet | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"""SELECT resident_id, month, granted_fen, held_fen, spent_fen FROM subsidy_wallets
+            WHERE resident_id = $1 AND month = $2{lock}""", resident_id, month)
+    return _wallet(row) if row else None
+
+
+async def move_wallet(conn: Conn, *, resident_id: int, month: date, held_delta: int,
+                      spent_delta: int) -> None:
+    await conn.execute(
+        """UPDATE subsidy_wallets SET held_fen = held_fen + $3, spent_fen = spent_fen + $4
+           WHERE resident_id = $1 AND month = $2""", resident_id, month, held_delta, spent_delta)
+
+
+async def add_entry(conn: Conn, *, resident_id: int, month: date, booking_id: int | None, kind: str,
+                    amount_fen: int) -> None:
+    await conn.execute(
+        """INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
+           VALUES ($1, $2, $3, $4, $5)""", resident_id, month, booking_id, kind, amount_fen)
+
+
+async def wallet_entries(conn: Conn, resident_id: int, month: date) -> list[WalletEntry]:
+    rows = await conn.fetch(
+        """SELECT id, kind, amount_fen, booking_id, created_at FROM wallet_entries
+           WHERE resident_id = $1 AND month = $2 ORDER BY id""", resident_id, month)
+    return [WalletEntry(**r) for r in rows]
+
+
+async def wallets_not_reconciling(conn: Conn) -> list[asyncpg.Record]:
+    """Wallets whose balances differ from the sums of their ledger (should be none)."""
+    return await conn.fetch(
+        """SELECT w.resident_id, w.month FROM subsidy_wallets w
+           LEFT JOIN LATERAL (
+             SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'grant'), 0) AS granted,
+                    coalesce(sum(amount_fen) FILTER (WHERE kind = 'hold'), 0)
+                    - coalesce(sum(amount_fen) FILTER (WHERE kind IN ('release', 'capture')), 0) AS held,
+                    coalesce(sum(amount_fen) FILTER (WHERE kind = 'capture'), 0) AS spent
+             FROM wallet_entries e WHERE e.resident_id = w.resident_id AND e.month = w.month) l ON true
+           WHERE (w.granted_fen, w.held_fen, w.spent_fen) <> (l.granted, l.held, l.spent)""")
+
+# ------------------------------------------------------------------ bookings
+
+_BOOKING_SELECT = """SELECT b.id, b.resident_id, b.circle_id, b.item_code, m.name_zh AS item_name_zh,
+    b.series_id, b.service_date, b.window_start, b.window_end, b.channel, b.booked_by, b.notes,
+    b.price_fen, b.subsidy_fen, b.self_pay_fen, b.priority, b.status, b.caregiver_id,
+    c.name AS caregiver_name, b.planned_start, b.created_at, r.name AS resident_name
+  FROM bookings b JOIN menu_items m ON m.code = b.item_code
+  JOIN residents r ON r.id = b.resident_id
+  LEFT JOIN caregivers c ON c.id = b.caregiver_id"""
+
+
+def _booking(row: asyncpg.Record) -> Booking:
+    data = dict(row)
+    data["status"] = BookingStatus(data["status"])
+    return Booking(**data)
+
+
+async def insert_booking(conn: Conn, *, resident_id: int, circle_id: int, item_code: str,
+                         series_id: int | None, service_date: date, window_start: time,
+                         window_end: time, channel: str, booked_by: int | None, notes: str,
+                         price_fen: int, subsidy_fen: int, self_pay_fen: int) -> int:
+    return await conn.fetchval(
+        """INSERT INTO bookings (resident_id, circle_id, item_code, series_id, service_date,
+               window_start, window_end, channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING id""",
+        resident_id, circle_id, item_code, series_id, service_date, window_start, window_end,
+        channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
+
+
+async def booking(conn: Conn, booking_id: int, *, for_update: bool = False) -> Booking | None:
+    if for_update:
+        await conn.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", booking_id)
+    row = await conn.fetchrow(f"{_BOOKING_SELECT} WHERE b.id = $1", booking_id)
+    return _booking(row) if row else None
+
+
+_SCOPE_FILTERS = {
+    "all": "true",
+    "residents": "b.resident_id = ANY({p}::bigint[])",
+    "circle": "b.circle_id = {p}::bigint",
+    "caregiver": "EXISTS (SELECT 1 FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL"
+                 " AND v.caregiver_id = {p}::bigint)",
+    "provider": "EXISTS (SELECT 1 FROM visits v JOIN caregivers vc ON vc.id = v.caregiver_id"
+                " WHERE v.booking_id = b.id AND v.released_at IS NULL AND vc.provider_id = {p}::bigint)",
+}
+
+
+async def list_bookings(conn: Conn, *, scope: tuple[str, Any], resident_id: int | None,
+                        service_date: date | None, status: str | None, circle_id: int | None,
+                        limit: int) -> list[Booking]:
+    kind, value = scope
+    args: list[Any] = [resident_id, service_date, status, circle_id, limit]
+    if kind != "all":
+        args.append(value)
+    rows = await conn.fetch(
+        f"""{_BOOKING_SELECT}
+            WHERE ($1::bigint IS NULL OR b.resident_id = $1) AND ($2::date IS NULL OR b.service_date = $2)
+              AND ($3::text IS NULL OR b.status = $3) AND ($4::bigint IS NULL OR b.circle_id = $4)
+              AND {_SCOPE_FILTERS[kind].format(p="$6")}
+            ORDER BY b.service_date, b.window_start, b.id LIMIT $5""", *args)
+    return [_booking(r) for r in rows]
+
+
+async def booking_in_scope(conn: Conn, booking_id: int, scope: tuple[str, Any]) -> bool:
+    kind, value = scope
+    args: list[Any] = [booking_id] + ([value] if kind != "all" else [])
+    return bool(await conn.fetchval(
+        f"SELECT true FROM bookings b WHERE b.id = $1 AND {_SCOPE_FILTERS[kind].format(p='$2')}", *args))
+
+
+async def set_status(conn: Conn, booking_id: int, status: str, *, cancel_reason: str | None = None) -> None:
+    await conn.execute(
+        """UPDATE bookings SET status = $2, updated_at = now(),
+               cancel_reason = coalesce($3, cancel_reason) WHERE id = $1""",
+        booking_id, status, cancel_reason)
+
+# ------------------------------------------------------------------ idempotency
+
+
+async def claim_idempotency_key(conn: Conn, *, user_id: int, key: str, request_hash: bytes) -> bool:
+    """True if this request is the first with the key; waits for a concurrent first to finish."""
+    return bool(await conn.fetchval(
+        """INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING RETURNING true""", user_id, key, request_hash))
+
+
+async def idempotent_response(conn: Conn, *, user_id: int, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT request_hash, response_status, response_body FROM idempotency_keys
+           WHERE user_id = $1 AND key = $2""", user_id, key)
+
+
+async def store_idempotent_response(conn: Conn, *, user_id: int, key: str, status: int,
+                                    body: dict) -> None:
+    await conn.execute(
+        """UPDATE idempotency_keys SET response_status = $3, response_body = $4
+           WHERE user_id = $1 AND key = $2""", user_id, key, status, body)
+
+# ------------------------------------------------------------------ series
+
+_SERIES_COLUMNS = """id, resident_id, item_code, weekdays, window_start, window_end, start_date,
+    end_date, channel, notes, status, booked_by"""
+
+
+def _series(row: asyncpg.Record) -> Series:
+    data = dict(row)
+    data["weekdays"] = tuple(data["weekdays"])
+    return Series(**data)
+
+
+async def insert_series(conn: Conn, *, resident_id: int, item_code: str, weekdays: list[int],
+                        window_start: time, window_end: time, start_date: date, end_date: date,
+                        channel: str, booked_by: int | None, notes: str) -> Series:
+    row = await conn.fetchrow(
+        f"""INSERT INTO booking_series (resident_id, item_code, weekdays, window_start, window_end,
+               start_date, end_date, channel, booked_by, notes)
+            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING {_SERIES_COLUMNS}""",
+        resident_id, item_code, weekdays, window_start, window_end, start_date, end_date,
+        channel, booked_by, notes)
+    return _series(row)
+
+
+async def series(conn: Conn, series_id: int, *, for_update: bool = False) -> Series | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_SERIES_COLUMNS} FROM booking_series WHERE id = $1{lock}", series_id)
+    return _series(row) if row else None
+
+
+async def active_series(conn: Conn, *, through: date) -> list[Series]:
+    rows = await conn.fetch(
+        f"""SELECT {_SERIES_COLUMNS} FROM booking_series
+            WHERE status = 'active' AND start_date <= $1 ORDER BY id""", through)
+    return [_series(r) for r in rows]
+
+
+async def series_days_booked(conn: Conn, series_id: int) -> set[date]:
+    rows = await conn.fetch("SELECT service_date FROM bookings WHERE series_id = $1", series_id)
+    return {r["service_date"] for r in rows}
+
+
+async def set_series_status(conn: Conn, series_id: int, status: str) -> None:
+    await conn.execute("UPDATE booking_series SET status = $2 WHERE id = $1", series_id, status)
+
+
+async def series_bookings_from(conn: Conn, series_id: int, day: date) -> list[int]:
+    rows = await conn.fetch(
+        """SELECT id FROM bookings WHERE series_id = $1 AND service_date >= $2
+             AND status IN ('pending', 'scheduled') ORDER BY service_date""", series_id, day)
+    return [r["id"] for r in rows]
+
+# ------------------------------------------------------------------ evaluations and calls
+
+
+async def insert_evaluation(conn: Conn, *, booking_id: int, rating: int, comment: str, source: str,
+                            created_by: int) -> Evaluation:
+    row = await conn.fetchrow(
+        """INSERT INTO evaluations (booking_id, rating, comment, source, created_by)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, booking_id, rating, comment, source, created_at""",
+        booking_id, rating, comment, source, created_by)
+    return Evaluation(**row)
+
+
+async def insert_call(conn: Conn, *, resident_id: int, operator_id: int, kind: str, outcome: str,
+                      booking_id: int | None, notes: str) -> CallLog:
+    row = await conn.fetchrow(
+        """INSERT INTO call_logs (resident_id, operator_id, kind, outcome, booking_id, notes)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id, resident_id, operator_id, kind, outcome, booking_id, notes, created_at""",
+        resident_id, operator_id, kind, outcome, booking_id, notes)
+    return CallLog(**row)
+
+
+async def calls_of_day(conn: Conn, *, day: date, kind: str, tz: str) -> list[CallLog]:
+    rows = await conn.fetch(
+        """SELECT id, resident_id, operator_id, kind, outcome, booking_id, notes, created_at
+           FROM call_logs WHERE kind = $2 AND (created_at AT TIME ZONE $3)::date = $1
+           ORDER BY id""", day, kind, tz)
+    return [CallLog(**r) for r in rows]
+
+
+async def recent_calls(conn: Conn, resident_id: int, limit: int = 20) -> list[CallLog]:
+    rows = await conn.fetch(
+        """SELECT id, resident_id, operator_id, kind, outcome, booking_id, notes, created_at
+           FROM call_logs WHERE resident_id = $1 ORDER BY id DESC LIMIT $2""", resident_id, limit)
+    return [CallLog(**r) for r in rows]

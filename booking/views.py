@@ -1,0 +1,170 @@
+"""Booking routes: parse, one service call, respond."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from app import keys
+from app.clock import local_today
+from app.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
+from booking import service
+from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallRead,
+                             CancelBody, CareCallEntry, CareCallList, CareCallQuery, EvaluationCreate,
+                             EvaluationRead, MenuRead, QuoteRead, ResidentCreate, ResidentList,
+                             ResidentRead, ResidentSearch, SeriesCreate, SeriesRead, WalletQuery, WalletRead)
+from booking.subsidy import parse_month, service_month
+
+routes = web.RouteTableDef()
+
+ELDER_SIDE = ("resident", "family", "operator", "admin")
+HOTLINE = ("operator", "admin")
+BOOKING_READERS = ("resident", "family", "operator", "admin", "dispatcher", "provider_admin", "caregiver")
+
+
+def _db(request: web.Request):
+    return request.config_dict[keys.DB]
+
+
+def _crypto(request: web.Request):
+    return request.config_dict[keys.CRYPTO]
+
+
+@routes.get("/menu")
+@endpoint(roles=PUBLIC, summary="The menu: 6 categories, their items and prices", response=MenuRead)
+async def get_menu(request: web.Request) -> web.Response:
+    categories, items = await service.get_menu(_db(request))
+    return respond(MenuRead.of(categories, items))
+
+
+@routes.post("/residents")
+@endpoint(roles=HOTLINE, summary="Register a resident", body=ResidentCreate, response=ResidentRead, status=201)
+async def create_resident(request: web.Request) -> web.Response:
+    data = await parse_body(request, ResidentCreate)
+    resident = await service.create_resident(_db(request), _crypto(request), actor=current_user(request), data=data)
+    return respond(ResidentRead.of(resident, today=local_today()), status=201)
+
+
+@routes.get("/residents")
+@endpoint(roles=HOTLINE, summary="Find residents by exact phone or name prefix", query=ResidentSearch,
+          response=ResidentList)
+async def search_residents(request: web.Request) -> web.Response:
+    query = parse_query(request, ResidentSearch)
+    found = await service.search_residents(_db(request), _crypto(request), actor=current_user(request),
+                                           phone=query.phone, q=query.q, limit=query.limit)
+    today = local_today()
+    return respond(ResidentList(residents=[ResidentRead.of(r, today=today, with_notes=False) for r in found]))
+
+
+@routes.get("/residents/{id}")
+@endpoint(roles=ELDER_SIDE, summary="One resident (ID number masked)", response=ResidentRead)
+async def get_resident(request: web.Request) -> web.Response:
+    resident = await service.get_resident(_db(request), _crypto(request), actor=current_user(request),
+                                          resident_id=path_id(request))
+    return respond(ResidentRead.of(resident, today=local_today()))
+
+
+@routes.get("/residents/{id}/wallet")
+@endpoint(roles=ELDER_SIDE, summary="The subsidy wallet of a month, with its ledger", query=WalletQuery,
+          response=WalletRead)
+async def get_wallet(request: web.Request) -> web.Response:
+    query = parse_query(request, WalletQuery)
+    month = parse_month(query.month) if query.month else service_month(local_today())
+    wallet, entries = await service.get_wallet(_db(request), _crypto(request), actor=current_user(request),
+                                               resident_id=path_id(request), month=month)
+    return respond(WalletRead.of(month, wallet, entries))
+
+
+@routes.post("/bookings/quote")
+@endpoint(roles=ELDER_SIDE, summary="Price, subsidy part and self-pay part of a booking; changes nothing",
+          body=BookingCreate, response=QuoteRead)
+async def quote(request: web.Request) -> web.Response:
+    data = await parse_body(request, BookingCreate)
+    split, available = await service.quote(_db(request), _crypto(request), actor=current_user(request), data=data)
+    return respond(QuoteRead(price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
+                             self_pay_fen=split.self_pay_fen, available_fen=available))
+
+
+@routes.post("/bookings")
+@endpoint(roles=ELDER_SIDE, summary="Book a visit (honours Idempotency-Key)", body=BookingCreate,
+          response=BookingRead, status=201)
+async def create_booking(request: web.Request) -> web.Response:
+    data = await parse_body(request, BookingCreate)
+    key = request.headers.get("Idempotency-Key")
+    body = await service.create_booking(_db(request), _crypto(request), actor=current_user(request), data=data,
+                                        idempotency_key=key.strip() if key else None)
+    return respond(body, status=201)
+
+
+@routes.get("/bookings")
+@endpoint(roles=BOOKING_READERS, summary="Bookings the caller may see", query=BookingQuery, response=BookingList)
+async def list_bookings(request: web.Request) -> web.Response:
+    q = parse_query(request, BookingQuery)
+    found = await service.list_bookings(_db(request), actor=current_user(request), resident_id=q.resident_id,
+                                        service_date=q.date, status=q.status, circle_id=q.circle_id, limit=q.limit)
+    return respond(BookingList(bookings=[BookingRead.of(b) for b in found]))
+
+
+@routes.get("/bookings/{id}")
+@endpoint(roles=BOOKING_READERS, summary="One booking", response=BookingRead)
+async def get_booking(request: web.Request) -> web.Response:
+    booking = await service.get_booking(_db(request), actor=current_user(request), booking_id=path_id(request))
+    return respond(BookingRead.of(booking))
+
+
+@routes.post("/bookings/{id}/cancel")
+@endpoint(roles=ELDER_SIDE, summary="Cancel a pending or scheduled booking; the subsidy hold is released",
+          body=CancelBody, response=BookingRead)
+async def cancel_booking(request: web.Request) -> web.Response:
+    body = await parse_body(request, CancelBody)
+    booking = await service.cancel_booking(_db(request), actor=current_user(request),
+                                           booking_id=path_id(request), reason=body.reason)
+    return respond(BookingRead.of(booking))
+
+
+@routes.post("/bookings/{id}/evaluation")
+@endpoint(roles=ELDER_SIDE, summary="Rate a completed visit", body=EvaluationCreate, response=EvaluationRead,
+          status=201)
+async def evaluate(request: web.Request) -> web.Response:
+    body = await parse_body(request, EvaluationCreate)
+    evaluation = await service.evaluate(_db(request), actor=current_user(request), booking_id=path_id(request),
+                                        rating=body.rating, comment=body.comment, source=body.source)
+    return respond(EvaluationRead.model_validate(evaluation, from_attributes=True), status=201)
+
+
+@routes.post("/series")
+@endpoint(roles=ELDER_SIDE, summary="A repeating booking; its next days' bookings are created at once",
+          body=SeriesCreate, response=SeriesRead, status=201)
+async def create_series(request: web.Request) -> web.Response:
+    data = await parse_body(request, SeriesCreate)
+    series, created = await service.create_series(_db(request), _crypto(request), actor=current_user(request),
+                                                  data=data)
+    return respond(SeriesRead.of(series, created=created), status=201)
+
+
+@routes.post("/series/{id}/cancel")
+@endpoint(roles=ELDER_SIDE, summary="Stop a series and cancel its future bookings", response=SeriesRead)
+async def cancel_series(request: web.Request) -> web.Response:
+    series, _cancelled = await service.cancel_series(_db(request), _crypto(request), actor=current_user(request),
+                                                     series_id=path_id(request))
+    return respond(SeriesRead.of(series))
+
+
+@routes.post("/calls")
+@endpoint(roles=HOTLINE, summary="Log a hotline call (inbound, daily care call, return-visit call)",
+          body=CallCreate, response=CallRead, status=201)
+async def log_call(request: web.Request) -> web.Response:
+    data = await parse_body(request, CallCreate)
+    call = await service.log_call(_db(request), _crypto(request), actor=current_user(request), data=data)
+    return respond(CallRead.of(call), status=201)
+
+
+@routes.get("/care-calls")
+@endpoint(roles=HOTLINE, summary="The day's care-call list (日电话): residents living alone and their calls",
+          query=CareCallQuery, response=CareCallList)
+async def care_calls(request: web.Request) -> web.Response:
+    q = parse_query(request, CareCallQuery)
+    day = q.date or local_today()
+    entries = await service.care_call_list(_db(request), _crypto(request), actor=current_user(request),
+                                           day=day, circle_id=q.circle_id)
+    return respond(CareCallList(date=day, entries=[
+        CareCallEntry(resident=ResidentRead.of(r, today=day, with_notes=False), calls=[CallRead.of(c) for c in calls])
+        for r, calls in entries]))
