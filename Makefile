@@ -1,0 +1,32 @@
+# Service Circle — the two commands a new machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast bench stress worker demo clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: start the service on http://127.0.0.1:8080 with the demo street (PORT= to change)
+run: $(STAMP)
+	$(BIN)/circle serve --demo $(if $(PORT),--port $(PORT),)
+
+## test: the whole suite on real (embedded) PostgreSQL and Redis
+test: $(STAMP)
+	$(BIN)/pytest
+
+## test-fast: the suite without the browser tests
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not browser"
+
+worker: $(STAMP)
+	$(BIN)/circle worker
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

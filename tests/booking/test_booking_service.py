@@ -1,0 +1,158 @@
+"""Booking use cases on real PostgreSQL: holds, releases, idempotency, series, evaluations."""
+from datetime import time, timedelta
+
+import pytest
+
+from app.errors import Conflict, Invalid, NotFound
+from booking import queries, service
+from booking.models import BookingStatus
+from booking.schemas import BookingCreate, SeriesCreate
+from booking.subsidy import service_month
+
+
+def request_for(resident_id, day, item="B01", start=time(9), end=time(11), channel="app"):
+    return BookingCreate(resident_id=resident_id, item_code=item, date=day, window_start=start,
+                         window_end=end, channel=channel)
+
+
+async def book(db, crypto, street, day, item="B01", actor="resident", **kw):
+    return await service.create_booking(db, crypto, actor=street.users[actor],
+                                        data=request_for(street.elder.id, day, item), **kw)
+
+
+async def test_booking_holds_the_subsidy_part(db, conn, crypto, street, tomorrow):
+    """A bath (100 yuan, cap 100) is held in full from a fresh 200-yuan wallet."""
+    body = await book(db, crypto, street, tomorrow, "B01")
+    assert body["status"] == "pending"
+    assert (body["price_fen"], body["subsidy_fen"], body["self_pay_fen"]) == (10_000, 10_000, 0)
+    wallet = await queries.wallet(conn, street.elder.id, service_month(tomorrow))
+    assert (wallet.granted_fen, wallet.held_fen, wallet.spent_fen) == (20_000, 10_000, 0)
+    assert not await queries.wallets_not_reconciling(conn)
+
+
+async def test_third_bath_is_mostly_self_pay(db, conn, crypto, street, tomorrow):
+    """Once the month's 200 yuan are held, the next booking is all self-pay."""
+    await book(db, crypto, street, tomorrow, "B01")
+    await book(db, crypto, street, tomorrow, "B01")
+    third = await book(db, crypto, street, tomorrow, "B01")
+    assert (third["subsidy_fen"], third["self_pay_fen"]) == (0, 10_000)
+    assert not await queries.wallets_not_reconciling(conn)
+
+
+async def test_ineligible_resident_has_no_wallet(db, conn, crypto, street, tomorrow):
+    body = await service.create_booking(db, crypto, actor=street.users["operator"],
+                                        data=request_for(street.other_elder.id, tomorrow, "C01", channel="hotline"))
+    assert body["subsidy_fen"] == 0 and body["self_pay_fen"] == body["price_fen"] > 0
+    assert body["channel"] == "hotline"
+    assert await queries.wallet(conn, street.other_elder.id, service_month(tomorrow)) is None
+
+
+async def test_cancel_releases_the_hold(db, conn, crypto, street, tomorrow):
+    body = await book(db, crypto, street, tomorrow, "B01")
+    cancelled = await service.cancel_booking(db, actor=street.users["family"], booking_id=body["id"])
+    assert cancelled.status is BookingStatus.CANCELLED
+    wallet = await queries.wallet(conn, street.elder.id, service_month(tomorrow))
+    assert wallet.held_fen == 0 and wallet.available_fen == 20_000
+    kinds = [e.kind for e in await queries.wallet_entries(conn, street.elder.id, service_month(tomorrow))]
+    assert kinds == ["grant", "hold", "release"]
+    with pytest.raises(Conflict):
+        await service.cancel_booking(db, actor=street.users["resident"], booking_id=body["id"])
+
+
+async def test_completion_captures_the_hold(db, conn, crypto, street, tomorrow):
+    body = await book(db, crypto, street, tomorrow, "C01")
+    for target in (BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS, BookingStatus.COMPLETED):
+        async with db.transaction() as tx:
+            await service.transition_booking(tx, body["id"], target)
+    wallet = await queries.wallet(conn, street.elder.id, service_month(tomorrow))
+    assert (wallet.held_fen, wallet.spent_fen) == (0, body["subsidy_fen"])
+    assert not await queries.wallets_not_reconciling(conn)
+
+
+async def test_same_key_same_body_returns_the_first_booking(db, conn, crypto, street, tomorrow):
+    first = await book(db, crypto, street, tomorrow, idempotency_key="k-1")
+    again = await book(db, crypto, street, tomorrow, idempotency_key="k-1")
+    assert again == first
+    assert await conn.fetchval("SELECT count(*) FROM bookings WHERE resident_id = $1", street.elder.id) == 1
+
+
+async def test_same_key_other_body_is_refused(db, crypto, street, tomorrow):
+    await book(db, crypto, street, tomorrow, "B01", idempotency_key="k-2")
+    with pytest.raises(Invalid) as caught:
+        await book(db, crypto, street, tomorrow, "C01", idempotency_key="k-2")
+    assert caught.value.details[0]["field"] == "Idempotency-Key"
+
+
+async def test_strangers_cannot_book_or_see(db, crypto, street, tomorrow):
+    """Another resident's login sees neither the elder nor their bookings: 404, not 403."""
+    body = await book(db, crypto, street, tomorrow)
+    stranger = street.users["other_resident"]
+    with pytest.raises(NotFound):
+        await service.create_booking(db, crypto, actor=stranger, data=request_for(street.elder.id, tomorrow))
+    with pytest.raises(NotFound):
+        await service.get_booking(db, actor=stranger, booking_id=body["id"])
+    assert await service.list_bookings(db, actor=stranger) == []
+
+
+async def test_unknown_item_and_bad_dates_are_422(db, crypto, street, today):
+    with pytest.raises(Invalid) as caught:
+        await book(db, crypto, street, today + timedelta(days=1), item="ZZ99")
+    assert caught.value.details[0] == {"field": "item_code", "value": "ZZ99", "message": "no such item on the menu"}
+    with pytest.raises(Invalid) as caught:
+        await book(db, crypto, street, today)
+    assert caught.value.details[0]["field"] == "date"
+
+
+async def test_price_is_snapshotted(db, conn, crypto, street, tomorrow):
+    """A later price change alters no booking already made."""
+    body = await book(db, crypto, street, tomorrow, "C01")
+    await conn.execute("UPDATE menu_items SET price_fen = price_fen * 2 WHERE code = 'C01'")
+    assert (await service.get_booking(db, actor=street.users["resident"], booking_id=body["id"])).price_fen == body["price_fen"]
+
+
+async def test_evaluation_only_after_completion(db, crypto, street, tomorrow):
+    body = await book(db, crypto, street, tomorrow, "C01")
+    with pytest.raises(Conflict):
+        await service.evaluate(db, actor=street.users["resident"], booking_id=body["id"], rating=5, comment="", source="app")
+    for target in (BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS, BookingStatus.COMPLETED):
+        async with db.transaction() as tx:
+            await service.transition_booking(tx, body["id"], target)
+    evaluation = await service.evaluate(db, actor=street.users["resident"], booking_id=body["id"], rating=4,
+                                        comment="很好", source="app")
+    assert evaluation.rating == 4
+    call = await service.evaluate(db, actor=street.users["operator"], booking_id=body["id"], rating=5,
+                                  comment="回访满意", source="return_call")
+    assert call.source == "return_call"
+
+
+async def test_series_creates_the_coming_days_and_cancel_stops_them(db, conn, crypto, street, today):
+    """A daily lunch delivery for two weeks: 7 days are booked at once, cancelling cancels them."""
+    data = SeriesCreate(resident_id=street.elder.id, item_code="M01", window_start=time(11), window_end=time(12),
+                        start_date=today + timedelta(days=1), end_date=today + timedelta(days=14))
+    series, created = await service.create_series(db, crypto, actor=street.users["family"], data=data, today=today)
+    assert created == 7
+    assert await service.materialize_series(db, crypto, today=today) == 0  # idempotent
+    assert await service.materialize_series(db, crypto, today=today + timedelta(days=1)) == 1
+    _, cancelled = await service.cancel_series(db, crypto, actor=street.users["resident"], series_id=series.id,
+                                               today=today)
+    assert cancelled == 8
+    statuses = await conn.fetch("SELECT DISTINCT status FROM bookings WHERE series_id = $1", series.id)
+    assert [r["status"] for r in statuses] == ["cancelled"]
+    assert not await queries.wallets_not_reconciling(conn)
+
+
+async def test_weekly_series_only_on_its_weekdays(db, conn, crypto, street, today):
+    data = SeriesCreate(resident_id=street.elder.id, item_code="B01", weekdays=[3], window_start=time(9),
+                        window_end=time(11), start_date=today + timedelta(days=1), end_date=today + timedelta(days=30))
+    series, created = await service.create_series(db, crypto, actor=street.users["operator"], data=data, today=today)
+    days = await conn.fetch("SELECT service_date FROM bookings WHERE series_id = $1", series.id)
+    assert created == len(days) == 1 and days[0]["service_date"].isoweekday() == 3
+
+
+async def test_resident_outside_the_circle_is_refused_with_the_distance(db, crypto, street):
+    from booking.schemas import ResidentCreate
+    data = ResidentCreate(name="张三", gender="M", birth_date="1945-01-01", phone="13800000000", address="远方路1号",
+                          lat=31.30, lon=121.4737, circle_id=street.circle_id)
+    with pytest.raises(Invalid) as caught:
+        await service.create_resident(db, crypto, actor=street.users["operator"], data=data)
+    assert caught.value.details[0]["field"] == "lat" and " m from the circle centre" in caught.value.message
