@@ -351,3 +351,9 @@ async def recent_calls(conn: Conn, resident_id: int, limit: int = 20) -> list[Ca
         """SELECT id, resident_id, operator_id, kind, outcome, booking_id, notes, created_at
            FROM call_logs WHERE resident_id = $1 ORDER BY id DESC LIMIT $2""", resident_id, limit)
     return [CallLog(**r) for r in rows]
+
+
+async def set_schedule(conn: Conn, booking_id: int, *, caregiver_id: int | None, planned_start) -> None:
+    await conn.execute(
+        """UPDATE bookings SET caregiver_id = $2, planned_start = $3, updated_at = now() WHERE id = $1""",
+        booking_id, caregiver_id, planned_start)

@@ -236,6 +236,31 @@ async def transition_booking(conn: asyncpg.Connection, booking_id: int, target: 
     return await apply_transition(conn, booking, target, reason=reason)
 
 
+async def schedule_booking(conn: asyncpg.Connection, booking_id: int, *, caregiver_id: int,
+                           planned_start) -> Booking:
+    """Put a booking into a published plan (pending → scheduled, or a new time if already
+    scheduled); `caregiver_id` is the lead caregiver shown to the elder."""
+    booking = await queries.booking(conn, booking_id, for_update=True)
+    if booking is None:
+        raise not_found("booking", booking_id, "预约")
+    if booking.status is not BookingStatus.SCHEDULED:
+        ensure_transition(booking.status, BookingStatus.SCHEDULED)
+        await queries.set_status(conn, booking_id, BookingStatus.SCHEDULED.value)
+    await queries.set_schedule(conn, booking_id, caregiver_id=caregiver_id, planned_start=planned_start)
+    return await queries.booking(conn, booking_id)
+
+
+async def unschedule_booking(conn: asyncpg.Connection, booking_id: int) -> Booking:
+    """Take a scheduled booking out of the plan (back to pending, hold kept) for re-planning."""
+    booking = await queries.booking(conn, booking_id, for_update=True)
+    if booking is None:
+        raise not_found("booking", booking_id, "预约")
+    if booking.status is BookingStatus.SCHEDULED:
+        await queries.set_status(conn, booking_id, BookingStatus.PENDING.value)
+    await queries.set_schedule(conn, booking_id, caregiver_id=None, planned_start=None)
+    return await queries.booking(conn, booking_id)
+
+
 async def _settle_hold(conn: asyncpg.Connection, booking: Booking, effect: str) -> None:
     month = service_month(booking.service_date)
     await queries.wallet(conn, booking.resident_id, month, for_update=True)
