@@ -129,9 +129,9 @@ async def check_login_rate(redis, *, username: str, address: str, limit: int) ->
     keys = (f"login:user:{username.lower()}", f"login:addr:{address}")
     try:
         async with redis.pipeline(transaction=True) as pipe:
-            for key in keys:
-                pipe.incr(key).expire(key, 60, nx=True)
-            counts = (await pipe.execute())[0::2]
+            for key in keys:  # SET NX EX starts the minute's window; INCR counts inside it
+                pipe.set(key, 0, ex=60, nx=True).incr(key)
+            counts = (await pipe.execute())[1::2]
     except REDIS_ERRORS as exc:
         raise Unavailable("login is unavailable for a moment, please retry",
                           message_zh="登录服务暂时不可用，请稍后再试") from exc

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from app import keys
 from app.auth import User
 from app.errors import Forbidden, Invalid, Unauthenticated
 
@@ -50,7 +51,7 @@ def endpoint(*, roles: tuple[str, ...] | None, summary: str = "", body: type[Bas
 
 
 def current_user(request: web.Request) -> User:
-    user = request.get("user")
+    user = request.get(keys.USER)
     if user is None:
         raise Unauthenticated("sign in first", message_zh="请先登录")
     return user

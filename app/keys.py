@@ -15,3 +15,7 @@ DB = web.AppKey("db", Database)
 REDIS = web.AppKey("redis", aioredis.Redis)
 CRYPTO = web.AppKey("crypto", Crypto)
 PLANNER = web.AppKey("planner", Any)  # dispatch's planning runner (queue or in-process)
+
+# per-request storage
+USER = web.RequestKey("user", Any)    # app.auth.User | None
+TOKEN = web.RequestKey("token", str)

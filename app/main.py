@@ -63,12 +63,12 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
     """Resolve the bearer token (if any) to a user; endpoints decide whether one is needed."""
-    request["user"] = None
+    request[keys.USER] = None
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and len(header) < 300:
-        request["token"] = header[7:].strip()
+        request[keys.TOKEN] = header[7:].strip()
         async with request.config_dict[keys.DB].connection() as conn:
-            request["user"] = await auth.user_for_token(conn, request["token"])
+            request[keys.USER] = await auth.user_for_token(conn, request[keys.TOKEN])
     return await handler(request)
 
 

@@ -81,7 +81,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     current_user(request)
     async with request.config_dict[keys.DB].transaction() as conn:
-        await auth.revoke_token(conn, request["token"])
+        await auth.revoke_token(conn, request[keys.TOKEN])
     return respond({"status": "signed_out"})
 
 
