@@ -371,6 +371,9 @@ CREATE TABLE IF NOT EXISTS visits (
 CREATE UNIQUE INDEX IF NOT EXISTS visits_one_active_per_member ON visits (booking_id, crew_member)
     WHERE released_at IS NULL;
 CREATE INDEX IF NOT EXISTS visits_caregiver_day_idx ON visits (caregiver_id, planned_start);
+-- the caregiver's notes at check-out (added by providers; idempotent)
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS notes text NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS visits_booking_idx ON visits (booking_id);
 
 CREATE TABLE IF NOT EXISTS visit_audit (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
