@@ -17,7 +17,7 @@ from booking.geo import haversine_m
 from booking.lifecycle import ensure_transition, wallet_effect
 from booking.models import Booking, BookingStatus, MenuItem, Resident, Series, Wallet
 from booking.schemas import BookingCreate, BookingRead, ResidentCreate, SeriesCreate
-from booking.subsidy import PriceSplit, service_month, split_price
+from booking.subsidy import MONTHLY_GRANT_FEN, PriceSplit, service_month, split_price
 from booking.window import BOOKING_HORIZON_DAYS, check_service_date, check_window
 
 SERIES_HORIZON_DAYS = 7  # a series' bookings exist this many days ahead, before planning
@@ -104,7 +104,7 @@ async def quote(db: Database, crypto: Crypto, *, actor: User, data: BookingCreat
         resident, item = await _checked_request(conn, crypto, actor, data, today or local_today())
         wallet = await queries.wallet(conn, resident.id, service_month(data.date))
         if wallet is None and resident.subsidy_eligible:
-            wallet = Wallet(resident.id, service_month(data.date), 20_000, 0, 0)
+            wallet = Wallet(resident.id, service_month(data.date), MONTHLY_GRANT_FEN, 0, 0)
         split = _split(resident, item, wallet)
         return split, wallet.available_fen if wallet else 0
 
