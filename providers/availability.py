@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from app.clock import local_instant
+from app.errors import invalid_field
 from providers.models import Caregiver, DayKind, DayRule, Shift
 
 BREAK_FROM_SHIFT_MINUTES = 6 * 60  # a shift this long or longer includes the lunch break
@@ -70,3 +71,66 @@ def rules_by_day(rules: list[DayRule]) -> dict[date, DayRule]:
 
 def _minutes(span: timedelta) -> int:
     return int(span.total_seconds() // 60)
+
+# ------------------------------------------------------------------ checking what is submitted
+
+MAX_DAYS_AHEAD = 366
+
+
+def check_pattern(*, shift_start: time, shift_end: time, break_earliest: time, break_latest_end: time,
+                  break_minutes: int) -> None:
+    """A weekly pattern's times make sense (422 naming the field otherwise)."""
+    if shift_end <= shift_start:
+        raise invalid_field("shift_end", shift_end.strftime("%H:%M"),
+                            f"must be after shift_start {shift_start:%H:%M}", "下班时间须晚于上班时间")
+    if break_latest_end <= break_earliest:
+        raise invalid_field("break_latest_end", break_latest_end.strftime("%H:%M"),
+                            f"must be after break_earliest {break_earliest:%H:%M}", "午休最晚结束须晚于最早开始")
+    window = _clock_minutes(break_latest_end) - _clock_minutes(break_earliest)
+    if break_minutes > window:
+        raise invalid_field("break_minutes", break_minutes, f"does not fit the {window}-minute break window",
+                            f"午休时长超过了午休时段（{window}分钟）")
+
+
+def check_day_rules(days: list, *, today: date) -> None:
+    """Day rules of an availability request (objects with date, kind, shift_start, shift_end):
+    unique dates from today up to a year ahead; only an override has shift times, and it needs both."""
+    seen: set[date] = set()
+    for n, rule in enumerate(days):
+        _check_rule_date(n, rule.date, seen, today)
+        _check_rule_times(n, rule)
+        seen.add(rule.date)
+
+
+def _check_rule_date(n: int, day: date, seen: set[date], today: date) -> None:
+    field = f"days.{n}.date"
+    if day in seen:
+        raise invalid_field(field, day.isoformat(), "appears twice", "同一日期重复出现")
+    if day < today:
+        raise invalid_field(field, day.isoformat(), "must not be in the past", "不能修改过去的日期")
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise invalid_field(field, day.isoformat(), "must be at most a year ahead", "最多提前一年安排")
+
+
+def _check_rule_times(n: int, rule) -> None:
+    has_times = rule.shift_start is not None or rule.shift_end is not None
+    if rule.kind != DayKind.OVERRIDE.value:
+        if has_times:
+            raise invalid_field(f"days.{n}.shift_start", _hhmm(rule.shift_start or rule.shift_end),
+                                f"only an override has shift times (kind is {rule.kind})", "只有调班需要填写时间")
+        return
+    for name in ("shift_start", "shift_end"):
+        if getattr(rule, name) is None:
+            raise invalid_field(f"days.{n}.{name}", None, "an override needs shift_start and shift_end",
+                                "调班须填写上下班时间")
+    if rule.shift_end <= rule.shift_start:
+        raise invalid_field(f"days.{n}.shift_end", _hhmm(rule.shift_end),
+                            f"must be after shift_start {rule.shift_start:%H:%M}", "下班时间须晚于上班时间")
+
+
+def _clock_minutes(clock: time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+def _hhmm(clock: time | None) -> str | None:
+    return clock.strftime("%H:%M") if clock else None

@@ -225,6 +225,19 @@ class SheetEntry:
 
 
 @dataclass(frozen=True)
+class ReviewedEvaluation:
+    """An evaluation with its review: a low rating is withheld from settlement until cleared."""
+
+    id: int
+    booking_id: int
+    rating: int
+    comment: str
+    source: str
+    cleared_by: int | None
+    cleared_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Alert:
     """A flagged visit for the dispatcher."""
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Callable
 
 import asyncpg
 
-from providers.models import (Caregiver, Circle, DayKind, DayRule, PlannedVisit, Provider)
+from providers.models import (Alert, Caregiver, Circle, DayKind, DayRule, PlannedVisit, Provider,
+                              ReviewedEvaluation, SettlementBooking, SettlementVisit, SheetEntry, SheetResident, Visit,
+                              VisitContext)
 
 Conn = asyncpg.Connection
 
@@ -211,3 +213,220 @@ async def release_visits(conn: Conn, booking_ids: list[int], *, now: datetime | 
         """UPDATE visits SET released_at = coalesce($2, now())
            WHERE booking_id = ANY($1::bigint[]) AND released_at IS NULL""", booking_ids, now)
     return int(result.split()[-1])
+
+# ------------------------------------------------------------------ visits: reading and recording
+
+_VISIT_COLUMNS = ("id", "booking_id", "caregiver_id", "plan_id", "crew_member", "position", "planned_start",
+                  "planned_end", "travel_minutes", "check_in_at", "check_in_lat", "check_in_lon",
+                  "check_in_distance_m", "check_out_at", "check_out_lat", "check_out_lon",
+                  "check_out_distance_m", "outcome", "flags", "notes", "released_at")
+_V = ", ".join(f"v.{col}" for col in _VISIT_COLUMNS)
+
+
+def _visit(row: asyncpg.Record) -> Visit:
+    data = {col: row[col] for col in _VISIT_COLUMNS}
+    data["flags"] = tuple(data["flags"])
+    return Visit(**data)
+
+
+async def visit_context(conn: Conn, visit_id: int, *, for_update: bool = False) -> VisitContext | None:
+    """A visit with its booking's status and the home; locks visit and booking when asked."""
+    lock = " FOR UPDATE OF v, b" if for_update else ""
+    row = await conn.fetchrow(
+        f"""SELECT {_V}, b.status AS booking_status, b.circle_id, b.resident_id, r.lat AS home_lat,
+                   r.lon AS home_lon, m.minutes AS item_minutes, c.provider_id
+            FROM visits v JOIN bookings b ON b.id = v.booking_id JOIN residents r ON r.id = b.resident_id
+            JOIN menu_items m ON m.code = b.item_code JOIN caregivers c ON c.id = v.caregiver_id
+            WHERE v.id = $1{lock}""", visit_id)
+    if row is None:
+        return None
+    return VisitContext(visit=_visit(row), booking_status=row["booking_status"], circle_id=row["circle_id"],
+                        resident_id=row["resident_id"], home_lat=row["home_lat"], home_lon=row["home_lon"],
+                        item_minutes=row["item_minutes"], provider_id=row["provider_id"])
+
+
+async def partner_visits(conn: Conn, booking_id: int) -> list[Visit]:
+    """The booking's active visits (one per crew member), locked."""
+    rows = await conn.fetch(
+        f"""SELECT {_V} FROM visits v WHERE v.booking_id = $1 AND v.released_at IS NULL
+            ORDER BY v.crew_member FOR UPDATE""", booking_id)
+    return [_visit(r) for r in rows]
+
+
+async def visit(conn: Conn, visit_id: int) -> Visit | None:
+    row = await conn.fetchrow(f"SELECT {_V} FROM visits v WHERE v.id = $1", visit_id)
+    return _visit(row) if row else None
+
+
+async def record_check_in(conn: Conn, visit_id: int, *, at: datetime, lat: float, lon: float,
+                          distance_m: int, flags: tuple[str, ...]) -> None:
+    await conn.execute(
+        """UPDATE visits SET check_in_at = $2, check_in_lat = $3, check_in_lon = $4,
+               check_in_distance_m = $5, flags = $6 WHERE id = $1""",
+        visit_id, at, lat, lon, distance_m, list(flags))
+
+
+async def record_check_out(conn: Conn, visit_id: int, *, at: datetime, lat: float, lon: float,
+                           distance_m: int, outcome: str, notes: str, flags: tuple[str, ...]) -> None:
+    await conn.execute(
+        """UPDATE visits SET check_out_at = $2, check_out_lat = $3, check_out_lon = $4,
+               check_out_distance_m = $5, outcome = $6, notes = $7, flags = $8 WHERE id = $1""",
+        visit_id, at, lat, lon, distance_m, outcome, notes, list(flags))
+
+
+async def correct_visit(conn: Conn, visit_id: int, *, check_in_at: datetime | None,
+                        check_out_at: datetime | None, outcome: str | None, flags: tuple[str, ...]) -> None:
+    await conn.execute(
+        """UPDATE visits SET check_in_at = $2, check_out_at = $3, outcome = $4, flags = $5 WHERE id = $1""",
+        visit_id, check_in_at, check_out_at, outcome, list(flags))
+
+
+async def insert_audit(conn: Conn, *, visit_id: int, changed_by: int, reason: str, before: dict,
+                       after: dict) -> None:
+    await conn.execute(
+        """INSERT INTO visit_audit (visit_id, changed_by, reason, before, after)
+           VALUES ($1, $2, $3, $4, $5)""", visit_id, changed_by, reason, before, after)
+
+
+async def audit_of(conn: Conn, visit_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT changed_by, reason, before, after, created_at FROM visit_audit WHERE visit_id = $1 ORDER BY id",
+        visit_id)
+
+# ------------------------------------------------------------------ day sheet and feed
+
+_SHEET_SELECT = f"""SELECT {_V}, b.status AS booking_status, b.item_code, m.name_zh AS item_name_zh,
+    m.category_code, m.minutes AS item_minutes, m.crew, r.id AS resident_id, r.name AS resident_name,
+    r.address, r.lat, r.lon, r.phone, r.care_notes_enc,
+    (SELECT pc.name FROM visits p JOIN caregivers pc ON pc.id = p.caregiver_id
+     WHERE p.booking_id = v.booking_id AND p.id <> v.id AND p.released_at IS NULL
+     ORDER BY p.crew_member LIMIT 1) AS partner_name
+  FROM visits v JOIN bookings b ON b.id = v.booking_id JOIN menu_items m ON m.code = b.item_code
+  JOIN residents r ON r.id = b.resident_id"""
+
+
+def _sheet_entry(row: asyncpg.Record, care_notes: str | None) -> SheetEntry:
+    resident = SheetResident(id=row["resident_id"], name=row["resident_name"], address=row["address"],
+                             lat=row["lat"], lon=row["lon"], phone=row["phone"], care_notes=care_notes)
+    return SheetEntry(visit=_visit(row), resident=resident, item_code=row["item_code"],
+                      item_name_zh=row["item_name_zh"], category_code=row["category_code"],
+                      item_minutes=row["item_minutes"], crew=row["crew"], booking_status=row["booking_status"],
+                      partner_name=row["partner_name"])
+
+
+async def published_visits(conn: Conn, caregiver_id: int, *, start: datetime, end: datetime,
+                           decrypt: Callable[[bytes | None], str | None] | None) -> list[SheetEntry]:
+    """A caregiver's active visits starting in [start, end), in order; care notes decrypted
+    only when `decrypt` is given."""
+    rows = await conn.fetch(
+        f"""{_SHEET_SELECT}
+            WHERE v.caregiver_id = $1 AND v.released_at IS NULL AND v.planned_start >= $2
+              AND v.planned_start < $3 ORDER BY v.planned_start, v.position, v.id""",
+        caregiver_id, start, end)
+    return [_sheet_entry(r, decrypt(r["care_notes_enc"]) if decrypt else None) for r in rows]
+
+
+async def record_sensitive_reads(conn: Conn, *, user_id: int, resident_ids: list[int], field: str) -> None:
+    await conn.execute(
+        """INSERT INTO sensitive_reads (user_id, resident_id, field)
+           SELECT $1, unnest($2::bigint[]), $3""", user_id, resident_ids, field)
+
+
+async def set_calendar_token(conn: Conn, caregiver_id: int, token_hash: str) -> None:
+    await conn.execute("UPDATE caregivers SET calendar_token = $2 WHERE id = $1", caregiver_id, token_hash)
+
+
+async def caregiver_by_calendar_token(conn: Conn, caregiver_id: int, token_hash: str) -> Caregiver | None:
+    row = await conn.fetchrow(f"{_CAREGIVER_SELECT} WHERE c.id = $1 AND c.calendar_token = $2",
+                              caregiver_id, token_hash)
+    return _caregiver(row) if row else None
+
+# ------------------------------------------------------------------ alerts
+
+
+async def visits_of_day(conn: Conn, *, start: datetime, end: datetime, circle_id: int | None,
+                        provider_id: int | None) -> list[Alert]:
+    """Active visits starting in [start, end), narrowed by circle and provider, in time order."""
+    rows = await conn.fetch(
+        f"""SELECT {_V}, b.circle_id, c.name AS caregiver_name, c.provider_id, r.name AS resident_name,
+                   b.item_code, b.status AS booking_status
+            FROM visits v JOIN bookings b ON b.id = v.booking_id JOIN caregivers c ON c.id = v.caregiver_id
+            JOIN residents r ON r.id = b.resident_id
+            WHERE v.released_at IS NULL AND v.planned_start >= $1 AND v.planned_start < $2
+              AND ($3::bigint IS NULL OR b.circle_id = $3) AND ($4::bigint IS NULL OR c.provider_id = $4)
+            ORDER BY v.planned_start, v.id""", start, end, circle_id, provider_id)
+    return [Alert(visit=_visit(r), circle_id=r["circle_id"], caregiver_name=r["caregiver_name"],
+                  provider_id=r["provider_id"], resident_name=r["resident_name"], item_code=r["item_code"],
+                  booking_status=r["booking_status"]) for r in rows]
+
+
+async def unchecked_visits_started_by(conn: Conn, now: datetime) -> list[Visit]:
+    """Active visits not checked in whose planned start has passed and not yet flagged no_show."""
+    rows = await conn.fetch(
+        f"""SELECT {_V} FROM visits v WHERE v.released_at IS NULL AND v.check_in_at IS NULL
+              AND v.planned_start <= $1 AND NOT ('no_show' = ANY(v.flags))
+            ORDER BY v.id FOR UPDATE SKIP LOCKED""", now)
+    return [_visit(r) for r in rows]
+
+
+async def add_flag(conn: Conn, visit_ids: list[int], flag: str) -> None:
+    await conn.execute(
+        """UPDATE visits SET flags = array_append(flags, $2)
+           WHERE id = ANY($1::bigint[]) AND NOT ($2 = ANY(flags))""", visit_ids, flag)
+
+# ------------------------------------------------------------------ settlement and evaluations
+
+
+async def settlement_bookings(conn: Conn, *, provider_id: int, first: date, last: date) -> list[SettlementBooking]:
+    """Completed bookings served in [first, last] whose lead caregiver (crew member 1) is the
+    provider's, with their active visits and their ratings."""
+    rows = await conn.fetch(
+        """SELECT b.id, b.service_date, b.item_code, m.name_zh, m.minutes, b.price_fen, b.subsidy_fen,
+                  b.self_pay_fen, r.name AS resident_name,
+                  (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'visit_id', v.id, 'caregiver_id', v.caregiver_id, 'check_in_at', v.check_in_at,
+                       'check_out_at', v.check_out_at, 'check_in_distance_m', v.check_in_distance_m)
+                       ORDER BY v.crew_member), '[]')
+                   FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL) AS visits,
+                  (SELECT coalesce(jsonb_agg(jsonb_build_array(e.rating, e.cleared_at IS NOT NULL)), '[]')
+                   FROM evaluations e WHERE e.booking_id = b.id) AS ratings
+           FROM bookings b JOIN menu_items m ON m.code = b.item_code JOIN residents r ON r.id = b.resident_id
+           WHERE b.status = 'completed' AND b.service_date BETWEEN $2 AND $3
+             AND EXISTS (SELECT 1 FROM visits lead JOIN caregivers lc ON lc.id = lead.caregiver_id
+                         WHERE lead.booking_id = b.id AND lead.released_at IS NULL
+                           AND lead.crew_member = 1 AND lc.provider_id = $1)
+           ORDER BY b.service_date, b.id""", provider_id, first, last)
+    return [_settlement_booking(r) for r in rows]
+
+
+def _settlement_booking(row: asyncpg.Record) -> SettlementBooking:
+    visits = tuple(SettlementVisit(
+        visit_id=v["visit_id"], caregiver_id=v["caregiver_id"], check_in_at=_instant(v["check_in_at"]),
+        check_out_at=_instant(v["check_out_at"]), check_in_distance_m=v["check_in_distance_m"])
+        for v in row["visits"])
+    return SettlementBooking(
+        booking_id=row["id"], service_date=row["service_date"], item_code=row["item_code"],
+        item_name_zh=row["name_zh"], item_minutes=row["minutes"], price_fen=row["price_fen"],
+        subsidy_fen=row["subsidy_fen"], self_pay_fen=row["self_pay_fen"], resident_name=row["resident_name"],
+        visits=visits, ratings=tuple((int(r), bool(c)) for r, c in row["ratings"]))
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+async def evaluation_for_update(conn: Conn, evaluation_id: int) -> ReviewedEvaluation | None:
+    await conn.execute("SELECT 1 FROM evaluations WHERE id = $1 FOR UPDATE", evaluation_id)
+    return await evaluation(conn, evaluation_id)
+
+
+async def clear_evaluation(conn: Conn, evaluation_id: int, *, cleared_by: int) -> None:
+    await conn.execute("UPDATE evaluations SET cleared_by = $2, cleared_at = now() WHERE id = $1",
+                       evaluation_id, cleared_by)
+
+
+async def evaluation(conn: Conn, evaluation_id: int) -> ReviewedEvaluation | None:
+    row = await conn.fetchrow(
+        """SELECT id, booking_id, rating, comment, source, cleared_by, cleared_at FROM evaluations
+           WHERE id = $1""", evaluation_id)
+    return ReviewedEvaluation(**row) if row else None
