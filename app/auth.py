@@ -71,13 +71,15 @@ def _user(row: asyncpg.Record) -> User:
 async def create_user(conn: asyncpg.Connection, *, username: str, password: str, role: str,
                       display_name: str = "", resident_id: int | None = None,
                       provider_id: int | None = None, caregiver_id: int | None = None,
-                      circle_id: int | None = None, family_of: tuple[int, ...] = ()) -> User:
-    """Create a user (and their family links); the password is stored as argon2id."""
+                      circle_id: int | None = None, family_of: tuple[int, ...] = (),
+                      password_hash: str | None = None) -> User:
+    """Create a user (and their family links); the password is stored as argon2id
+    (`password_hash`, an argon2id hash of `password` made earlier, saves hashing again)."""
     user_id = await conn.fetchval(
         """INSERT INTO users (username, password_hash, role, display_name, resident_id,
                provider_id, caregiver_id, circle_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
-        username, hash_password(password), role, display_name, resident_id, provider_id,
+        username, password_hash or hash_password(password), role, display_name, resident_id, provider_id,
         caregiver_id, circle_id)
     for rid in family_of:
         await conn.execute("INSERT INTO family_links (user_id, resident_id) VALUES ($1, $2)",

@@ -1,6 +1,7 @@
 """SQL factories for test data: each makes one row with sensible defaults, overridable."""
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import date, time
@@ -8,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from app.auth import User, create_user
+from app.auth import User, create_user, hash_password
 from app.crypto import Crypto
 from booking import queries as booking_queries
 from booking.models import Resident
@@ -36,7 +37,15 @@ async def make_resident(conn: asyncpg.Connection, crypto: Crypto, *, circle_id: 
 
 async def make_user(conn: asyncpg.Connection, role: str, *, username: str | None = None, **links: Any) -> User:
     username = username or f"{role}{next(_seq)}"
-    return await create_user(conn, username=username, password=f"pw-{username}", role=role, **links)
+    password = f"pw-{username}"
+    return await create_user(conn, username=username, password=password, role=role,
+                             password_hash=_cached_hash(password), **links)
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_hash(password: str) -> str:
+    """argon2id is slow on purpose; the suite hashes each test password once."""
+    return hash_password(password)
 
 
 async def make_provider(conn: asyncpg.Connection, *, name: str | None = None, circle_ids: tuple[int, ...] = (),
