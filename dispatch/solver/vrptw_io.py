@@ -93,3 +93,43 @@ def _customer(parts: list[str]) -> VrptwCustomer:
         int(number), float(x), float(y), int(float(demand)),
         float(ready), float(due), float(service),
     )
+
+
+def to_problem(instance: VrptwInstance, scale: int = 1000):
+    """The instance as a solver ``Problem`` in integer units of ``1 / scale``.
+
+    Travel is ``ceil(distance × scale)`` (rounding up keeps every integer-feasible plan
+    feasible in real numbers); windows and service are multiplied by ``scale``. Each of
+    the ``instance.vehicles`` workers starts and ends at the depot with the horizon as
+    shift and ``instance.capacity`` as capacity. Site ids: ``"0"`` for the depot and the
+    customer number for customers; job ids are the customer numbers as strings.
+    """
+    import numpy as np
+
+    from .problem import Job, Problem, Site, Worker
+    from .travel import MatrixTravel
+
+    nodes = [instance.depot, *instance.customers]
+    xy = np.array([[c.x, c.y] for c in nodes], dtype=float)
+    dist = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    matrix = np.ceil(dist * scale - 1e-9).astype(np.int64)
+    sites = [Site(str(c.number), c.y, c.x) for c in nodes]
+    travel = MatrixTravel([s.id for s in sites], {"vehicle": matrix})
+    horizon = round(instance.depot.due * scale)
+    workers = tuple(
+        Worker(f"v{k}", sites[0], sites[0], 0, horizon, profile="vehicle", capacity=instance.capacity)
+        for k in range(instance.vehicles)
+    )
+    jobs = tuple(
+        Job(str(c.number), sites[i + 1], round(c.service * scale), round(c.ready * scale),
+            round(c.due * scale), demand=c.demand)
+        for i, c in enumerate(instance.customers)
+    )
+    return Problem(workers, jobs, travel, units_per_minute=None)
+
+
+def route_distance(instance: VrptwInstance, customers: list[int]) -> float:
+    """Euclidean length (floats) of depot → customers (by number) → depot."""
+    by_number = {c.number: c for c in instance.customers}
+    path = [instance.depot, *(by_number[n] for n in customers), instance.depot]
+    return sum(instance.distance(a, b) for a, b in zip(path, path[1:])) if customers else 0.0

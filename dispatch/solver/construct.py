@@ -1,0 +1,318 @@
+"""Greedy insertion: the fast first plan, the warm start for OR-Tools and the baseline.
+
+Jobs are taken one at a time (pinned first, then by priority, crew-2 before crew-1, tight
+windows first) and put where they add the least travel, over every feasible position of
+every allowed worker at once (numpy over all "slots" between two consecutive stops).
+Windows, shift, load and ``max_work`` are checked exactly with earliest/latest start
+times; breaks are then verified by timing the route (``schedule.simulate``). A crew-2 job
+takes the cheapest pair of positions on two different workers whose feasible start
+intervals meet, and both visits are fixed at the earliest common start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .layout import Layout
+from .schedule import Timeline, simulate
+
+BIG = np.int64(1) << 60
+PAIR_CANDIDATES = 40
+MAX_BREAK_TRIES = 60
+
+
+class Plan:
+    """Mutable routes under construction (vehicle index → list of job nodes)."""
+
+    def __init__(self, lay: Layout, preferred_cost: int = 0) -> None:
+        self.lay = lay
+        v = lay.num_vehicles
+        self.routes: list[list[int]] = [[] for _ in range(v)]
+        self.lo, self.hi = lay.lo.copy(), lay.hi.copy()
+        self.load = np.zeros(v, dtype=np.int64)
+        self.work = np.zeros(v, dtype=np.int64)
+        self.cap = np.array([BIG if w.capacity is None else w.capacity for w in lay.workers])
+        self.max_work = np.array([BIG if w.max_work is None else w.max_work for w in lay.workers])
+        self.travel3 = np.stack(lay.travel)
+        self.vprof = np.array(lay.vehicle_profile, dtype=np.int64)
+        self.has_breaks = [bool(lay.breaks(k)) for k in range(v)]
+        self.preferred_cost = preferred_cost
+        self._vehicle_slots = [self._slots_of(k) for k in range(v)]
+        self._flat: dict[str, np.ndarray] | None = None
+
+    # -- queries ---------------------------------------------------------------------
+
+    def served_jobs(self) -> set[int]:
+        """Indices of jobs with all their nodes on routes."""
+        on_route = {n for r in self.routes for n in r}
+        return {k for k, nodes in enumerate(self.lay.job_nodes) if all(n in on_route for n in nodes)}
+
+    def cost(self) -> int:
+        """Total travel of all routes (home to home), in travel units."""
+        return sum(self.route_travel(v) for v in range(self.lay.num_vehicles))
+
+    def route_travel(self, v: int) -> int:
+        """Travel of one route, home to home (0 if empty)."""
+        route = self.routes[v]
+        if not route:
+            return 0
+        path = [self.lay.starts[v], *route, self.lay.ends[v]]
+        tt = self.lay.vehicle_travel(v)
+        return int(sum(tt[a, b] for a, b in zip(path, path[1:])))
+
+    def timelines(self) -> list[Timeline]:
+        """Timing of every route (raises if a route turned infeasible: a defect)."""
+        out = []
+        for v, route in enumerate(self.routes):
+            timeline = simulate(self.lay, v, route, self.lo, self.hi)
+            if timeline is None:
+                raise AssertionError(f"constructed route of vehicle {v} is infeasible")
+            out.append(timeline)
+        return out
+
+    def load_routes(self, routes: Sequence[Sequence[int]], fixed: dict[int, int]) -> None:
+        """Adopt known-feasible node routes (e.g. from OR-Tools); ``fixed`` pins crew starts."""
+        for node, t in fixed.items():
+            self.lo[node] = self.hi[node] = t
+        for v, route in enumerate(routes):
+            self.routes[v] = list(route)
+            self.load[v] = int(sum(self.lay.demand[n] for n in route))
+            self.work[v] = self.route_travel(v) + int(sum(self.lay.service[n] for n in route))
+            self._vehicle_slots[v] = self._slots_of(v)
+        self._flat = None
+
+    # -- insertion -------------------------------------------------------------------
+
+    def insert_job(self, job: int, vehicles: Sequence[Iterable[int]] | None = None) -> bool:
+        """Insert every node of job ``job`` at the cheapest feasible place; False if none.
+
+        ``vehicles`` optionally restricts, per crew member, the vehicles to try.
+        """
+        nodes = self.lay.job_nodes[job]
+        masks = [self._mask(n, None if vehicles is None else vehicles[m]) for m, n in enumerate(nodes)]
+        if len(nodes) == 1:
+            return self._insert_single(nodes[0], masks[0])
+        return self._insert_pair(nodes, masks)
+
+    def feasible_vehicles(self, node: int) -> list[int]:
+        """Vehicles that could take ``node`` somewhere in their current route."""
+        ok, _, _, _ = self._evaluate(node, self._mask(node, None))
+        flat, found = self._slots(), []
+        for s in np.flatnonzero(ok):
+            v = int(flat["veh"][s])
+            if v not in found and self._breaks_ok(v, int(flat["pos"][s]), node):
+                found.append(v)
+        return found
+
+    def append(self, v: int, node: int) -> bool:
+        """Put a crew-1 node at the end of route ``v`` if feasible (warm starts)."""
+        mask = self._mask(node, [v])
+        ok, _, _, _ = self._evaluate(node, mask)
+        slot = self._slot_index(v, len(self.routes[v]))
+        if not ok[slot] or not self._breaks_ok(v, len(self.routes[v]), node):
+            return False
+        self._commit(v, len(self.routes[v]), node)
+        return True
+
+    def _insert_single(self, node: int, mask: np.ndarray) -> bool:
+        ok, _, _, cost = self._evaluate(node, mask)
+        flat = self._slots()
+        for s in np.flatnonzero(ok)[np.argsort(cost[ok], kind="stable")][:MAX_BREAK_TRIES]:
+            v, pos = int(flat["veh"][s]), int(flat["pos"][s])
+            if self._breaks_ok(v, pos, node):
+                self._commit(v, pos, node)
+                return True
+        return False
+
+    def _insert_pair(self, nodes: Sequence[int], masks: Sequence[np.ndarray]) -> bool:
+        flat = self._slots()
+        cand = [self._best_slots(n, m) for n, m in zip(nodes, masks)]
+        (s0, a0, l0, c0), (s1, a1, l1, c1) = cand
+        t = np.maximum(a0[:, None], a1[None, :])
+        ok = (t <= np.minimum(l0[:, None], l1[None, :]))
+        ok &= flat["veh"][s0][:, None] != flat["veh"][s1][None, :]
+        total = c0[:, None] + c1[None, :]
+        for i, j in zip(*np.unravel_index(np.argsort(np.where(ok, total, BIG), axis=None, kind="stable"), ok.shape)):
+            if not ok[i, j]:
+                return False
+            if self._try_pair(nodes, (int(s0[i]), int(s1[j])), int(t[i, j])):
+                return True
+        return False
+
+    def _best_slots(self, node: int, mask: np.ndarray):
+        ok, a, late, cost = self._evaluate(node, mask)
+        idx = np.flatnonzero(ok)
+        idx = idx[np.argsort(cost[idx], kind="stable")][:PAIR_CANDIDATES]
+        return idx, a[idx], late[idx], cost[idx]
+
+    def _try_pair(self, nodes: Sequence[int], slots: tuple[int, int], t: int) -> bool:
+        flat = self._slots()
+        places = [(int(flat["veh"][s]), int(flat["pos"][s])) for s in slots]
+        saved = [(self.lo[n], self.hi[n]) for n in nodes]
+        for n in nodes:
+            self.lo[n] = self.hi[n] = t
+        if all(self._breaks_ok(v, pos, n) for (v, pos), n in zip(places, nodes)):
+            for (v, pos), n in zip(places, nodes):
+                self._commit(v, pos, n)
+            return True
+        for n, (lo, hi) in zip(nodes, saved):
+            self.lo[n], self.hi[n] = lo, hi
+        return False
+
+    def _breaks_ok(self, v: int, pos: int, node: int) -> bool:
+        if not self.has_breaks[v]:
+            return True
+        route = self.routes[v]
+        trial = route[:pos] + [node] + route[pos:]
+        return simulate(self.lay, v, trial, self.lo, self.hi) is not None
+
+    def _commit(self, v: int, pos: int, node: int) -> None:
+        route = self.routes[v]
+        path = [self.lay.starts[v], *route, self.lay.ends[v]]
+        prev, nxt = path[pos], path[pos + 1]
+        tt = self.lay.vehicle_travel(v)
+        self.work[v] += tt[prev, node] + tt[node, nxt] - tt[prev, nxt] + self.lay.service[node]
+        self.load[v] += self.lay.demand[node]
+        route.insert(pos, node)
+        self._vehicle_slots[v] = self._slots_of(v)
+        self._flat = None
+
+    # -- slot arrays -------------------------------------------------------------------
+
+    def _mask(self, node: int, vehicles: Iterable[int] | None) -> np.ndarray:
+        mask = np.zeros(self.lay.num_vehicles, dtype=bool)
+        mask[self.lay.allowed[node]] = True
+        if vehicles is not None:
+            keep = np.zeros_like(mask)
+            keep[list(vehicles)] = True
+            mask &= keep
+        return mask
+
+    def _evaluate(self, node: int, vmask: np.ndarray):
+        """Per slot: feasible?, earliest start, latest start, added cost."""
+        f = self._slots()
+        lay, tr = self.lay, self.travel3
+        tp = tr[f["prof"], f["prev"], node]
+        tn = tr[f["prof"], node, f["next"]]
+        detour = tp + tn - tr[f["prof"], f["prev"], f["next"]]
+        svc = lay.service[node]
+        early = np.maximum(self.lo[node], f["ready"] + tp)
+        late = np.minimum(self.hi[node], f["znext"] - svc - tn)
+        veh = f["veh"]
+        ok = vmask[veh] & (early <= late)
+        ok &= self.load[veh] + lay.demand[node] <= self.cap[veh]
+        ok &= self.work[veh] + detour + svc <= self.max_work[veh]
+        return ok, early, late, detour + self._preference_cost(node)[veh]
+
+    def _preference_cost(self, node: int) -> np.ndarray:
+        pref = self.lay.preferred_vehicle(node)
+        cost = np.zeros(self.lay.num_vehicles, dtype=np.int64)
+        if pref is not None and self.preferred_cost:
+            cost[:] = self.preferred_cost
+            cost[pref] = 0
+        return cost
+
+    def _slots(self) -> dict[str, np.ndarray]:
+        if self._flat is None:
+            keys = self._vehicle_slots[0].keys()
+            self._flat = {k: np.concatenate([s[k] for s in self._vehicle_slots]) for k in keys}
+            self._offsets = np.cumsum([0] + [len(s["veh"]) for s in self._vehicle_slots])
+        return self._flat
+
+    def _slot_index(self, v: int, pos: int) -> int:
+        self._slots()
+        return int(self._offsets[v] + pos)
+
+    def _slots_of(self, v: int) -> dict[str, np.ndarray]:
+        """Slot arrays of vehicle ``v``: one slot per gap between consecutive stops."""
+        lay, route = self.lay, self.routes[v]
+        worker = lay.workers[v]
+        early, latest = self._earliest(v), self._latest(v)
+        path = [lay.starts[v], *route, lay.ends[v]]
+        ready = [worker.shift_start] + [e + int(lay.service[n]) for e, n in zip(early, route)]
+        n = len(route) + 1
+        return {
+            "veh": np.full(n, v, dtype=np.int64),
+            "pos": np.arange(n, dtype=np.int64),
+            "prof": np.full(n, self.vprof[v], dtype=np.int64),
+            "prev": np.array(path[:-1], dtype=np.int64),
+            "next": np.array(path[1:], dtype=np.int64),
+            "ready": np.array(ready, dtype=np.int64),
+            "znext": np.array(latest + [worker.shift_end], dtype=np.int64),
+        }
+
+    def _earliest(self, v: int) -> list[int]:
+        lay, tt = self.lay, self.lay.vehicle_travel(v)
+        prev, ready, out = lay.starts[v], lay.workers[v].shift_start, []
+        for node in self.routes[v]:
+            start = max(int(self.lo[node]), ready + int(tt[prev, node]))
+            out.append(start)
+            prev, ready = node, start + int(lay.service[node])
+        return out
+
+    def _latest(self, v: int) -> list[int]:
+        lay, tt = self.lay, self.lay.vehicle_travel(v)
+        nxt, latest, out = lay.ends[v], lay.workers[v].shift_end, []
+        for node in reversed(self.routes[v]):
+            latest = min(int(self.hi[node]), latest - int(lay.service[node]) - int(tt[node, nxt]))
+            out.append(latest)
+            nxt = node
+        return out[::-1]
+
+
+def insertion_order(lay: Layout, how: str = "hard_first", seed: int = 0) -> list[int]:
+    """Job indices in the order the greedy inserts them.
+
+    ``hard_first``: pinned, then higher priority, crew-2, narrow windows, early windows.
+    ``far_first``: priority, then farthest from the first worker's home (classic seeds).
+    ``random``: priority, then a seeded shuffle.
+    """
+    jobs = lay.jobs
+    rng = np.random.default_rng(seed)
+    noise = rng.random(len(jobs))
+    home = lay.starts[0] if lay.num_vehicles else 0
+    far = lay.travel[0][home] if lay.num_vehicles else np.zeros(lay.num_nodes)
+
+    def key(k: int):
+        job, node = jobs[k], lay.job_nodes[k][0]
+        head = (not job.pinned_workers and job.pinned_start is None, -job.priority)
+        if how == "far_first":
+            return head + (-int(far[node]),)
+        if how == "random":
+            return head + (noise[k],)
+        return head + (-job.crew, int(lay.hi[node] - lay.lo[node]), int(lay.lo[node]), job.id)
+
+    return sorted(range(len(jobs)), key=key)
+
+
+def greedy(lay: Layout, order: Sequence[int], preferred_cost: int = 0, plan: Plan | None = None) -> Plan:
+    """Insert the jobs of ``order`` one by one into ``plan`` (a new empty plan by default)."""
+    plan = plan or Plan(lay, preferred_cost)
+    served = plan.served_jobs()
+    for k in order:
+        if k not in served:
+            plan.insert_job(k)
+    return plan
+
+
+def plan_from_routes(lay: Layout, routes: dict[int, list[int]], preferred_cost: int = 0) -> Plan:
+    """Rebuild a plan from job-index sequences per vehicle, keeping what still fits.
+
+    Crew-1 jobs are appended in the given order; a crew-2 job is re-inserted with its two
+    given workers if possible; anything that no longer fits is left out for the caller
+    to insert again.
+    """
+    plan = Plan(lay, preferred_cost)
+    pairs: dict[int, list[int]] = {}
+    for v, jobs in routes.items():
+        for k in jobs:
+            if len(lay.job_nodes[k]) == 2:
+                pairs.setdefault(k, []).append(v)
+            elif lay.job_nodes[k][0] not in plan.routes[v]:
+                plan.append(v, lay.job_nodes[k][0])
+    for k, vs in pairs.items():
+        if len(set(vs)) == 2 and k not in plan.served_jobs():
+            plan.insert_job(k, [vs, vs])
+    return plan

@@ -1,0 +1,123 @@
+"""Timing of one route: earliest service starts, break placement, departure and return.
+
+Used by the construction heuristic (to verify an insertion when the worker has breaks),
+by the post-search diagnosis and to time greedy plans. The rule for breaks: a break goes
+into the first gap between two events (home, visits, home) where it costs no delay, or into
+the last gap where it can still be taken; between two visits a break may be taken during
+travel or waiting, never during a visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .layout import Layout
+from .problem import Break
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A timed route.
+
+    Attributes:
+        starts: service start per visited node, in route order.
+        breaks: ``(start, end)`` of each break, in time order.
+        depart: when the worker leaves home.
+        back: when the worker is home again.
+    """
+
+    starts: tuple[int, ...]
+    breaks: tuple[tuple[int, int], ...]
+    depart: int
+    back: int
+
+
+def simulate(lay: Layout, vehicle: int, route: Sequence[int], lo=None, hi=None) -> Timeline | None:
+    """Earliest feasible timing of ``route`` (job nodes) for ``vehicle``, or ``None``.
+
+    ``lo``/``hi`` override the layout's start ranges per node (e.g. fixed crew-2 starts).
+    Checks windows, the shift (return home by ``shift_end``) and breaks; not load or
+    ``max_work`` (the caller tracks those).
+    """
+    lo = lay.lo if lo is None else lo
+    hi = lay.hi if hi is None else hi
+    worker = lay.workers[vehicle]
+    tt, svc = lay.vehicle_travel(vehicle), lay.service
+    pending, placed, starts = list(lay.breaks(vehicle)), [], []
+    prev, ready = lay.starts[vehicle], worker.shift_start
+    for node in route:
+        gap = _place_in_gap(pending, ready, int(tt[prev, node]), int(lo[node]), int(svc[node]))
+        if gap is None or gap[1] > hi[node]:
+            return None
+        placed.extend(gap[0])
+        starts.append(gap[1])
+        prev, ready = node, gap[1] + int(svc[node])
+    end = _finish(pending, ready, int(tt[prev, lay.ends[vehicle]]), worker.shift_end)
+    if end is None:
+        return None
+    placed.extend(end[0])
+    return _timeline(lay, vehicle, route, starts, placed, end[1])
+
+
+def _place_in_gap(pending: list[Break], ready: int, travel: int, lo: int, service: int):
+    """Take pending breaks that fit here for free or cannot wait; return (breaks, start)."""
+    taken: list[tuple[int, int]] = []
+    free_at, used = ready, 0
+    while pending:
+        b = pending[0]
+        b_start = max(free_at, b.window_start)
+        if b_start + b.duration > b.window_end:
+            return None
+        without = max(lo, ready + travel + used, free_at)
+        with_break = max(without, ready + travel + used + b.duration, b_start + b.duration)
+        must = max(without + service, b.window_start) + b.duration > b.window_end
+        if with_break != without and not must:
+            break
+        taken.append((b_start, b_start + b.duration))
+        free_at, used = b_start + b.duration, used + b.duration
+        pending.pop(0)
+    return taken, max(lo, ready + travel + used, free_at)
+
+
+def _finish(pending: list[Break], ready: int, travel: int, shift_end: int):
+    """Breaks left for the way home or at home; return (breaks, back) or ``None``."""
+    taken: list[tuple[int, int]] = []
+    back, free_at = ready + travel, ready
+    for b in pending:
+        at_home = max(back, free_at, b.window_start)
+        if at_home + b.duration <= b.window_end:
+            taken.append((at_home, at_home + b.duration))
+            free_at = at_home + b.duration
+            continue
+        on_way = max(free_at, b.window_start)
+        if on_way + b.duration > b.window_end or on_way >= back:
+            return None
+        taken.append((on_way, on_way + b.duration))
+        free_at, back = on_way + b.duration, back + b.duration
+    pending.clear()
+    return (taken, back) if back <= shift_end else None
+
+
+def _timeline(lay, vehicle, route, starts, placed, back) -> Timeline:
+    worker = lay.workers[vehicle]
+    if not route:
+        return Timeline((), (), worker.shift_start, worker.shift_start)
+    travel0 = int(lay.vehicle_travel(vehicle)[lay.starts[vehicle], route[0]])
+    depart = _latest_departure(worker.shift_start, starts[0], travel0, placed)
+    return Timeline(tuple(starts), tuple(sorted(placed)), depart, back)
+
+
+def _latest_departure(shift_start: int, first_start: int, travel: int, placed) -> int:
+    """Leave as late as possible; breaks before the first visit go at home or on the way."""
+    early = sorted(b for b in placed if b[1] <= first_start)
+    for k in range(len(early) + 1):
+        at_home, on_way = early[:k], early[k:]
+        depart = max(shift_start, first_start - travel - sum(e - s for s, e in on_way))
+        if at_home:
+            depart = max(depart, at_home[-1][1])
+        if (not on_way or depart <= on_way[0][0]) and depart + travel + sum(
+            e - s for s, e in on_way
+        ) <= first_start:
+            return depart
+    return shift_start
