@@ -262,24 +262,25 @@ const FIELD_ZH = {
 const MESSAGE_ZH = [
   [/field required/i, "必须填写"],
   [/string should match pattern/i, "格式不对"],
-  [/valid date|date.*format|input should be a valid date/i, "日期格式不对（例：1945-03-08）"],
+  [/valid date|date.*format|input should be a valid date/i, "格式不对（例：1945-03-08）"],
   [/at least 1 character|at least \d+ characters/i, "太短或没有填写"],
   [/at most \d+ characters/i, "太长了"],
   [/past date/i, "须为1900年以后、今天以前的日期"],
   [/ID card/i, "不是有效的18位身份证号"],
   [/greater than or equal|less than or equal/i, "数值超出范围"],
   [/valid number|valid integer|valid float/i, "请填写数字"],
-  [/input should be 'F' or 'M'/i, "请选择性别"],
+  [/input should be 'F' or 'M'/i, "请选择"],
   [/must be after today/i, "须从明天开始"],
   [/outside the circle|not in the circle|reach/i, "不在该服务圈范围内"],
 ];
 
 export function fieldMessageZh(detail) {
   const label = FIELD_ZH[fieldName(detail.field)] || "";
+  const missing = detail.value === null || detail.value === "" || /field required/i.test(detail.message || "");
   const found = MESSAGE_ZH.find(([re]) => re.test(detail.message || ""));
-  const reason = found ? found[1] : "填写有误";
-  if (detail.field === "phone" && found && found[1] === "格式不对") return "请填写11位手机号，或带区号的座机号（如 021-12345678）";
-  return label ? `${label}${reason}` : reason;
+  const reason = missing ? "必须填写" : found ? found[1] : "填写有误";
+  if (detail.field === "phone" && !missing) return "电话格式不对：请填写11位手机号，或带区号的座机号（如 021-12345678）";
+  return label ? `${label}：${reason}` : reason;
 }
 
 function fieldName(field) {
