@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import construct
 from .layout import Layout
 from .problem import SolveParams
 from .routing import Model, TimedRoute, build_model, index_routes, read_routes, search_parameters
 from .solution import Progress
+
+
+@dataclass
+class SearchResult:
+    """Routes found (``None`` if OR-Tools returned nothing) and whether a stop was requested."""
+
+    routes: list[TimedRoute] | None
+    cancelled: bool
 
 
 class Monitor:
@@ -26,6 +35,7 @@ class Monitor:
         self.on_progress, self.should_stop = on_progress, should_stop
         self.best: int | None = None
         self.offset = offset
+        self.cancelled = False
 
     def __call__(self) -> None:
         cost = self.model.routing.CostVar().Value()
@@ -34,6 +44,7 @@ class Monitor:
             if self.on_progress is not None:
                 self.on_progress(Progress(int(cost) + self.offset, round(self.clock.elapsed(), 3), self._assigned()))
         if self.should_stop is not None and self.should_stop():
+            self.cancelled = True
             self.model.routing.CancelSearch()
 
     def _assigned(self) -> int:
@@ -50,20 +61,22 @@ class Monitor:
 def optimise(
     lay: Layout, plan: construct.Plan, params: SolveParams, seconds: float, clock,
     on_progress: Callable | None = None, should_stop: Callable | None = None,
-) -> list[TimedRoute] | None:
-    """Guided local search from ``plan``; ``None`` if OR-Tools returned no solution."""
+) -> SearchResult:
+    """Guided local search from ``plan``."""
     model = build_model(lay, params)
     routing = model.routing
     keep_swaps = len(plan.served_jobs()) < len(lay.jobs)
     sp = search_parameters(params, seconds, keep_swaps)
     routing.CloseModelWithParameters(sp)
-    routing.AddAtSolutionCallback(Monitor(model, clock, on_progress, should_stop))
+    monitor = Monitor(model, clock, on_progress, should_stop)
+    routing.AddAtSolutionCallback(monitor)
     initial = routing.ReadAssignmentFromRoutes(index_routes(model, plan.routes), True)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, sp)
     else:
         solution = routing.SolveWithParameters(sp)
-    return None if solution is None else read_routes(model, solution)
+    routes = None if solution is None else read_routes(model, solution)
+    return SearchResult(routes, monitor.cancelled)
 
 
 def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=None):

@@ -163,7 +163,8 @@ def _visits(model: Model, penalties: list[int]) -> None:
         for n in nodes:
             index = manager.NodeToIndex(n)
             if len(lay.allowed[n]) < everyone:
-                routing.SetAllowedVehiclesForIndex(lay.allowed[n], index)
+                # SetAllowedVehiclesForIndex does not accept a Python list in 9.15.
+                routing.VehicleVar(index).SetValues([-1] + [int(v) for v in lay.allowed[n]])
             routing.AddDisjunction([index], max(1, penalties[k] // len(nodes)))
     model.penalties = penalties
 

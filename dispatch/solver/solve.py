@@ -100,14 +100,15 @@ def _search(lay, plan, params, clock, on_progress, should_stop) -> Outcome:
     budget = max(0.05, params.time_limit_s - clock.elapsed())
     big = sum(len(n) for n in lay.job_nodes) > params.decompose_above
     if params.strategy == "auto" and big:
-        routes = decompose.improve(lay, plan, params, budget, clock, on_progress, should_stop)
+        found = decompose.improve(lay, plan, params, budget, clock, on_progress, should_stop)
     else:
-        routes = decompose.optimise(lay, plan, params, budget, clock, on_progress, should_stop)
-    if routes is None:
-        return _greedy_outcome(lay, plan, "fallback", "greedy insertion (OR-Tools found nothing)")
-    status = "cancelled" if should_stop is not None and should_stop() else "optimised"
+        found = decompose.optimise(lay, plan, params, budget, clock, on_progress, should_stop)
+    status = "cancelled" if found.cancelled else "optimised"
+    if found.routes is None:
+        why = status if found.cancelled else "fallback"
+        return _greedy_outcome(lay, plan, why, "greedy insertion (OR-Tools returned no plan)")
     strategy = "insertion+gls (decomposed)" if params.strategy == "auto" and big else "insertion+gls"
-    return _repair(lay, Outcome(routes, status, strategy), params)
+    return _repair(lay, Outcome(found.routes, status, strategy), params)
 
 
 def _greedy_outcome(lay: Layout, plan: construct.Plan, status: str, strategy: str) -> Outcome:
