@@ -141,13 +141,18 @@ async def create_caregiver(db: Database, *, actor: User, data) -> Caregiver:
     """Add a caregiver to a provider (a provider admin: their own), in a circle it serves;
     with `username` and `password`, the caregiver's login is created too."""
     provider_id = _target_provider(actor, data.provider_id)
-    fields = data.model_dump(exclude={"provider_id", "username", "password"})
+    fields = _values(data, set(type(data).model_fields) - {"provider_id", "username", "password"})
     check_pattern(**{k: fields[k] for k in _PATTERN_FIELDS})
     async with db.transaction() as conn:
         await _check_provider_circle(conn, provider_id, data.circle_id)
         caregiver_id = await queries.insert_caregiver(conn, provider_id=provider_id, **fields)
         await _create_login(conn, caregiver_id, data)
         return await queries.caregiver(conn, caregiver_id)
+
+
+def _values(data, names: set[str]) -> dict[str, Any]:
+    """Field values as Python objects (model_dump would serialise clock times to text)."""
+    return {name: getattr(data, name) for name in names}
 
 
 _PATTERN_FIELDS = ("shift_start", "shift_end", "break_earliest", "break_latest_end", "break_minutes")
@@ -195,7 +200,7 @@ async def get_caregiver(db: Database, *, actor: User, caregiver_id: int) -> Care
 
 async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, data) -> Caregiver:
     """Change a caregiver's details; the merged pattern and circle are checked as on creation."""
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    changes = {k: v for k, v in _values(data, data.model_fields_set).items() if v is not None}
     async with db.transaction() as conn:
         current = await _managed_caregiver(conn, actor, caregiver_id)
         merged = dataclasses.asdict(current) | changes
