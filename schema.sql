@@ -323,6 +323,22 @@ CREATE TABLE IF NOT EXISTS plans (
 CREATE UNIQUE INDEX IF NOT EXISTS plans_one_published ON plans (circle_id, service_date)
     WHERE status = 'published';
 
+-- What a plan was asked for and who is solving it (added by dispatch; idempotent).
+-- kind: plan (POST /plans), reoptimize (after edits), replan (same day, with a freeze).
+-- options: the request (freeze_minutes, sick_caregiver_ids, solution_limit, seed).
+-- attempts / heartbeat_at: the runner claims a plan by bumping attempts (a fencing token) and
+-- keeps heartbeat_at fresh while solving; a stale heartbeat means the runner died.
+-- cancel_requested: set by POST /plans/{id}/cancel; the runner stops the solver.
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'plan'
+    CHECK (kind IN ('plan', 'reoptimize', 'replan'));
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS options jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz;
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS cancel_requested text
+    CHECK (cancel_requested IN ('discard', 'keep_best'));
+ALTER TABLE plans ADD COLUMN IF NOT EXISTS updated_at timestamptz NOT NULL DEFAULT now();
+CREATE INDEX IF NOT EXISTS plans_unfinished_idx ON plans (id) WHERE status IN ('queued', 'solving');
+
 -- Dispatcher edits on a draft, replayed by reoptimize: pin to a caregiver and/or a time,
 -- unassign, or forbid a caregiver for a booking.
 CREATE TABLE IF NOT EXISTS plan_edits (
@@ -335,6 +351,7 @@ CREATE TABLE IF NOT EXISTS plan_edits (
     created_by     bigint REFERENCES users (id),
     created_at     timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX IF NOT EXISTS plan_edits_plan_idx ON plan_edits (plan_id, id);
 
 -- ---------------------------------------------------------------- providers: visits
 -- A booking's execution by one caregiver; a crew-2 item has two visits (crew_member 1 and 2).
