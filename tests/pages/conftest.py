@@ -75,3 +75,26 @@ async def screenshot(page, name: str, *, full_page: bool = True) -> None:
 
 async def no_horizontal_scroll(page) -> bool:
     return await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def published_visit(conn, street, *, item_code: str = "K02", start=None, minutes: int = 20) -> int:
+    """A booking today, scheduled and with its published visit for the street's caregiver; the
+    visit's id. (A plan is not needed: the day sheet reads active visits.)"""
+    from datetime import timedelta
+
+    from app.clock import local_now
+    from booking import queries as booking_queries
+    from booking import service as booking_service
+    from providers import service as provider_service
+    from providers.models import PlannedVisit
+
+    start = start or local_now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    booking_id = await booking_queries.insert_booking(
+        conn, resident_id=street.elder.id, circle_id=street.circle_id, item_code=item_code, series_id=None,
+        service_date=start.date(), window_start=start.time(), window_end=start.time(), channel="hotline",
+        booked_by=None, notes="", price_fen=2000, subsidy_fen=0, self_pay_fen=2000)
+    await booking_service.schedule_booking(conn, booking_id, caregiver_id=street.caregiver_id, planned_start=start)
+    await provider_service.write_visits(conn, plan_id=None, visits=[PlannedVisit(
+        booking_id=booking_id, caregiver_id=street.caregiver_id, crew_member=1, position=1,
+        planned_start=start, planned_end=start + timedelta(minutes=minutes), travel_minutes=8)])
+    return await conn.fetchval("SELECT id FROM visits WHERE booking_id = $1", booking_id)

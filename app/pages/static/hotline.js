@@ -217,7 +217,8 @@ function bookingForm(r) {
   };
   const refreshQuote = debounce(async () => {
     const b = body();
-    const line = $("#book-quote");
+    const line = form.querySelector("#book-quote");
+    if (!form.isConnected) return;  // the card was closed meanwhile
     if (!b) { line.textContent = form.item_code.value ? "没有这个服务项目，请从列表中选择" : ""; return; }
     line.textContent = "正在计算费用…";
     try {

@@ -1,0 +1,36 @@
+"""The caregiver's phone view in a real browser: check in and out with the phone's position."""
+import pytest
+
+from tests.pages.conftest import PHONE, no_horizontal_scroll, published_visit, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+async def test_caregiver_checks_in_and_out_at_the_door(new_page, street, conn):
+    visit_id = await published_visit(conn, street)
+    home = {"latitude": street.elder.lat, "longitude": street.elder.lon + 0.0002}  # ~20 m from the door
+    page = await new_page(viewport=PHONE, permissions=["geolocation"], geolocation=home)
+    await sign_in(page, "caregiver", expect_path="/caregiver")
+    card = page.locator(f"[data-visit='{visit_id}']")
+    await card.wait_for()
+    assert "王秀英" in await card.text_content()
+    assert "糖尿病" in await card.text_content()         # today's care notes are on the card
+    assert await no_horizontal_scroll(page)
+    await screenshot(page, "caregiver-day")
+
+    await card.locator("[data-action=check-in]").click()
+    await card.locator("[data-outcome=done]").wait_for()
+    row = await conn.fetchrow("SELECT check_in_distance_m, flags FROM visits WHERE id = $1", visit_id)
+    assert row["check_in_distance_m"] < 50 and row["flags"] == []
+
+    await card.locator("[data-outcome=done]").click()
+    await page.locator(f"[data-visit='{visit_id}'] .visit-state").filter(has_text="已完成").wait_for()
+    assert await conn.fetchval("SELECT status FROM bookings b JOIN visits v ON v.booking_id = b.id "
+                               "WHERE v.id = $1", visit_id) == "completed"
+
+    await page.goto("/caregiver/print")                  # the printable A4 sheet of the same day
+    await page.wait_for_selector(".print-table")
+    assert "王秀英" in await page.text_content(".print-table")
+    await page.set_viewport_size({"width": 794, "height": 1123})   # A4 at 96 dpi
+    await page.emulate_media(media="print")
+    await screenshot(page, "caregiver-print")
