@@ -245,7 +245,7 @@ async function showConfirm(entry) {
       el("li", {}, "日期：", el("strong", {}, dayLabel(entry.date))),
       el("li", {}, "时间：", el("strong", {}, `${slot.label}，${slot.hint}`))),
     quoteSlot,
-    el("div", { class: "field" }, el("span", { class: "label" }, "要不要每次都来？"),
+    el("div", { class: "field" }, el("span", { class: "label" }, "只约这一次，还是定期来？"),
       el("div", { class: "choices" }, repeatButtons), repeatNote),
     el("div", { class: "field" }, el("label", { for: "notes" }, "给护理员的话（可不填）"), notes),
     el("p", { class: "form-error", id: "confirm-error", role: "alert" }),

@@ -1,0 +1,496 @@
+// The dispatcher's console: generate a circle-day plan, watch it solve, review it on a map and a
+// timeline, see why visits are unassigned, pin / move / unassign, re-optimise, compare, publish.
+import {
+  $, addDays, api, busy, clock, confirmDialog, dateZh, el, emptyBlock, errorText, minutesOfDay, query, replace,
+  requireUser, say, sayError, session, today, weekdayZh,
+} from "./common.js";
+
+const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#c25e00", "#00796b", "#7b4f2c", "#ad1457",
+                 "#455a64", "#827717", "#283593", "#00838f"];
+const PLAN_STATUS_ZH = { queued: "排队中", solving: "计算中", draft: "草稿（未发布）", published: "已发布",
+                         superseded: "已被新版本取代", failed: "失败" };
+const FINISHED = new Set(["draft", "published", "superseded", "failed"]);
+const SVG_SIZE = 800;
+
+const state = {
+  user: null, circles: [], caregivers: new Map(), plan: null, previous: null, selected: null,
+  hiddenRoutes: new Set(), focusRoute: null, watching: null, edits: 0,
+};
+
+// ------------------------------------------------------------------ circle, date, caregivers
+
+async function loadCircles() {
+  const select = $("#circle");
+  try {
+    state.circles = (await api("/circles")).circles;
+  } catch (err) {
+    replace(select, el("option", { value: "" }, "服务圈加载失败"));
+    throw err;
+  }
+  replace(select, state.circles.map(c => el("option", { value: c.id }, c.name)));
+  if (state.user.circle_id) select.value = String(state.user.circle_id);
+}
+
+function circle() {
+  return state.circles.find(c => String(c.id) === $("#circle").value);
+}
+
+async function loadCaregivers() {
+  state.caregivers = new Map();
+  const c = circle();
+  if (!c) return;
+  try {
+    const found = await api("/caregivers" + query({ circle_id: c.id }));
+    for (const g of found.caregivers) state.caregivers.set(g.id, g);
+  } catch (err) {
+    sayError(err);  // the map can still draw the routes, without the caregivers' homes
+  }
+}
+
+// ------------------------------------------------------------------ generating and watching a plan
+
+$("#plan-form").addEventListener("submit", async event => {
+  event.preventDefault();
+  const c = circle();
+  if (!c) { say("请先选择服务圈", "error"); return; }
+  const body = { circle_id: c.id, date: $("#date").value, time_limit_s: Number($("#time-limit").value) };
+  try {
+    const queued = await busy($("#generate"), "正在提交…", () => api("/plans", { method: "POST", body }));
+    state.previous = null;
+    state.edits = 0;
+    watch(queued.id);
+  } catch (err) {
+    sayError(err);
+  }
+});
+
+function showProgress(fraction, text) {
+  const pct = Math.round(Math.max(0, Math.min(1, fraction || 0)) * 100);
+  $("#progress-wrap").hidden = false;
+  $("#progress-bar").style.width = pct + "%";
+  $("#progress").setAttribute("aria-valuenow", String(pct));
+  $("#progress-text").textContent = text || `${pct}%`;
+}
+
+function progressText(event) {
+  const parts = [`${PLAN_STATUS_ZH[event.status] || event.status || "计算中"} ${Math.round((event.progress || 0) * 100)}%`];
+  const live = event.live || event;
+  if (live.assigned !== undefined) parts.push(`已安排 ${live.assigned}`);
+  if (live.unassigned !== undefined) parts.push(`未安排 ${live.unassigned}`);
+  if (live.travel_minutes !== undefined) parts.push(`路程 ${live.travel_minutes} 分钟`);
+  if (live.elapsed_s !== undefined) parts.push(`已用 ${Math.round(live.elapsed_s)} 秒`);
+  return parts.join(" · ");
+}
+
+/** Follow a plan until it is solved: server-sent events, or polling once a second if they fail. */
+function watch(planId) {
+  stopWatching();
+  showProgress(0, "已提交，等待计算…");
+  $("#generate").disabled = true;
+  const done = async () => {
+    stopWatching();
+    $("#generate").disabled = false;
+    await showPlan(planId);
+  };
+  const poll = () => {
+    const timer = setInterval(async () => {
+      try {
+        const plan = await api(`/plans/${planId}`);
+        showProgress(plan.progress, progressText(plan));
+        if (FINISHED.has(plan.status)) done();
+      } catch (err) {
+        sayError(err);
+      }
+    }, 1000);
+    state.watching = { close: () => clearInterval(timer) };
+  };
+  if (!("EventSource" in window)) { poll(); return; }
+  // EventSource cannot send an Authorization header: the events endpoint takes ?token=
+  const source = new EventSource(`/api/v1/plans/${planId}/events` + query({ token: session.token() }));
+  let finished = false;
+  const onData = event => {
+    let data;
+    try { data = JSON.parse(event.data); } catch { return; }
+    showProgress(data.progress, progressText(data));
+    if (FINISHED.has(data.status)) { finished = true; done(); }
+  };
+  source.onmessage = onData;
+  for (const name of ["progress", "status", "done", "final"]) source.addEventListener(name, onData);
+  source.onerror = () => {
+    if (finished) return;
+    source.close();
+    poll();  // the stream is not available (or dropped): fall back to polling
+  };
+  state.watching = source;
+}
+
+function stopWatching() {
+  if (state.watching) state.watching.close();
+  state.watching = null;
+}
+
+async function showPlan(planId) {
+  try {
+    const plan = await api(`/plans/${planId}`);
+    if (plan.status === "failed") {
+      showProgress(1, `计算失败：${plan.failure_reason_zh || plan.failure_reason || "原因不明"}`);
+      return;
+    }
+    $("#progress-wrap").hidden = true;
+    if (state.plan && state.plan.id !== plan.id && state.plan.circle_id === plan.circle_id && state.plan.date === plan.date) {
+      state.previous = state.plan;
+    }
+    state.plan = plan;
+    state.selected = null;
+    render();
+  } catch (err) {
+    sayError(err);
+  }
+}
+
+/** The newest plan for the chosen circle and day, if the API lists plans. */
+async function loadLatest() {
+  const c = circle();
+  if (!c) return;
+  state.plan = null;
+  state.previous = null;
+  $("#plan-area").hidden = true;
+  $("#plan-label").textContent = "";
+  try {
+    const found = await api("/plans" + query({ circle_id: c.id, date: $("#date").value }));
+    const plans = found.plans || [];
+    const latest = plans.filter(p => p.status !== "superseded").sort((a, b) => b.id - a.id)[0];
+    if (latest && FINISHED.has(latest.status)) await showPlan(latest.id);
+    else if (latest) watch(latest.id);
+    else $("#plan-label").textContent = "这一天还没有排班方案。";
+  } catch {
+    $("#plan-label").textContent = "";
+  }
+}
+
+// ------------------------------------------------------------------ rendering a plan
+
+function routeColour(index) {
+  return COLOURS[index % COLOURS.length];
+}
+
+function caregiverName(route) {
+  return route.caregiver_name || (state.caregivers.get(route.caregiver_id) || {}).name || `护理员${route.caregiver_id}`;
+}
+
+function render() {
+  const plan = state.plan;
+  $("#plan-area").hidden = false;
+  $("#plan-label").textContent = `方案 #${plan.id}${plan.version ? "（第" + plan.version + "版）" : ""} · ${PLAN_STATUS_ZH[plan.status] || plan.status}`;
+  $("#publish").disabled = plan.status !== "draft";
+  $("#reoptimize").disabled = plan.status !== "draft";
+  $("#edits-count").textContent = state.edits ? `已做 ${state.edits} 处调整，点“重新优化”生效` : "";
+  renderStats();
+  renderLegend();
+  renderMap();
+  renderTimeline();
+  renderUnassigned();
+  renderSelection();
+}
+
+function delta(now, before, { lowerIsBetter = false } = {}) {
+  if (before === undefined || before === null || now === before) return null;
+  const diff = now - before;
+  const good = lowerIsBetter ? diff < 0 : diff > 0;
+  return el("span", { class: good ? "delta-good" : "delta-bad" }, ` ${diff > 0 ? "+" : ""}${diff}`);
+}
+
+function renderStats() {
+  const s = state.plan.stats || {};
+  const p = state.previous ? state.previous.stats || {} : {};
+  const total = (s.assigned || 0) + (s.unassigned || 0);
+  const rows = [
+    ["已安排", s.assigned, delta(s.assigned, p.assigned)],
+    ["未安排", s.unassigned, delta(s.unassigned, p.unassigned, { lowerIsBetter: true })],
+    ["总路程（分钟）", s.travel_minutes, delta(s.travel_minutes, p.travel_minutes, { lowerIsBetter: true })],
+    ["护理员", s.caregivers_used !== undefined ? `${s.caregivers_used}/${s.caregivers_available}` : state.plan.routes.length, null],
+    ["计算用时（秒）", s.solve_seconds !== undefined ? Number(s.solve_seconds).toFixed(1) : "—", null],
+  ];
+  replace($("#stats"), rows.map(([label, value, d]) =>
+    el("div", { class: "stat" }, el("dt", {}, label), el("dd", {}, value ?? "—", d))),
+    state.previous ? el("div", { class: "stat versions" }, el("dt", {}, "对比"),
+      el("dd", {}, `新版 #${state.plan.id} 对比 旧版 #${state.previous.id}`)) : null,
+    total ? null : el("div", { class: "stat" }, el("dt", {}, "提示"), el("dd", {}, "这一天没有需要上门的预约")));
+}
+
+function renderLegend() {
+  replace($("#legend"), state.plan.routes.map((route, i) => el("button", {
+    type: "button", "aria-pressed": String(state.focusRoute === route.caregiver_id),
+    onclick: () => { state.focusRoute = state.focusRoute === route.caregiver_id ? null : route.caregiver_id; render(); },
+  }, el("span", { class: "swatch", style: { background: routeColour(i) } }),
+    `${caregiverName(route)}（${route.visits.length}）`)));
+}
+
+// ------------------------------------------------------------------ the map (SVG, local flat projection in metres)
+
+function projector(c, points) {
+  const kx = 111320 * Math.cos((c.lat * Math.PI) / 180);
+  const ky = 110540;
+  const toM = p => [(p.lon - c.lon) * kx, -(p.lat - c.lat) * ky];
+  let extent = c.radius_m * 1.08;
+  for (const p of points) {
+    const [x, y] = toM(p);
+    extent = Math.max(extent, Math.abs(x) * 1.05, Math.abs(y) * 1.05);
+  }
+  const scale = SVG_SIZE / 2 / extent;
+  return { at: p => { const [x, y] = toM(p); return [SVG_SIZE / 2 + x * scale, SVG_SIZE / 2 + y * scale]; }, scale };
+}
+
+function svg(tag, attrs = {}, ...children) {
+  return el("svg:" + tag, attrs, ...children);
+}
+
+function renderMap() {
+  const map = $("#map");
+  const c = circle() || state.circles.find(x => x.id === state.plan.circle_id);
+  const title = $("#map-title");
+  if (!c) { replace(map, title); return; }
+  const homes = state.plan.routes.map(r => state.caregivers.get(r.caregiver_id)).filter(Boolean)
+    .map(g => ({ lat: g.home_lat, lon: g.home_lon }));
+  const stops = state.plan.routes.flatMap(r => r.visits).filter(v => v.lat != null);
+  const { at, scale } = projector(c, [...homes, ...stops]);
+  map.setAttribute("viewBox", `0 0 ${SVG_SIZE} ${SVG_SIZE}`);
+  const [cx, cy] = at(c);
+  const layers = [title, svg("circle", { class: "reach", cx, cy, r: c.radius_m * scale }),
+                  svg("circle", { class: "centre", cx, cy, r: 7 }),
+                  svg("text", { x: cx + 10, y: cy - 10 }, c.name)];
+  state.plan.routes.forEach((route, i) => {
+    const colour = routeColour(i);
+    const dim = state.focusRoute !== null && state.focusRoute !== route.caregiver_id;
+    const g = state.caregivers.get(route.caregiver_id);
+    const home = g ? { lat: g.home_lat, lon: g.home_lon } : null;
+    const path = [home, ...route.visits.filter(v => v.lat != null), home].filter(Boolean).map(at);
+    const group = svg("g", { class: dim ? "dim" : null });
+    if (path.length > 1) group.append(svg("polyline", { class: "route", stroke: colour, points: path.map(p => p.join(",")).join(" ") }));
+    if (home) {
+      const [hx, hy] = at(home);
+      group.append(svg("rect", { class: "home", x: hx - 7, y: hy - 7, width: 14, height: 14, stroke: colour },
+        svg("title", {}, `${caregiverName(route)}的家（出发点）`)));
+    }
+    route.visits.forEach((v, n) => {
+      if (v.lat == null) return;
+      const [x, y] = at(v);
+      const selected = state.selected && state.selected.booking_id === v.booking_id;
+      const dot = svg("circle", { class: "stop" + (selected ? " selected" : ""), cx: x, cy: y, r: 9, fill: colour,
+                                  tabindex: 0, role: "button", "aria-label": visitLabel(v, route),
+                                  dataset: { booking: v.booking_id } });
+      hoverable(dot, () => visitLabel(v, route));
+      dot.addEventListener("click", () => select(v.booking_id));
+      dot.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(v.booking_id); } });
+      group.append(dot, svg("text", { x: x + 10, y: y + 4 }, String(n + 1)));
+    });
+    layers.push(group);
+  });
+  replace(map, ...layers);
+}
+
+function visitLabel(v, route) {
+  return `${v.resident_name || "预约" + v.booking_id} · ${v.item_name_zh || v.item_code || ""} · ${clock(v.planned_start)}–${clock(v.planned_end)} · ${caregiverName(route)}${v.pinned ? " · 已固定" : ""}`;
+}
+
+// ------------------------------------------------------------------ the timeline
+
+function dayRange() {
+  let first = 8 * 60, last = 17 * 60;
+  for (const route of state.plan.routes) {
+    for (const v of route.visits) {
+      first = Math.min(first, minutesOfDay(v.planned_start) - (v.travel_minutes || 0));
+      last = Math.max(last, minutesOfDay(v.planned_end));
+    }
+    if (route.depart) first = Math.min(first, minutesOfDay(route.depart));
+    if (route.back) last = Math.max(last, minutesOfDay(route.back));
+  }
+  return [Math.floor(first / 60) * 60, Math.ceil(last / 60) * 60];
+}
+
+function renderTimeline() {
+  const box = $("#timeline");
+  if (!state.plan.routes.length) { replace(box, emptyBlock("没有护理员路线。")); return; }
+  const [from, to] = dayRange();
+  const span = to - from;
+  const pct = minutes => `${((minutes - from) / span) * 100}%`;
+  const width = minutes => `${(minutes / span) * 100}%`;
+  const hours = [];
+  for (let m = from; m <= to; m += 60) hours.push(el("span", { style: { left: pct(m) } }, `${m / 60}:00`));
+  const rows = state.plan.routes.map((route, i) => {
+    const colour = routeColour(i);
+    const track = el("div", { class: "tl-track" });
+    for (const b of route.breaks || []) {
+      const start = minutesOfDay(b.start);
+      track.append(el("div", { class: "tl-break", style: { left: pct(start), width: width(minutesOfDay(b.end) - start) }, title: "午休" }, "休"));
+    }
+    for (const v of route.visits) {
+      const start = minutesOfDay(v.planned_start);
+      if (v.travel_minutes) {
+        track.append(el("div", { class: "tl-travel", style: { left: pct(start - v.travel_minutes), width: width(v.travel_minutes) },
+                                 title: `路上 ${v.travel_minutes} 分钟` }));
+      }
+      const selected = state.selected && state.selected.booking_id === v.booking_id;
+      const block = el("button", {
+        type: "button", class: `tl-visit${v.pinned ? " pinned" : ""}${selected ? " selected" : ""}`,
+        style: { left: pct(start), width: width(Math.max(minutesOfDay(v.planned_end) - start, 4)), background: colour },
+        "aria-label": visitLabel(v, route), dataset: { booking: v.booking_id }, onclick: () => select(v.booking_id),
+      }, v.resident_name || String(v.booking_id));
+      hoverable(block, () => visitLabel(v, route));
+      track.append(block);
+    }
+    const dim = state.focusRoute !== null && state.focusRoute !== route.caregiver_id;
+    return el("div", { class: "tl-row" + (dim ? " dim" : "") },
+      el("div", { class: "tl-name", title: caregiverName(route) },
+        el("span", { class: "swatch", style: { background: colour } }), " ", caregiverName(route)), track);
+  });
+  replace(box, el("div", { class: "tl-row" }, el("div"), el("div", { class: "tl-axis" }, hours)), rows);
+}
+
+// ------------------------------------------------------------------ hover / tap details
+
+const tooltip = $("#tooltip");
+
+function hoverable(node, text) {
+  const show = event => {
+    tooltip.textContent = text();
+    tooltip.hidden = false;
+    const box = event.clientX !== undefined && event.type.startsWith("mouse")
+      ? { x: event.clientX, y: event.clientY } : (() => { const r = node.getBoundingClientRect(); return { x: r.left, y: r.bottom }; })();
+    tooltip.style.left = Math.min(box.x + 12, window.innerWidth - 290) + "px";
+    tooltip.style.top = box.y + 14 + "px";
+  };
+  node.addEventListener("mouseenter", show);
+  node.addEventListener("mousemove", show);
+  node.addEventListener("focus", show);
+  node.addEventListener("mouseleave", () => { tooltip.hidden = true; });
+  node.addEventListener("blur", () => { tooltip.hidden = true; });
+}
+
+// ------------------------------------------------------------------ unassigned visits, with their reasons
+
+function renderUnassigned() {
+  const list = state.plan.unassigned || [];
+  $("#unassigned-count").textContent = `（${list.length}）`;
+  replace($("#unassigned"), list.length ? list.map(u => el("li", {},
+    el("button", { type: "button", class: "btn", dataset: { booking: u.booking_id }, onclick: () => select(u.booking_id) },
+      el("strong", {}, `${u.resident_name || "预约 #" + u.booking_id} · ${u.item_name_zh || u.item_code || ""}`),
+      el("span", { class: "reason" }, u.reason_zh || u.reason),
+      u.detail ? el("span", { class: "muted" }, u.detail) : null)))
+    : el("li", { class: "empty" }, "全部已安排。"));
+}
+
+// ------------------------------------------------------------------ selecting a visit; edits
+
+function findVisit(bookingId) {
+  for (const route of state.plan.routes) {
+    const v = route.visits.find(x => x.booking_id === bookingId);
+    if (v) return { visit: v, route };
+  }
+  const u = (state.plan.unassigned || []).find(x => x.booking_id === bookingId);
+  return u ? { unassigned: u } : null;
+}
+
+function select(bookingId) {
+  state.selected = { booking_id: bookingId };
+  renderMap();
+  renderTimeline();
+  renderSelection();
+  $("#selection").scrollIntoView({ block: "nearest" });
+}
+
+function renderSelection() {
+  const box = $("#selection");
+  const found = state.selected && findVisit(state.selected.booking_id);
+  if (!found) {
+    replace(box, el("h2", {}, "选中的服务"),
+      el("p", { class: "muted" }, "在地图、时间轴或未安排列表中点选一项服务，可以换护理员、固定或移出方案。"));
+    return;
+  }
+  const editable = state.plan.status === "draft";
+  const { visit, route, unassigned } = found;
+  const info = visit || unassigned;
+  const options = [...state.plan.routes.map(r => [r.caregiver_id, caregiverName(r)]),
+    ...[...state.caregivers.values()].filter(g => !state.plan.routes.some(r => r.caregiver_id === g.id)).map(g => [g.id, g.name])];
+  const target = el("select", { id: "move-to", "aria-label": "改派给" },
+    options.filter(([id]) => !route || id !== route.caregiver_id).map(([id, name]) => el("option", { value: id }, name)));
+  replace(box, el("h2", {}, "选中的服务"),
+    el("dl", {},
+      el("dt", {}, "老人"), el("dd", {}, info.resident_name || "—"),
+      el("dt", {}, "服务"), el("dd", {}, info.item_name_zh || info.item_code || "—"),
+      visit ? [el("dt", {}, "时间"), el("dd", {}, `${clock(visit.planned_start)}–${clock(visit.planned_end)}（路上${visit.travel_minutes || 0}分钟）`),
+               el("dt", {}, "护理员"), el("dd", {}, caregiverName(route) + (visit.pinned ? "（已固定）" : ""))]
+        : [el("dt", {}, "未安排原因"), el("dd", { class: "reason" }, unassigned.reason_zh || unassigned.reason)],
+      el("dt", {}, "预约号"), el("dd", {}, `#${info.booking_id}`)),
+    editable ? el("div", { class: "form" },
+      el("div", { class: "field" }, el("label", { for: "move-to" }, "改派给"), target),
+      el("div", { class: "btn-row" },
+        el("button", { type: "button", class: "btn", id: "edit-move", onclick: e => edit(e.currentTarget, "move", info.booking_id, Number(target.value)) }, "改派（可再调整）"),
+        el("button", { type: "button", class: "btn", id: "edit-pin-to", onclick: e => edit(e.currentTarget, "pin", info.booking_id, Number(target.value)) }, "改派并固定"),
+        visit ? el("button", { type: "button", class: "btn", id: "edit-pin", onclick: e => edit(e.currentTarget, "pin", info.booking_id, route.caregiver_id) }, "固定在当前护理员") : null,
+        visit ? el("button", { type: "button", class: "btn btn-danger-outline", id: "edit-unassign", onclick: e => edit(e.currentTarget, "unassign", info.booking_id, null) }, "移出方案") : null))
+      : el("p", { class: "muted" }, "已发布或已被取代的方案不能再调整；请重新生成方案。"));
+}
+
+/** Record one edit on the draft; it takes effect on re-optimisation. */
+async function edit(button, action, bookingId, caregiverId) {
+  const body = { booking_id: bookingId, action, caregiver_id: caregiverId };
+  if (action === "pin") body.pin = true;
+  try {
+    await busy(button, "正在保存…", () => api(`/plans/${state.plan.id}/edits`, { method: "POST", body }));
+    state.edits += 1;
+    const name = caregiverId ? (state.caregivers.get(caregiverId) || {}).name || `护理员${caregiverId}` : "";
+    say({ pin: `已固定给${name}`, move: `已改派给${name}`, unassign: "已移出方案" }[action] + "。点“按调整重新优化”生效。", "ok");
+    markEdited(bookingId, action);
+    render();
+  } catch (err) {
+    sayError(err);
+  }
+}
+
+function markEdited(bookingId, action) {
+  const found = findVisit(bookingId);
+  if (found && found.visit && action === "pin") found.visit.pinned = true;
+}
+
+$("#reoptimize").addEventListener("click", async event => {
+  try {
+    const queued = await busy(event.currentTarget, "正在提交…", () =>
+      api(`/plans/${state.plan.id}/reoptimize`, { method: "POST", body: {} }));
+    state.edits = 0;
+    watch(queued.id);
+  } catch (err) {
+    sayError(err);
+  }
+});
+
+$("#publish").addEventListener("click", async event => {
+  const s = state.plan.stats || {};
+  const yes = await confirmDialog({
+    title: "发布这个方案？",
+    text: `已安排 ${s.assigned ?? "?"} 项，未安排 ${s.unassigned ?? "?"} 项。发布后护理员和老人会收到安排，有变动的会收到通知。`,
+    yes: "发布", no: "再看看" });
+  if (!yes) return;
+  try {
+    const result = await busy(event.currentTarget, "正在发布…", () =>
+      api(`/plans/${state.plan.id}/publish`, { method: "POST", body: {} }));
+    say(`方案已发布。${result && result.notified !== undefined ? `已通知 ${result.notified} 人。` : ""}`, "ok");
+    await showPlan(state.plan.id);
+  } catch (err) {
+    sayError(err);
+  }
+});
+
+// ------------------------------------------------------------------ start
+
+async function start() {
+  state.user = await requireUser(["dispatcher", "admin"]);
+  $("#date").value = addDays(today(), 1);  // the next day's plan is the usual work
+  await loadCircles();
+  await loadCaregivers();
+  $("#circle").addEventListener("change", async () => { await loadCaregivers(); loadLatest(); });
+  $("#date").addEventListener("change", loadLatest);
+  await loadLatest();
+}
+
+start().catch(sayError);
