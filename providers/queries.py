@@ -230,8 +230,13 @@ def _visit(row: asyncpg.Record) -> Visit:
 
 
 async def visit_context(conn: Conn, visit_id: int, *, for_update: bool = False) -> VisitContext | None:
-    """A visit with its booking's status and the home; locks visit and booking when asked."""
-    lock = " FOR UPDATE OF v, b" if for_update else ""
+    """A visit with its booking's status and the home. With `for_update`, the booking row is
+    locked first, then the visit: every writer of a booking's visits locks in that order, so two
+    partners checking in or out at once queue up instead of deadlocking."""
+    if for_update:
+        await conn.execute("""SELECT 1 FROM bookings WHERE id = (SELECT booking_id FROM visits WHERE id = $1)
+                              FOR UPDATE""", visit_id)
+    lock = " FOR UPDATE OF v" if for_update else ""
     row = await conn.fetchrow(
         f"""SELECT {_V}, b.status AS booking_status, b.circle_id, b.resident_id, r.lat AS home_lat,
                    r.lon AS home_lon, m.minutes AS item_minutes, c.provider_id
