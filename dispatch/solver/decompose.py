@@ -70,9 +70,7 @@ def optimise(
     routing.CloseModelWithParameters(sp)
     monitor = Monitor(model, clock, on_progress, should_stop)
     routing.AddAtSolutionCallback(monitor)
-    initial = None
-    if params.first_solution == "insertion":
-        initial = routing.ReadAssignmentFromRoutes(index_routes(model, plan.routes), True)
+    initial = routing.ReadAssignmentFromRoutes(index_routes(model, plan.routes), True)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, sp)
     else:

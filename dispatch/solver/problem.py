@@ -218,9 +218,6 @@ class SolveParams:
         decompose_above: with ``strategy="auto"``, problems with more job visits than
             this are improved part by part (default 400).
         guided_lambda: guided local search lambda coefficient (default 0.1).
-        first_solution: ``"insertion"`` (own construction fed to OR-Tools, default) or
-            ``"ortools"`` (OR-Tools' PARALLEL_CHEAPEST_INSERTION; the own construction is
-            then only the fallback).
         log_search: let OR-Tools log its search to stderr.
     """
 
@@ -233,7 +230,6 @@ class SolveParams:
     freeze_until: int | None = None
     decompose_above: int = 400
     guided_lambda: float = 0.1
-    first_solution: str = "insertion"
     log_search: bool = False
 
     def __post_init__(self) -> None:

@@ -79,9 +79,9 @@ def _first_plan(lay: Layout, params: SolveParams, initial: InitialRoutes | None)
     """The previous routes (what still fits) topped up greedily, or a fresh greedy plan."""
     order = construct.insertion_order(lay, "hard_first", params.seed)
     if initial is None:
-        return construct.parallel(lay, order, params.preferred_worker_cost)
+        return construct.greedy(lay, order, params.preferred_worker_cost)
     start = construct.plan_from_routes(lay, _initial_job_routes(lay, initial), params.preferred_worker_cost)
-    return construct.parallel(lay, order, plan=start)
+    return construct.greedy(lay, order, plan=start)
 
 
 def _initial_job_routes(lay: Layout, initial: InitialRoutes) -> dict[int, list[int]]:
