@@ -40,3 +40,18 @@ async def test_the_api_keeps_its_own_error_shape(client):
     response = await client.get("/api/v1/bookings")
     assert response.status == 401 and (await response.json())["error"]["code"] == "unauthenticated"
     assert "Content-Security-Policy" not in response.headers
+
+
+def test_scripts_parse_as_modules(tmp_path):
+    """A syntax error in one script would blank a whole console: parse each with Node if present."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed; the browser tests still load every script")
+    for path in STATIC_DIR.glob("*.js"):
+        copy = tmp_path / (path.stem + ".mjs")
+        copy.write_text(path.read_text())
+        result = subprocess.run([node, "--check", str(copy)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{path.name}: {result.stderr}"

@@ -59,7 +59,7 @@ async function loadCaregivers() {
         el("td", {}, c.name + (c.active ? "" : "（停用）")), el("td", {}, c.phone),
         el("td", {}, c.qualifications.map(q => QUALIFICATION_ZH[q] || q).join("、")),
         el("td", {}, `${c.shift_start}–${c.shift_end}`), el("td", {}, c.transport === "ebike" ? "电动车" : "步行"),
-        el("td", {}, el("a", { href: "/caregiver/print" + query({ caregiver_id: c.id, date: day }) }, "打印"))))))))
+        el("td", {}, el("a", { href: "/caregiver/print" + query({ caregiver_id: c.id, date: day }) }, "打印")))))))
       : emptyBlock("还没有护理员。"));
   } catch (err) {
     replace(box, el("p", { class: "notice notice-error" }, errorText(err)));
