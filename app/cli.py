@@ -65,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from app.embedded import ensure_services
+    from app.http import RedactingAccessLogger
     from app.main import create_app
 
     settings = _settings(args)
@@ -76,6 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
         if demo_loaded is not None:
             _print_demo_logins(settings)
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                    access_log_class=RedactingAccessLogger,
                     print=lambda _: print(f"Service Circle on http://{settings.host}:{settings.port}/"))
     finally:
         services.stop()

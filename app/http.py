@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 from pydantic import BaseModel, ValidationError
 
 from app import keys
@@ -118,3 +119,15 @@ def respond(payload: BaseModel | dict | list, *, status: int = 200) -> web.Respo
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+class RedactingAccessLogger(AccessLogger):
+    """The access log without the secrets some URLs carry (the calendar feed's `?token=`)."""
+
+    SECRET_PARAMS = frozenset({"token"})
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if "token" in request.query_string:
+            query = [(k, "***" if k in self.SECRET_PARAMS else v) for k, v in request.query.items()]
+            request = request.clone(rel_url=request.rel_url.with_query(query))
+        super().log(request, response, time)
