@@ -112,6 +112,7 @@ async def test_day_sheet_and_calendar_feed(client, db, conn, crypto, street, tom
     assert await field_of(await client.get(f"/api/v1/caregivers/{street.caregiver_id}/calendar.ics")) == "token"
     await client.post(f"/api/v1/caregivers/{street.caregiver_id}/calendar-token", headers=me)
     assert (await client.get(url)).status == 404
+    assert await field_of(await client.post("/api/v1/caregivers/0x1/calendar-token", headers=me)) == "id"
 
 
 async def test_visit_check_in_out_alerts_and_correction(client, db, conn, crypto, street, today):
@@ -183,6 +184,7 @@ async def test_settlement_json_csv_and_clearing(client, db, conn, crypto, street
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[1][0] == str(booking_id) and rows[1][9] == "应付" and ["合计应付(元)", "45.00"] in rows
     assert "attachment" in exported.headers["Content-Disposition"]
+    assert await field_of(await client.get("/api/v1/reports/settlement.csv?month=11-2026", headers=pa)) == "month"
 
 
 @pytest.mark.parametrize("role", ["resident", "family", "operator"])
