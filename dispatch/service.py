@@ -200,10 +200,10 @@ async def get_plan(db: Database, *, actor: User, plan_id: int) -> PlanView:
 
 
 async def _comparison_base(conn: asyncpg.Connection, plan: Plan) -> Plan | None:
-    if plan.status in (PlanStatus.DRAFT, PlanStatus.QUEUED, PlanStatus.SOLVING):
-        published = await queries.published_plan(conn, plan.circle_id, plan.service_date)
-        if published is not None and published.id != plan.id:
-            return published
+    """A draft is compared with the published plan (none: everything is new); a published or
+    superseded plan with its parent."""
+    if plan.status is PlanStatus.DRAFT:
+        return await queries.published_plan(conn, plan.circle_id, plan.service_date)
     return await queries.plan(conn, plan.parent_id) if plan.parent_id else None
 
 

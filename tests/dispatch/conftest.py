@@ -73,9 +73,12 @@ async def build_small_day(conn, crypto, day: date) -> SmallDay:
         "meal": await make_booking(conn, residents["吴淑华"], "M01", day, time(11), time(11, 30), priority=2),
         "nursing": await make_booking(conn, residents["吴淑华"], "H06", day, time(15), time(16)),  # nobody is a nurse
     }
-    small.users["dispatcher"] = await factories.make_user(conn, "dispatcher", circle_id=circle_id)
-    small.users["admin"] = await factories.make_user(conn, "admin")
-    small.users["family"] = await factories.make_user(conn, "family", family_of=(residents["孙桂兰"].id,))
+    # fixed usernames: the factories hash each password once per session
+    small.users["dispatcher"] = await factories.make_user(conn, "dispatcher", username="plan-dispatcher",
+                                                          circle_id=circle_id)
+    small.users["admin"] = await factories.make_user(conn, "admin", username="plan-admin")
+    small.users["family"] = await factories.make_user(conn, "family", username="plan-family",
+                                                      family_of=(residents["孙桂兰"].id,))
     return small
 
 
