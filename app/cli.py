@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=Settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.run(args) or 0
 
 
@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="load the demo street into an empty database").set_defaults(run=_demo)
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
     create = users.add_parser("create", help="create a user")
-    for flag in ("--username", "--password", "--role"):
+    for flag in ("--username", "--role"):
         create.add_argument(flag, required=True)
+    create.add_argument("--password", help="omit to be asked (keeps it out of the process list)")
     for flag in ("--resident-id", "--provider-id", "--caregiver-id", "--circle-id"):
         create.add_argument(flag, type=int)
     create.add_argument("--display-name", default="")
@@ -108,7 +109,8 @@ async def _load_demo_if_empty(conn, settings: Settings) -> bool:
     if await conn.fetchval("SELECT count(*) FROM residents"):
         return False
     async with conn.transaction():
-        await load_demo(conn, Crypto(settings.resolved_secret()))
+        summary = await load_demo(conn, Crypto(settings.resolved_secret()))
+    print("Demo street loaded:", *summary.lines(), sep="\n  ")
     return True
 
 
@@ -159,6 +161,10 @@ def _create_user(args: argparse.Namespace) -> int:
     if args.role not in ROLES:
         print(f"--role must be one of: {', '.join(ROLES)}", file=sys.stderr)
         return 2
+    args.password = args.password or _ask_password()
+    if not args.password:
+        print("a password is needed", file=sys.stderr)
+        return 2
 
     async def run(settings: Settings):
         from app.auth import create_user
@@ -175,6 +181,13 @@ def _create_user(args: argparse.Namespace) -> int:
     user = _with_services(run)
     print(f"user {user.username} ({user.role}) created with id {user.id}")
     return 0
+
+
+def _ask_password() -> str:
+    import getpass
+
+    first = getpass.getpass("password: ")
+    return first if first and getpass.getpass("again: ") == first else ""
 
 
 def _materialize(args: argparse.Namespace) -> int:

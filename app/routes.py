@@ -62,6 +62,13 @@ async def healthz(request: web.Request) -> web.Response:
     return respond(Health(status=status, database=database, redis=redis), status=200 if database == "ok" else 503)
 
 
+def client_address(request: web.Request, *, trust_proxy: bool) -> str:
+    """The caller's address; behind our own proxy, the last hop it appended to X-Forwarded-For."""
+    forwarded = request.headers.get("X-Forwarded-For", "") if trust_proxy else ""
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    return hops[-1] if hops else (request.remote or "?")
+
+
 @api_routes.post("/auth/login")
 @endpoint(roles=PUBLIC, summary="Sign in with username and password; returns a bearer token",
           body=LoginBody, response=LoginRead)
@@ -69,7 +76,8 @@ async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
     settings = request.config_dict[keys.SETTINGS]
     await auth.check_login_rate(request.config_dict[keys.REDIS], username=body.username,
-                                address=request.remote or "?", limit=settings.login_attempts_per_minute)
+                                address=client_address(request, trust_proxy=settings.trust_proxy),
+                                limit=settings.login_attempts_per_minute)
     async with request.config_dict[keys.DB].transaction() as conn:
         user = await auth.check_credentials(conn, body.username, body.password)
         token = await auth.issue_token(conn, user.id, ttl=timedelta(hours=settings.token_ttl_hours))

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, validation_alias="CIRCLE_LOGIN_RATE")
     start_worker: bool = Field(default=True, validation_alias="CIRCLE_START_WORKER")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    # behind a reverse proxy the peer is the proxy: take the client from X-Forwarded-For
+    trust_proxy: bool = Field(default=False, validation_alias="CIRCLE_TRUST_PROXY")
 
     def resolved_secret(self) -> str:
         """The secret key; without one, a random key kept in the data folder (dev only)."""
