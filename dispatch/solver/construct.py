@@ -39,8 +39,25 @@ class Plan:
         self.vprof = np.array(lay.vehicle_profile, dtype=np.int64)
         self.has_breaks = [bool(lay.breaks(k)) for k in range(v)]
         self.preferred_cost = preferred_cost
+        self.allowed = np.zeros((lay.num_nodes, v), dtype=bool)
+        for node, vehicles in enumerate(lay.allowed):
+            self.allowed[node, vehicles] = True
+        self.pref_cost = self._preference_matrix()
+        self.preferred_vehicles = {lay.preferred_vehicle(n) for n in range(lay.num_nodes)} - {None}
         self._vehicle_slots = [self._slots_of(k) for k in range(v)]
         self._flat: dict[str, np.ndarray] | None = None
+
+    def _preference_matrix(self) -> np.ndarray:
+        """Node × vehicle cost of serving a node by someone other than its preferred worker."""
+        lay = self.lay
+        cost = np.zeros((lay.num_nodes, lay.num_vehicles), dtype=np.int64)
+        if self.preferred_cost:
+            for node in range(lay.num_nodes):
+                pref = lay.preferred_vehicle(node)
+                if pref is not None:
+                    cost[node, :] = self.preferred_cost
+                    cost[node, pref] = 0
+        return cost
 
     # -- queries ---------------------------------------------------------------------
 
@@ -207,12 +224,27 @@ class Plan:
         return ok, early, late, detour + self._preference_cost(node)[veh]
 
     def _preference_cost(self, node: int) -> np.ndarray:
-        pref = self.lay.preferred_vehicle(node)
-        cost = np.zeros(self.lay.num_vehicles, dtype=np.int64)
-        if pref is not None and self.preferred_cost:
-            cost[:] = self.preferred_cost
-            cost[pref] = 0
-        return cost
+        return self.pref_cost[node]
+
+    def best_in_vehicle(self, v: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each node, the cheapest feasible insertion cost in route ``v`` and its position.
+
+        Infeasible nodes get cost ``BIG``. Breaks are not checked here (see ``_breaks_ok``).
+        """
+        lay, s = self.lay, self._vehicle_slots[v]
+        tr = lay.travel[self.vprof[v]]
+        tp = tr[s["prev"][:, None], nodes[None, :]]
+        tn = tr[nodes[None, :], s["next"][:, None]]
+        detour = tp + tn - tr[s["prev"], s["next"]][:, None]
+        svc = lay.service[nodes][None, :]
+        early = np.maximum(self.lo[nodes][None, :], s["ready"][:, None] + tp)
+        late = np.minimum(self.hi[nodes][None, :], s["znext"][:, None] - svc - tn)
+        ok = (early <= late) & (self.work[v] + detour + svc <= self.max_work[v])
+        ok &= ((self.load[v] + lay.demand[nodes] <= self.cap[v]) & self.allowed[nodes, v])[None, :]
+        cost = np.where(ok, detour, BIG)
+        pos = np.argmin(cost, axis=0)
+        best = cost[pos, np.arange(len(nodes))]
+        return np.where(best < BIG, best + self.pref_cost[nodes, v], BIG), pos
 
     def _slots(self) -> dict[str, np.ndarray]:
         if self._flat is None:
@@ -295,6 +327,119 @@ def greedy(lay: Layout, order: Sequence[int], preferred_cost: int = 0, plan: Pla
         if k not in served:
             plan.insert_job(k)
     return plan
+
+
+def parallel(lay: Layout, order: Sequence[int], preferred_cost: int = 0, plan: Plan | None = None,
+             regret: bool = True) -> Plan:
+    """Hard jobs (pinned, crew-2) one by one, then the rest by parallel insertion.
+
+    Each step of the parallel phase looks at every unplanned job and every worker and
+    inserts the job with the largest regret (cost of its second-best worker minus its
+    best), or with ``regret=False`` the globally cheapest insertion. Only the changed
+    route is re-evaluated after a step. Priority tiers are inserted in order.
+    """
+    plan = plan or Plan(lay, preferred_cost)
+    served = plan.served_jobs()
+    easy = []
+    for k in order:
+        if k in served:
+            continue
+        job = lay.jobs[k]
+        if len(lay.job_nodes[k]) == 2 or job.pinned_workers or job.pinned_start is not None:
+            plan.insert_job(k)
+        else:
+            easy.append(k)
+    for tier in _priority_tiers(lay, easy):
+        _parallel_phase(plan, np.array([lay.job_nodes[k][0] for k in tier], dtype=np.int64), regret)
+    return plan
+
+
+def _priority_tiers(lay: Layout, jobs: list[int]) -> list[list[int]]:
+    levels = sorted({lay.jobs[k].priority for k in jobs}, reverse=True)
+    return [[k for k in jobs if lay.jobs[k].priority == p] for p in levels]
+
+
+def _parallel_phase(plan: Plan, nodes: np.ndarray, regret: bool) -> None:
+    cost = np.full((len(nodes), plan.lay.num_vehicles), BIG, dtype=np.int64)
+    pos = np.zeros_like(cost)
+    active = _representatives(plan)
+    for v in active:
+        cost[:, v], pos[:, v] = plan.best_in_vehicle(v, nodes)
+    alive = np.ones(len(nodes), dtype=bool)
+    while alive.any():
+        i, v = _pick(cost, alive, regret)
+        if i is None:
+            return
+        node = int(nodes[i])
+        if not plan._breaks_ok(v, int(pos[i, v]), node):
+            cost[i, v], pos[i, v] = _retry_with_breaks(plan, v, node)
+            continue
+        was_empty = not plan.routes[v]
+        plan._commit(v, int(pos[i, v]), node)
+        alive[i] = False
+        cost[i, :] = BIG
+        for w in [v] + (_next_empty(plan, v, active) if was_empty else []):
+            cost[alive, w], pos[alive, w] = plan.best_in_vehicle(w, nodes[alive])
+
+
+def _pick(cost: np.ndarray, alive: np.ndarray, regret: bool):
+    """(row, vehicle) to insert next, or (None, None) when nothing fits."""
+    rows = np.flatnonzero(alive)
+    sub = cost[rows]
+    best_v = np.argmin(sub, axis=1)
+    best = sub[np.arange(len(rows)), best_v]
+    if best.min() >= BIG:
+        return None, None
+    if not regret:
+        r = int(np.argmin(best))
+        return int(rows[r]), int(best_v[r])
+    second = np.partition(sub, 1, axis=1)[:, 1] if sub.shape[1] > 1 else np.full(len(rows), BIG)
+    score = np.where(second >= BIG, BIG, second - best)
+    score = np.where(best >= BIG, -1, score)
+    top = np.flatnonzero(score == score.max())
+    r = int(top[np.argmin(best[top])])
+    return int(rows[r]), int(best_v[r])
+
+
+def _retry_with_breaks(plan: Plan, v: int, node: int) -> tuple[int, int]:
+    """Cheapest (cost, position) in ``v`` that also fits the breaks; cost BIG if none."""
+    ok, _, _, cost = plan._evaluate(node, plan._mask(node, [v]))
+    flat = plan._slots()
+    for s in np.flatnonzero(ok)[np.argsort(cost[ok], kind="stable")]:
+        if plan._breaks_ok(v, int(flat["pos"][s]), node):
+            return int(cost[s]), int(flat["pos"][s])
+    return int(BIG), 0
+
+
+def _vehicle_key(plan: Plan, v: int) -> tuple:
+    w = plan.lay.workers[v]
+    return (v if v in plan.preferred_vehicles else -1, w.start_site.id, w.end_site.id, w.shift_start, w.shift_end,
+            w.profile, w.qualifications, w.gender, w.breaks, w.max_work, w.capacity,
+            plan.allowed[:, v].tobytes())
+
+
+def _representatives(plan: Plan) -> list[int]:
+    """Every non-empty vehicle and the first empty vehicle of each kind."""
+    seen, out = set(), []
+    for v, route in enumerate(plan.routes):
+        if route:
+            out.append(v)
+            continue
+        key = _vehicle_key(plan, v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def _next_empty(plan: Plan, used: int, active: list[int]) -> list[int]:
+    """After ``used`` got its first job, the next empty vehicle of the same kind joins."""
+    key = _vehicle_key(plan, used)
+    for v, route in enumerate(plan.routes):
+        if not route and v not in active and _vehicle_key(plan, v) == key:
+            active.append(v)
+            return [v]
+    return []
 
 
 def plan_from_routes(lay: Layout, routes: dict[int, list[int]], preferred_cost: int = 0) -> Plan:

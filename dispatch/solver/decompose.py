@@ -30,21 +30,24 @@ class SearchResult:
 class Monitor:
     """At-solution callback: reports improving objectives and polls ``should_stop``."""
 
-    def __init__(self, model: Model, clock, on_progress, should_stop, offset: int = 0) -> None:
+    def __init__(self, model: Model, clock, on_progress, should_stop, seconds: float, offset: int = 0) -> None:
         self.model, self.clock = model, clock
         self.on_progress, self.should_stop = on_progress, should_stop
         self.best: int | None = None
         self.offset = offset
         self.cancelled = False
+        self.deadline = clock.elapsed() + seconds
 
     def __call__(self) -> None:
         cost = self.model.routing.CostVar().Value()
         if self.best is None or cost < self.best:
             self.best = cost
             if self.on_progress is not None:
-                self.on_progress(Progress(int(cost) + self.offset, round(self.clock.elapsed(), 3), self._assigned()))
+                self.on_progress(Progress(int(cost) + self.offset, round(self.clock.wall(), 3), self._assigned()))
         if self.should_stop is not None and self.should_stop():
             self.cancelled = True
+            self.model.routing.CancelSearch()
+        elif self.clock.cpu and self.clock.elapsed() > self.deadline:
             self.model.routing.CancelSearch()
 
     def _assigned(self) -> int:
@@ -66,11 +69,13 @@ def optimise(
     model = build_model(lay, params)
     routing = model.routing
     keep_swaps = len(plan.served_jobs()) < len(lay.jobs)
-    sp = search_parameters(params, seconds, keep_swaps)
+    sp = search_parameters(params, clock.wall_limit(seconds), keep_swaps)
     routing.CloseModelWithParameters(sp)
-    monitor = Monitor(model, clock, on_progress, should_stop)
+    monitor = Monitor(model, clock, on_progress, should_stop, seconds)
     routing.AddAtSolutionCallback(monitor)
-    initial = routing.ReadAssignmentFromRoutes(index_routes(model, plan.routes), True)
+    initial = None
+    if params.first_solution == "insertion":
+        initial = routing.ReadAssignmentFromRoutes(index_routes(model, plan.routes), True)
     if initial is not None:
         solution = routing.SolveFromAssignmentWithParameters(initial, sp)
     else:

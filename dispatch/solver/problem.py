@@ -218,6 +218,11 @@ class SolveParams:
         decompose_above: with ``strategy="auto"``, problems with more job visits than
             this are improved part by part (default 400).
         guided_lambda: guided local search lambda coefficient (default 0.1).
+        first_solution: ``"insertion"`` (own construction fed to OR-Tools, default) or
+            ``"ortools"`` (OR-Tools' PARALLEL_CHEAPEST_INSERTION; the own construction is
+            then only the fallback).
+        cpu_time: count ``time_limit_s`` in CPU seconds of this process instead of wall
+            seconds (for benchmarks on a shared machine; default False).
         log_search: let OR-Tools log its search to stderr.
     """
 
@@ -230,6 +235,8 @@ class SolveParams:
     freeze_until: int | None = None
     decompose_above: int = 400
     guided_lambda: float = 0.1
+    first_solution: str = "insertion"
+    cpu_time: bool = False
     log_search: bool = False
 
     def __post_init__(self) -> None:

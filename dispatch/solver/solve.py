@@ -9,11 +9,11 @@ produces nothing in time, the greedy plan is used.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from . import construct, decompose
+from .clock import Clock
 from .layout import Layout, build_layout
 from .problem import Problem, SolveParams, format_time
 from .reasons import Diagnosis, diagnose, explain_unserved
@@ -32,17 +32,6 @@ class Outcome:
     routes: list[TimedRoute]
     status: str
     strategy: str
-
-
-class Clock:
-    """Seconds since the start of ``solve``."""
-
-    def __init__(self) -> None:
-        self.t0 = time.monotonic()
-
-    def elapsed(self) -> float:
-        """Seconds elapsed."""
-        return time.monotonic() - self.t0
 
 
 def solve(
@@ -64,7 +53,7 @@ def solve(
         should_stop: polled during the search; returning True stops it and the best plan
             so far is returned with status ``"cancelled"``.
     """
-    clock = Clock()
+    clock = Clock(params.time_limit_s, params.cpu_time)
     problem, frozen_out = _apply_freeze(problem, params, initial_routes)
     tables = travel_tables(problem)
     diagnosis = diagnose(problem, tables)
@@ -79,9 +68,9 @@ def _first_plan(lay: Layout, params: SolveParams, initial: InitialRoutes | None)
     """The previous routes (what still fits) topped up greedily, or a fresh greedy plan."""
     order = construct.insertion_order(lay, "hard_first", params.seed)
     if initial is None:
-        return construct.greedy(lay, order, params.preferred_worker_cost)
+        return construct.parallel(lay, order, params.preferred_worker_cost)
     start = construct.plan_from_routes(lay, _initial_job_routes(lay, initial), params.preferred_worker_cost)
-    return construct.greedy(lay, order, plan=start)
+    return construct.parallel(lay, order, plan=start)
 
 
 def _initial_job_routes(lay: Layout, initial: InitialRoutes) -> dict[int, list[int]]:
@@ -97,7 +86,7 @@ def _initial_job_routes(lay: Layout, initial: InitialRoutes) -> dict[int, list[i
 def _search(lay, plan, params, clock, on_progress, should_stop) -> Outcome:
     if params.strategy == "greedy" or not lay.jobs or not lay.num_vehicles:
         return _greedy_outcome(lay, plan, "construction", "greedy insertion")
-    budget = max(0.05, params.time_limit_s - clock.elapsed())
+    budget = max(0.05, clock.left())
     big = sum(len(n) for n in lay.job_nodes) > params.decompose_above
     if params.strategy == "auto" and big:
         found = decompose.improve(lay, plan, params, budget, clock, on_progress, should_stop)
@@ -190,7 +179,7 @@ def _solution(lay: Layout, diagnosis: Diagnosis, outcome: Outcome, params: Solve
     stats = Stats(
         objective=_objective(lay, outcome.routes, unserved, params),
         travel=travel, assigned=len(served), unassigned=len(unassigned),
-        solve_s=round(clock.elapsed(), 3), status=outcome.status, strategy=outcome.strategy,
+        solve_s=round(clock.wall(), 3), status=outcome.status, strategy=outcome.strategy,
     )
     return Solution(tuple(r for r in routes if r.stops) , unassigned, stats)
 
