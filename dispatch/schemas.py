@@ -55,9 +55,14 @@ class CancelBody(Strict):
 
 def _local_start(value: Any) -> Any:
     """`HH:MM` (a clock time on the plan's day) or an ISO 8601 instant with offset."""
-    if isinstance(value, str) and len(value) == 5 and value[2] == ":":
-        return dt.time.fromisoformat(value)
-    return value
+    if not isinstance(value, str):
+        return value
+    try:
+        if len(value) == 5 and value[2] == ":":
+            return dt.time.fromisoformat(value)
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("use HH:MM (local) or an ISO 8601 instant with offset") from None
 
 
 class EditCreate(Strict):
