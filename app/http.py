@@ -65,13 +65,30 @@ def require_role(request: web.Request, roles: tuple[str, ...]) -> User:
     return user
 
 
+# how a field is called on the consoles, for the Chinese error message
+FIELD_LABELS_ZH = {
+    "resident_id": "老人", "item_code": "服务项目", "date": "服务日期", "window_start": "开始时间",
+    "window_end": "最晚开始时间", "notes": "备注", "channel": "预约渠道", "name": "姓名", "gender": "性别",
+    "birth_date": "出生日期", "phone": "电话", "address": "地址", "lat": "位置（纬度）", "lon": "位置（经度）",
+    "circle_id": "服务圈", "id_card_no": "身份证号", "care_notes": "护理注意事项", "rating": "评分",
+    "comment": "评价内容", "month": "月份", "username": "用户名", "password": "密码", "weekdays": "星期",
+    "start_date": "开始日期", "end_date": "结束日期", "time_limit_s": "计算时间", "caregiver_id": "护理员",
+    "provider_id": "服务商", "qualifications": "资质", "shift_start": "上班时间", "shift_end": "下班时间",
+    "outcome": "服务结果", "body": "请求内容",
+}
+
+
+def field_label_zh(field: str) -> str:
+    return FIELD_LABELS_ZH.get(field.split(".")[0], field)
+
+
 def validation_error(exc: ValidationError, *, prefix: str = "") -> Invalid:
     """A 422 whose details name each bad field and the value that was sent."""
     details = [{"field": prefix + ".".join(str(p) for p in err["loc"]) if err["loc"] else prefix or "body",
                 "value": _safe(err.get("input")), "message": err["msg"]} for err in exc.errors()]
     first = details[0]
     return Invalid(f"{first['field']}: {first['message']} (got {first['value']!r})",
-                   message_zh=f"填写有误：{first['field']}", details=details)
+                   message_zh=f"“{field_label_zh(first['field'])}”填写有误，请检查", details=details)
 
 
 def _safe(value: Any) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints,
-                      field_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
+                      StringConstraints, field_validator)
 
 from app.clock import local_today
 from app.crypto import mask_id_card
@@ -21,7 +21,15 @@ def _clock(value: dt.time) -> dt.time:
     return value
 
 
-ClockTime = Annotated[dt.time, AfterValidator(_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+def _pad_hour(value: object) -> object:
+    """Accept '9:00' as people type it, meaning 09:00."""
+    if isinstance(value, str) and len(value) == 4 and value[1] == ":":
+        return "0" + value
+    return value
+
+
+ClockTime = Annotated[dt.time, BeforeValidator(_pad_hour), AfterValidator(_clock),
+                      PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN)]
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Month = Annotated[str, AfterValidator(lambda v: parse_month(v) and v)]

@@ -172,3 +172,14 @@ async def test_openapi_documents_every_route(client):
     assert spec["paths"]["/api/v1/bookings"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/BookingCreate"}
     assert "BookingRead" in spec["components"]["schemas"]
+
+
+async def test_times_as_people_type_them_and_errors_in_chinese(client, street, tomorrow):
+    """'9:00' means 09:00; an error names the field in words an operator knows."""
+    headers = await login(client, "operator")
+    ok = await client.post("/api/v1/bookings/quote", json=body_for(street, tomorrow, window_start="9:00"),
+                           headers=headers)
+    assert ok.status == 200
+    bad = await client.post("/api/v1/bookings/quote", json=body_for(street, tomorrow, window_start="9点"),
+                            headers=headers)
+    assert bad.status == 422 and "开始时间" in (await bad.json())["error"]["message_zh"]
