@@ -36,12 +36,32 @@ def base_url(client) -> str:
 
 
 @pytest_asyncio.fixture
-async def new_page(browser, base_url):
-    """Open pages in fresh contexts: new_page(viewport=PHONE, **context options)."""
+async def planning_base_url(settings, db, redis):
+    """The app on a real port, solving plans in this process (a thread), bound to the test's
+    transaction: what the dispatcher console needs end to end."""
+    from aiohttp.test_utils import TestServer
+
+    from app import keys
+    from app.main import create_app
+    from dispatch.planner import Planner
+    from dispatch.solving import SolverRunner
+
+    app = create_app(settings, database=db, redis_client=redis, with_background=False)
+    planner = Planner(db, redis, SolverRunner(), use_queue=False, heartbeat_s=0.3)
+    app[keys.PLANNER] = planner
+    async with TestServer(app) as server:
+        yield str(server.make_url("/")).rstrip("/")
+    await planner.close()
+
+
+@pytest_asyncio.fixture
+async def new_page(browser):
+    """Open pages in fresh contexts: new_page(base_url, viewport=PHONE, **context options).
+    Any uncaught script error or console error fails the test."""
     contexts = []
     errors: list[str] = []
 
-    async def open_page(viewport=PHONE, **options):
+    async def open_page(base_url: str, viewport=PHONE, **options):
         context = await browser.new_context(viewport=viewport, base_url=base_url, locale="zh-CN",
                                             timezone_id="Asia/Shanghai", **options)
         context.set_default_timeout(8000)

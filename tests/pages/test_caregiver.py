@@ -6,10 +6,10 @@ from tests.pages.conftest import PHONE, no_horizontal_scroll, published_visit, s
 pytestmark = pytest.mark.browser
 
 
-async def test_caregiver_checks_in_and_out_at_the_door(new_page, street, conn):
+async def test_caregiver_checks_in_and_out_at_the_door(base_url, new_page, street, conn):
     visit_id = await published_visit(conn, street)
     home = {"latitude": street.elder.lat, "longitude": street.elder.lon + 0.0002}  # ~20 m from the door
-    page = await new_page(viewport=PHONE, permissions=["geolocation"], geolocation=home)
+    page = await new_page(base_url, viewport=PHONE, permissions=["geolocation"], geolocation=home)
     await sign_in(page, "caregiver", expect_path="/caregiver")
     card = page.locator(f"[data-visit='{visit_id}']")
     await card.wait_for()

@@ -6,8 +6,8 @@ from tests.pages.conftest import PHONE, no_horizontal_scroll, screenshot, sign_i
 pytestmark = pytest.mark.browser
 
 
-async def test_elder_books_a_bath_and_sees_the_subsidy_split(new_page, street, conn):
-    page = await new_page(viewport=PHONE)
+async def test_elder_books_a_bath_and_sees_the_subsidy_split(base_url, new_page, street, conn):
+    page = await new_page(base_url, viewport=PHONE)
     await sign_in(page, "resident", expect_path="/app")
     await page.wait_for_selector("#wallet-left")
     assert await page.text_content("#wallet-left") == "¥200"

@@ -6,8 +6,8 @@ from tests.pages.conftest import DESK, screenshot, sign_in
 pytestmark = pytest.mark.browser
 
 
-async def test_operator_finds_elder_by_phone_and_books_for_them(new_page, street, conn):
-    page = await new_page(viewport=DESK)
+async def test_operator_finds_elder_by_phone_and_books_for_them(base_url, new_page, street, conn):
+    page = await new_page(base_url, viewport=DESK)
     await sign_in(page, "operator", expect_path="/hotline")
     await page.fill("#search", "13900000001")          # a full phone number opens the only match
     await page.wait_for_selector("#elder-name")

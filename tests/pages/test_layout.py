@@ -6,13 +6,13 @@ from tests.pages.conftest import PHONE, no_horizontal_scroll, screenshot, sign_i
 pytestmark = pytest.mark.browser
 
 
-async def test_pages_fit_a_360_px_phone(new_page, street, conn, crypto):
+async def test_pages_fit_a_360_px_phone(base_url, new_page, street, conn, crypto):
     from tests import factories
 
     second = await factories.make_resident(conn, crypto, circle_id=street.circle_id, name="张德明", gender="M")
     await conn.execute("INSERT INTO family_links (user_id, resident_id) VALUES ($1, $2)",
                        street.users["family"].id, second.id)
-    page = await new_page(viewport=PHONE)
+    page = await new_page(base_url, viewport=PHONE)
     await page.goto("/")
     await page.wait_for_selector("#login-form")
     assert await no_horizontal_scroll(page)

@@ -1,8 +1,8 @@
 // The dispatcher's console: generate a circle-day plan, watch it solve, review it on a map and a
 // timeline, see why visits are unassigned, pin / move / unassign, re-optimise, compare, publish.
 import {
-  $, addDays, api, busy, clock, confirmDialog, dateZh, el, emptyBlock, errorText, minutesOfDay, query, replace,
-  requireUser, say, sayError, session, today, weekdayZh,
+  $, addDays, api, busy, clock, confirmDialog, el, emptyBlock, minutesOfDay, query, replace, requireUser, say,
+  sayError, session, today,
 } from "./common.js";
 
 const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#c25e00", "#00796b", "#7b4f2c", "#ad1457",
@@ -14,7 +14,7 @@ const SVG_SIZE = 800;
 
 const state = {
   user: null, circles: [], caregivers: new Map(), plan: null, previous: null, selected: null,
-  hiddenRoutes: new Set(), focusRoute: null, watching: null, edits: 0,
+  focusRoute: null, watching: null,
 };
 
 // ------------------------------------------------------------------ circle, date, caregivers
@@ -56,8 +56,6 @@ $("#plan-form").addEventListener("submit", async event => {
   const body = { circle_id: c.id, date: $("#date").value, time_limit_s: Number($("#time-limit").value) };
   try {
     const queued = await busy($("#generate"), "正在提交…", () => api("/plans", { method: "POST", body }));
-    state.previous = null;
-    state.edits = 0;
     watch(queued.id);
   } catch (err) {
     sayError(err);
@@ -74,54 +72,75 @@ function showProgress(fraction, text) {
 
 function progressText(event) {
   const parts = [`${PLAN_STATUS_ZH[event.status] || event.status || "计算中"} ${Math.round((event.progress || 0) * 100)}%`];
-  const live = event.live || event;
-  if (live.assigned !== undefined) parts.push(`已安排 ${live.assigned}`);
-  if (live.unassigned !== undefined) parts.push(`未安排 ${live.unassigned}`);
-  if (live.travel_minutes !== undefined) parts.push(`路程 ${live.travel_minutes} 分钟`);
-  if (live.elapsed_s !== undefined) parts.push(`已用 ${Math.round(live.elapsed_s)} 秒`);
+  if (event.assigned_visits !== undefined && event.assigned_visits !== null) parts.push(`已排入 ${event.assigned_visits} 次上门`);
+  if (event.elapsed_s !== undefined) parts.push(`已用 ${Math.round(event.elapsed_s)} 秒`);
   return parts.join(" · ");
 }
 
-/** Follow a plan until it is solved: server-sent events, or polling once a second if they fail. */
+/**
+ * Follow a plan until it is solved. The events endpoint needs the Authorization header, which
+ * EventSource cannot send, so the stream is read with fetch(); if it fails, poll once a second.
+ */
 function watch(planId) {
   stopWatching();
   showProgress(0, "已提交，等待计算…");
   $("#generate").disabled = true;
+  const controller = new AbortController();
+  let timer = null;
+  let finished = false;
+  state.watching = { close: () => { controller.abort(); clearInterval(timer); } };
   const done = async () => {
+    if (finished) return;
+    finished = true;
     stopWatching();
     $("#generate").disabled = false;
     await showPlan(planId);
   };
+  const onEvent = (name, data) => {
+    showProgress(data.progress, progressText(data));
+    if (FINISHED.has(data.status)) done();
+  };
   const poll = () => {
-    const timer = setInterval(async () => {
+    timer = setInterval(async () => {
       try {
         const plan = await api(`/plans/${planId}`);
-        showProgress(plan.progress, progressText(plan));
-        if (FINISHED.has(plan.status)) done();
+        onEvent("status", { ...plan, ...(plan.stats && plan.stats.live) });
       } catch (err) {
         sayError(err);
       }
     }, 1000);
-    state.watching = { close: () => clearInterval(timer) };
   };
-  if (!("EventSource" in window)) { poll(); return; }
-  // EventSource cannot send an Authorization header: the events endpoint takes ?token=
-  const source = new EventSource(`/api/v1/plans/${planId}/events` + query({ token: session.token() }));
-  let finished = false;
-  const onData = event => {
-    let data;
-    try { data = JSON.parse(event.data); } catch { return; }
-    showProgress(data.progress, progressText(data));
-    if (FINISHED.has(data.status)) { finished = true; done(); }
-  };
-  source.onmessage = onData;
-  for (const name of ["progress", "status", "done", "final"]) source.addEventListener(name, onData);
-  source.onerror = () => {
-    if (finished) return;
-    source.close();
-    poll();  // the stream is not available (or dropped): fall back to polling
-  };
-  state.watching = source;
+  readEvents(`/api/v1/plans/${planId}/events`, onEvent, controller.signal)
+    .then(() => { if (!finished && !controller.signal.aborted) poll(); })
+    .catch(() => { if (!controller.signal.aborted) poll(); });
+}
+
+/** Server-sent events over fetch (so the bearer token travels in a header, not in the URL). */
+async function readEvents(url, onEvent, signal) {
+  const response = await fetch(url, { signal, headers: { Accept: "text/event-stream",
+                                                         Authorization: `Bearer ${session.token()}` } });
+  if (!response.ok || !response.body) throw new Error(`events: ${response.status}`);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer = (buffer + value).replace(/\r\n/g, "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length) {
+        try { onEvent(name, JSON.parse(data.join("\n"))); } catch { /* a malformed event is skipped */ }
+      }
+    }
+  }
 }
 
 function stopWatching() {
@@ -129,19 +148,20 @@ function stopWatching() {
   state.watching = null;
 }
 
-async function showPlan(planId) {
+async function showPlan(planId, { keepSelection = false } = {}) {
   try {
     const plan = await api(`/plans/${planId}`);
     if (plan.status === "failed") {
-      showProgress(1, `计算失败：${plan.failure_reason_zh || plan.failure_reason || "原因不明"}`);
+      showProgress(1, `计算失败：${plan.failure_reason || "原因不明"}。请调整后重新生成。`);
       return;
     }
     $("#progress-wrap").hidden = true;
-    if (state.plan && state.plan.id !== plan.id && state.plan.circle_id === plan.circle_id && state.plan.date === plan.date) {
-      state.previous = state.plan;
+    state.previous = null;
+    if (plan.parent_id) {
+      try { state.previous = await api(`/plans/${plan.parent_id}`); } catch { /* the comparison is optional */ }
     }
     state.plan = plan;
-    state.selected = null;
+    if (!keepSelection) state.selected = null;
     render();
   } catch (err) {
     sayError(err);
@@ -184,7 +204,8 @@ function render() {
   $("#plan-label").textContent = `方案 #${plan.id}${plan.version ? "（第" + plan.version + "版）" : ""} · ${PLAN_STATUS_ZH[plan.status] || plan.status}`;
   $("#publish").disabled = plan.status !== "draft";
   $("#reoptimize").disabled = plan.status !== "draft";
-  $("#edits-count").textContent = state.edits ? `已做 ${state.edits} 处调整，点“重新优化”生效` : "";
+  const edits = plan.status === "draft" ? (plan.edits || []).length : 0;
+  $("#edits-count").textContent = edits ? `已做 ${edits} 处调整，点“按调整重新优化”生效` : "";
   renderStats();
   renderLegend();
   renderMap();
@@ -213,8 +234,8 @@ function renderStats() {
   ];
   replace($("#stats"), rows.map(([label, value, d]) =>
     el("div", { class: "stat" }, el("dt", {}, label), el("dd", {}, value ?? "—", d))),
-    state.previous ? el("div", { class: "stat versions" }, el("dt", {}, "对比"),
-      el("dd", {}, `新版 #${state.plan.id} 对比 旧版 #${state.previous.id}`)) : null,
+    state.previous ? el("div", { class: "stat versions", id: "compare" }, el("dt", {}, "与上一版比较"),
+      el("dd", {}, `第${state.plan.version}版 对比 第${state.previous.version}版`)) : null,
     total ? null : el("div", { class: "stat" }, el("dt", {}, "提示"), el("dd", {}, "这一天没有需要上门的预约")));
 }
 
@@ -320,6 +341,7 @@ function renderTimeline() {
   const rows = state.plan.routes.map((route, i) => {
     const colour = routeColour(i);
     const track = el("div", { class: "tl-track" });
+    track.style.setProperty("--hours", String(span / 60));
     for (const b of route.breaks || []) {
       const start = minutesOfDay(b.start);
       track.append(el("div", { class: "tl-break", style: { left: pct(start), width: width(minutesOfDay(b.end) - start) }, title: "午休" }, "休"));
@@ -421,7 +443,8 @@ function renderSelection() {
       visit ? [el("dt", {}, "时间"), el("dd", {}, `${clock(visit.planned_start)}–${clock(visit.planned_end)}（路上${visit.travel_minutes || 0}分钟）`),
                el("dt", {}, "护理员"), el("dd", {}, caregiverName(route) + (visit.pinned ? "（已固定）" : ""))]
         : [el("dt", {}, "未安排原因"), el("dd", { class: "reason" }, unassigned.reason_zh || unassigned.reason)],
-      el("dt", {}, "预约号"), el("dd", {}, `#${info.booking_id}`)),
+      el("dt", {}, "预约号"), el("dd", {}, `#${info.booking_id}`),
+      pendingEdit(info.booking_id) ? [el("dt", {}, "待生效的调整"), el("dd", { id: "pending-edit" }, pendingEdit(info.booking_id))] : null),
     editable ? el("div", { class: "form" },
       el("div", { class: "field" }, el("label", { for: "move-to" }, "改派给"), target),
       el("div", { class: "btn-row" },
@@ -434,30 +457,35 @@ function renderSelection() {
 
 /** Record one edit on the draft; it takes effect on re-optimisation. */
 async function edit(button, action, bookingId, caregiverId) {
-  const body = { booking_id: bookingId, action, caregiver_id: caregiverId };
-  if (action === "pin") body.pin = true;
+  const body = { booking_id: bookingId, action, caregiver_id: caregiverId, pin: action === "pin" };
   try {
     await busy(button, "正在保存…", () => api(`/plans/${state.plan.id}/edits`, { method: "POST", body }));
-    state.edits += 1;
-    const name = caregiverId ? (state.caregivers.get(caregiverId) || {}).name || `护理员${caregiverId}` : "";
+    const name = caregiverId ? caregiverLabel(caregiverId) : "";
     say({ pin: `已固定给${name}`, move: `已改派给${name}`, unassign: "已移出方案" }[action] + "。点“按调整重新优化”生效。", "ok");
-    markEdited(bookingId, action);
-    render();
+    await showPlan(state.plan.id, { keepSelection: true });
   } catch (err) {
     sayError(err);
   }
 }
 
-function markEdited(bookingId, action) {
-  const found = findVisit(bookingId);
-  if (found && found.visit && action === "pin") found.visit.pinned = true;
+function caregiverLabel(id) {
+  const route = state.plan && state.plan.routes.find(r => r.caregiver_id === id);
+  return route ? caregiverName(route) : (state.caregivers.get(id) || {}).name || `护理员${id}`;
+}
+
+const EDIT_ZH = { pin: "固定给", move: "改派给", unassign: "移出方案", forbid: "不派给" };
+
+function pendingEdit(bookingId) {
+  const edits = (state.plan.edits || []).filter(e => e.booking_id === bookingId);
+  const last = edits[edits.length - 1];
+  if (!last) return null;
+  return EDIT_ZH[last.action] + (last.caregiver_id && last.action !== "unassign" ? caregiverLabel(last.caregiver_id) : "");
 }
 
 $("#reoptimize").addEventListener("click", async event => {
   try {
     const queued = await busy(event.currentTarget, "正在提交…", () =>
       api(`/plans/${state.plan.id}/reoptimize`, { method: "POST", body: {} }));
-    state.edits = 0;
     watch(queued.id);
   } catch (err) {
     sayError(err);
@@ -465,16 +493,20 @@ $("#reoptimize").addEventListener("click", async event => {
 });
 
 $("#publish").addEventListener("click", async event => {
+  const button = event.currentTarget;  // gone from the event once we have awaited the question
   const s = state.plan.stats || {};
+  const changed = (state.plan.affected || []).length;
   const yes = await confirmDialog({
     title: "发布这个方案？",
-    text: `已安排 ${s.assigned ?? "?"} 项，未安排 ${s.unassigned ?? "?"} 项。发布后护理员和老人会收到安排，有变动的会收到通知。`,
+    text: `已安排 ${s.assigned} 项，未安排 ${s.unassigned} 项。发布后有 ${changed} 个预约的安排会变化，`
+      + "相关的老人、家属和护理员会收到通知。",
     yes: "发布", no: "再看看" });
   if (!yes) return;
   try {
-    const result = await busy(event.currentTarget, "正在发布…", () =>
+    const result = await busy(button, "正在发布…", () =>
       api(`/plans/${state.plan.id}/publish`, { method: "POST", body: {} }));
-    say(`方案已发布。${result && result.notified !== undefined ? `已通知 ${result.notified} 人。` : ""}`, "ok");
+    say(`方案已发布：写入 ${result.visits_written} 次上门，发出 ${result.notifications} 条通知。`
+      + (result.skipped_booking_ids.length ? `有 ${result.skipped_booking_ids.length} 个预约已取消或已开始，未改动。` : ""), "ok");
     await showPlan(state.plan.id);
   } catch (err) {
     sayError(err);
