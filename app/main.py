@@ -26,8 +26,11 @@ OPENAPI = web.AppKey("openapi", dict)
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
                422: "invalid", 429: "rate_limited"}
-# the database went away or is overloaded: the client may retry (with its Idempotency-Key)
+# the database went away or is overloaded: the client may retry (with its Idempotency-Key).
+# InternalClientError: asyncpg's protocol state after the server ended the session mid-query
+# (MagicStack/asyncpg#1069); app.db.Database never hands such a connection out again.
 _DB_UNAVAILABLE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+                   asyncpg.InternalClientError,
                    asyncpg.AdminShutdownError, asyncpg.QueryCanceledError, asyncpg.SerializationError,
                    asyncpg.DeadlockDetectedError, asyncpg.TooManyConnectionsError, ConnectionError,
                    OSError, asyncio.TimeoutError)
