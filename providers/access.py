@@ -5,19 +5,27 @@ from __future__ import annotations
 
 from app.auth import User
 
-EVERY_CAREGIVER = ("admin", "dispatcher")
-
-
 def may_manage_provider(user: User, provider_id: int) -> bool:
     """Street admins manage every provider; a provider admin only their own."""
     return user.role == "admin" or (user.role == "provider_admin" and user.provider_id == provider_id)
 
 
-def may_see_caregiver(user: User, *, caregiver_id: int, provider_id: int) -> bool:
-    """Admins and dispatchers see every caregiver; a provider admin their own; a caregiver themself."""
-    if user.role in EVERY_CAREGIVER or may_manage_provider(user, provider_id):
+def may_see_caregiver(user: User, *, caregiver_id: int, provider_id: int, circle_id: int) -> bool:
+    """Admins see every caregiver; a dispatcher those of their circle (all, if bound to none);
+    a provider admin their own provider's; a caregiver themself."""
+    if user.role == "admin" or may_manage_provider(user, provider_id):
         return True
+    if user.role == "dispatcher":
+        return user.circle_id is None or user.circle_id == circle_id
     return user.role == "caregiver" and user.caregiver_id == caregiver_id
+
+
+def circle_scope(user: User, requested: int | None) -> tuple[int | None, bool]:
+    """(circle to narrow a list to, whether anything may be listed at all): a dispatcher bound
+    to a circle sees only that circle; asking for another one lists nothing."""
+    if user.role == "dispatcher" and user.circle_id:
+        return user.circle_id, requested in (None, user.circle_id)
+    return requested, True
 
 
 def may_manage_calendar(user: User, *, caregiver_id: int, provider_id: int) -> bool:

@@ -124,7 +124,8 @@ async def _visible_caregiver(conn: asyncpg.Connection, actor: User, caregiver_id
     """The caregiver if the caller may see them; 404 otherwise (no probing of other providers)."""
     caregiver = await queries.caregiver(conn, caregiver_id)
     if caregiver is None or not access.may_see_caregiver(actor, caregiver_id=caregiver.id,
-                                                         provider_id=caregiver.provider_id):
+                                                         provider_id=caregiver.provider_id,
+                                                         circle_id=caregiver.circle_id):
         raise not_found("caregiver", caregiver_id, "护理员")
     return caregiver
 
@@ -187,7 +188,11 @@ async def _create_login(conn: asyncpg.Connection, caregiver_id: int, data) -> No
 
 async def list_caregivers(db: Database, *, actor: User, provider_id: int | None, circle_id: int | None,
                           include_inactive: bool = False) -> list[Caregiver]:
-    """Caregivers the caller may see: a provider admin only their own provider's."""
+    """Caregivers the caller may see: a provider admin only their own provider's, a dispatcher
+    bound to a circle only that circle's."""
+    circle_id, allowed = access.circle_scope(actor, circle_id)
+    if not allowed:
+        return []
     async with db.connection() as conn:
         return await queries.list_caregivers(conn, provider_id=access.provider_scope(actor, provider_id),
                                              circle_id=circle_id, include_inactive=include_inactive)

@@ -1,0 +1,14 @@
+"""Who may see which caregiver: pure rules of providers.access."""
+from app.auth import User
+from providers import access
+
+
+def test_a_dispatcher_bound_to_a_circle_sees_only_its_caregivers():
+    """Day sheets carry elders' addresses and care notes: another circle's dispatcher gets nothing."""
+    bound = User(id=1, username="d", role="dispatcher", circle_id=1)
+    unbound = User(id=2, username="d2", role="dispatcher")
+    assert access.may_see_caregiver(bound, caregiver_id=9, provider_id=3, circle_id=1)
+    assert not access.may_see_caregiver(bound, caregiver_id=9, provider_id=3, circle_id=2)
+    assert access.may_see_caregiver(unbound, caregiver_id=9, provider_id=3, circle_id=2)
+    assert access.circle_scope(bound, None) == (1, True)
+    assert access.circle_scope(bound, 2) == (1, False)
