@@ -79,6 +79,7 @@ ELDER_SIDE = "resident family operator admin"
 HOTLINE = "operator admin"
 STAFF = "operator dispatcher provider_admin caregiver admin"
 CAREGIVER_READERS = "provider_admin admin dispatcher caregiver"
+PLANNERS = "dispatcher admin"
 
 
 def _booking_body(w: World, t: Tenant, days: int = 2) -> dict:
@@ -155,8 +156,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # a provider admin's list is always narrowed to their own provider; caregivers are staff data
     ("GET", f"{API}/caregivers"): rule(lambda w, t: Req("GET", f"{API}/caregivers", {"provider_id": t.provider_id}),
                                        "provider_admin admin dispatcher", "provider_admin admin dispatcher"),
+    # a dispatcher bound to a circle sees that circle's caregivers only
     ("GET", f"{API}/caregivers/{{id}}"): rule(lambda w, t: Req("GET", f"{API}/caregivers/{t.caregiver_id}"),
-                                              CAREGIVER_READERS, "admin dispatcher"),
+                                              CAREGIVER_READERS, "admin"),
     ("PATCH", f"{API}/caregivers/{{id}}"): rule(
         lambda w, t: Req("PATCH", f"{API}/caregivers/{t.caregiver_id}", body={"phone": "13799998888"}),
         "provider_admin admin", "admin"),
@@ -165,13 +167,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
             {"date": (w.today + timedelta(days=3)).isoformat(), "kind": "leave", "note": "矩阵"}]}),
         "provider_admin admin", "admin"),
     ("GET", f"{API}/caregivers/{{id}}/availability"): rule(
-        lambda w, t: Req("GET", f"{API}/caregivers/{t.caregiver_id}/availability"), CAREGIVER_READERS, "admin dispatcher"),
+        lambda w, t: Req("GET", f"{API}/caregivers/{t.caregiver_id}/availability"), CAREGIVER_READERS, "admin"),
     # the day sheet carries the elders' addresses and care notes: only the caregiver's own street
     ("GET", f"{API}/caregivers/{{id}}/assignments"): rule(
         lambda w, t: Req("GET", f"{API}/caregivers/{t.caregiver_id}/assignments", {"date": w.today.isoformat()}),
-        CAREGIVER_READERS, "admin",
-        dispatcher="finding: a dispatcher bound to circle A reads the day sheet (elders' names, addresses, "
-                   "care notes) of a caregiver of circle B; providers.access lets dispatchers see every caregiver"),
+        CAREGIVER_READERS, "admin"),
     # public, but the feed's secret is the token in the URL: A's token opens A's feed only
     ("GET", f"{API}/caregivers/{{id}}/calendar.ics"): rule(
         lambda w, t: Req("GET", f"{API}/caregivers/{t.caregiver_id}/calendar.ics", {"token": w.a.calendar_token}),
@@ -202,6 +202,25 @@ EXPECT: dict[tuple[str, str], Expect] = {
         "provider_admin admin", "admin"),
     ("POST", f"{API}/evaluations/{{id}}/clear"): rule(
         lambda w, t: Req("POST", f"{API}/evaluations/{t.evaluation_id}/clear"), "admin", "admin"),
+    # ---------------------------------------------------------------- dispatch: a dispatcher plans their circle
+    ("POST", f"{API}/plans"): rule(lambda w, t: Req("POST", f"{API}/plans", body={
+        "circle_id": t.circle_id, "date": (w.today + timedelta(days=2)).isoformat(), "time_limit_s": 1}),
+        PLANNERS, "admin"),
+    ("GET", f"{API}/plans"): rule(lambda w, t: Req("GET", f"{API}/plans", {"circle_id": t.circle_id}), PLANNERS, "admin"),
+    ("POST", f"{API}/plans/replan"): rule(lambda w, t: Req("POST", f"{API}/plans/replan", body={
+        "circle_id": t.circle_id, "date": w.today.isoformat(), "time_limit_s": 1}), PLANNERS, "admin"),
+    ("GET", f"{API}/plans/{{id}}"): rule(lambda w, t: Req("GET", f"{API}/plans/{t.draft_plan_id}"), PLANNERS, "admin"),
+    ("POST", f"{API}/plans/{{id}}/cancel"): rule(lambda w, t: Req("POST", f"{API}/plans/{t.queued_plan_id}/cancel"),
+                                                 PLANNERS, "admin"),
+    ("POST", f"{API}/plans/{{id}}/edits"): rule(lambda w, t: Req("POST", f"{API}/plans/{t.draft_plan_id}/edits", body={
+        "booking_id": t.pending_booking_id, "action": "unassign"}), PLANNERS, "admin"),
+    ("POST", f"{API}/plans/{{id}}/reoptimize"): rule(
+        lambda w, t: Req("POST", f"{API}/plans/{t.draft_plan_id}/reoptimize", body={"time_limit_s": 1}),
+        PLANNERS, "admin"),
+    ("POST", f"{API}/plans/{{id}}/publish"): rule(lambda w, t: Req("POST", f"{API}/plans/{t.draft_plan_id}/publish"),
+                                                  PLANNERS, "admin"),
+    ("GET", f"{API}/plans/{{id}}/events"): rule(lambda w, t: Req("GET", f"{API}/plans/{t.draft_plan_id}/events"),
+                                                PLANNERS, "admin"),
 }
 
 

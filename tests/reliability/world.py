@@ -49,6 +49,8 @@ class Tenant:
     evaluation_id: int = 0           # that low rating (for a street admin to clear)
     series_id: int = 0
     calendar_token: str = ""
+    draft_plan_id: int = 0           # tomorrow's draft, the pending booking unassigned in it
+    queued_plan_id: int = 0          # tomorrow's next version, waiting for a solver
 
     def personal_data(self) -> list[str]:
         """Strings that identify this tenant's elder: nobody outside may ever see them."""
@@ -147,6 +149,20 @@ async def add_objects(conn: asyncpg.Connection, crypto: Crypto, tenant: Tenant, 
     tenant.series_id = series.id
     tenant.calendar_token = await provider_service.issue_calendar_token(
         db, actor=tenant.users["caregiver"], caregiver_id=tenant.caregiver_id)
+    await add_plans(conn, tenant, today)
+
+
+async def add_plans(conn: asyncpg.Connection, tenant: Tenant, today: date) -> None:
+    """Today's published plan (so a same-day re-plan can start), tomorrow's draft and a queued
+    next version of it."""
+    insert = """INSERT INTO plans (circle_id, service_date, version, status, progress, unassigned)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"""
+    unassigned = [{"booking_id": tenant.pending_booking_id, "reason": "no_caregiver", "reason_zh": "没有护理员"}]
+    await conn.fetchval(insert, tenant.circle_id, today, 1, "published", 1, [])
+    tenant.draft_plan_id = await conn.fetchval(insert, tenant.circle_id, today + timedelta(days=1), 1, "draft", 1,
+                                               unassigned)
+    tenant.queued_plan_id = await conn.fetchval(insert, tenant.circle_id, today + timedelta(days=1), 2, "queued", 0,
+                                                [])
 
 
 async def make_world(conn: asyncpg.Connection, crypto: Crypto) -> World:
