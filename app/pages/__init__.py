@@ -5,6 +5,7 @@ the JSON API from the browser. No build step, no CDN: every file is served from 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ TEMPLATE_DIR = HERE / "templates"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
+
+ICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 64 64'%3E"
+        "%3Ccircle cx='32' cy='32' r='30' fill='%230a5a52'/%3E%3Ccircle cx='32' cy='32' r='18' fill='none' "
+        "stroke='%23fff' stroke-width='5' stroke-dasharray='85 30'/%3E%3Ccircle cx='32' cy='32' r='6' "
+        "fill='%23fff'/%3E%3C/svg%3E")
 
 # path -> (template, page title, body class, script)
 PAGES: dict[str, tuple[str, str, str, str]] = {
@@ -51,13 +57,19 @@ def _environment() -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html"]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = _static_url
+    env.globals["ICON"] = ICON
     return env
 
 
 def _static_url(name: str) -> str:
     """A cache-busting URL: the file's content hash changes the query when the file changes."""
-    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
-    return f"/static/{name}?v={digest}"
+    path = STATIC_DIR / name
+    return f"/static/{name}?v={_digest(path, path.stat().st_mtime_ns)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: Path, mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
 def _page_handler(env: jinja2.Environment, template: str, title: str, body_class: str, script: str):

@@ -13,7 +13,7 @@ const FINISHED = new Set(["draft", "published", "superseded", "failed"]);
 const SVG_SIZE = 800;
 
 const state = {
-  user: null, circles: [], caregivers: new Map(), plan: null, previous: null, selected: null,
+  user: null, circles: [], caregivers: new Map(), itemNames: new Map(), plan: null, previous: null, selected: null,
   focusRoute: null, watching: null,
 };
 
@@ -271,8 +271,7 @@ function renderMap() {
   const c = circle() || state.circles.find(x => x.id === state.plan.circle_id);
   const title = $("#map-title");
   if (!c) { replace(map, title); return; }
-  const homes = state.plan.routes.map(r => state.caregivers.get(r.caregiver_id)).filter(Boolean)
-    .map(g => ({ lat: g.home_lat, lon: g.home_lon }));
+  const homes = [...state.caregivers.values()].map(g => ({ lat: g.home_lat, lon: g.home_lon }));
   const stops = state.plan.routes.flatMap(r => r.visits).filter(v => v.lat != null);
   const { at, scale } = projector(c, [...homes, ...stops]);
   map.setAttribute("viewBox", `0 0 ${SVG_SIZE} ${SVG_SIZE}`);
@@ -280,6 +279,13 @@ function renderMap() {
   const layers = [title, svg("circle", { class: "reach", cx, cy, r: c.radius_m * scale }),
                   svg("circle", { class: "centre", cx, cy, r: 7 }),
                   svg("text", { x: cx + 10, y: cy - 10 }, c.name)];
+  const planned = new Set(state.plan.routes.map(r => r.caregiver_id));
+  for (const g of state.caregivers.values()) {
+    if (planned.has(g.id) || !g.active) continue;
+    const [hx, hy] = at({ lat: g.home_lat, lon: g.home_lon });
+    layers.push(svg("rect", { class: "home idle", x: hx - 6, y: hy - 6, width: 12, height: 12 },
+      svg("title", {}, `${g.name}的家（今天没有安排）`)));
+  }
   state.plan.routes.forEach((route, i) => {
     const colour = routeColour(i);
     const dim = state.focusRoute !== null && state.focusRoute !== route.caregiver_id;
@@ -308,6 +314,10 @@ function renderMap() {
     layers.push(group);
   });
   replace(map, ...layers);
+}
+
+function itemName(x) {
+  return x.item_name_zh || state.itemNames.get(x.item_code) || x.item_code || "";
 }
 
 function visitLabel(v, route) {
@@ -396,7 +406,7 @@ function renderUnassigned() {
   $("#unassigned-count").textContent = `（${list.length}）`;
   replace($("#unassigned"), list.length ? list.map(u => el("li", {},
     el("button", { type: "button", class: "btn", dataset: { booking: u.booking_id }, onclick: () => select(u.booking_id) },
-      el("strong", {}, `${u.resident_name || "预约 #" + u.booking_id} · ${u.item_name_zh || u.item_code || ""}`),
+      el("strong", {}, `${u.resident_name || "预约 #" + u.booking_id} · ${itemName(u)}`),
       el("span", { class: "reason" }, u.reason_zh || u.reason),
       u.detail ? el("span", { class: "muted" }, u.detail) : null)))
     : el("li", { class: "empty" }, "全部已安排。"));
@@ -439,7 +449,7 @@ function renderSelection() {
   replace(box, el("h2", {}, "选中的服务"),
     el("dl", {},
       el("dt", {}, "老人"), el("dd", {}, info.resident_name || "—"),
-      el("dt", {}, "服务"), el("dd", {}, info.item_name_zh || info.item_code || "—"),
+      el("dt", {}, "服务"), el("dd", {}, itemName(info) || "—"),
       visit ? [el("dt", {}, "时间"), el("dd", {}, `${clock(visit.planned_start)}–${clock(visit.planned_end)}（路上${visit.travel_minutes || 0}分钟）`),
                el("dt", {}, "护理员"), el("dd", {}, caregiverName(route) + (visit.pinned ? "（已固定）" : ""))]
         : [el("dt", {}, "未安排原因"), el("dd", { class: "reason" }, unassigned.reason_zh || unassigned.reason)],
@@ -520,6 +530,10 @@ async function start() {
   $("#date").value = addDays(today(), 1);  // the next day's plan is the usual work
   await loadCircles();
   await loadCaregivers();
+  api("/menu").then(menu => {
+    for (const c of menu.categories) for (const i of c.items) state.itemNames.set(i.code, i.name_zh);
+    if (state.plan) renderUnassigned();
+  }).catch(() => { /* item codes stay as they are */ });
   $("#circle").addEventListener("change", async () => { await loadCaregivers(); loadLatest(); });
   $("#date").addEventListener("change", loadLatest);
   await loadLatest();
