@@ -5,8 +5,8 @@ import {
   sayError, session, today,
 } from "./common.js";
 
-const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#c25e00", "#00796b", "#7b4f2c", "#ad1457",
-                 "#455a64", "#827717", "#283593", "#00838f"];
+const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#a34f00", "#00796b", "#7b4f2c", "#ad1457",
+                 "#455a64", "#6b6312", "#283593", "#00727c"];
 const PLAN_STATUS_ZH = { queued: "排队中", solving: "计算中", draft: "草稿（未发布）", published: "已发布",
                          superseded: "已被新版本取代", failed: "失败" };
 const FINISHED = new Set(["draft", "published", "superseded", "failed"]);
@@ -84,7 +84,7 @@ function progressText(event) {
 function watch(planId) {
   stopWatching();
   showProgress(0, "已提交，等待计算…");
-  $("#generate").disabled = true;
+  for (const id of ["#generate", "#publish", "#reoptimize"]) $(id).disabled = true;  // one solve at a time
   const controller = new AbortController();
   let timer = null;
   let finished = false;
