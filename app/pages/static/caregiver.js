@@ -105,7 +105,8 @@ function visitCard(v, n, current) {
     stateText ? el("div", { class: "visit-state", role: "status" }, stateText) : null,
     v.flags.length ? el("div", { class: "flag" }, v.flags.map(f => FLAG_ZH[f] || f).join("；")) : null,
     el("div", { class: "geo-message" }),
-    closed ? null : actions(v));
+    closed ? null : state.day === today() ? actions(v)
+      : el("p", { class: "muted" }, "当天到了老人家门口再签到。"));
   return card;
 }
 

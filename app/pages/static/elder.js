@@ -311,18 +311,22 @@ async function showDone({ result, repeat, item: code, date, window: windowKey })
 
 function windowText(b) {
   const preset = WINDOWS.find(w => w.start === b.window_start && w.end === b.window_end);
-  return preset ? preset.label : `${b.window_start}–${b.window_end}`;
+  return preset ? preset.label + preset.hint.replace("上门", "") : `${b.window_start}到${b.window_end}之间`;
+}
+
+function arrival(b) {
+  if (b.caregiver && b.caregiver.name && b.planned_start) return `约${clock(b.planned_start)}上门，护理员${b.caregiver.name}`;
+  if (b.status === "pending") return `${windowText(b)}上门（正在安排护理员）`;
+  return `${windowText(b)}上门`;
 }
 
 function bookingCard(b) {
   const open = OPEN.has(b.status);
-  const who = b.caregiver && b.caregiver.name
-    ? `护理员：${b.caregiver.name}` + (b.planned_start ? `，约${clock(b.planned_start)}上门` : "")
-    : b.status === "pending" ? "正在安排护理员" : "";
   return el("article", { class: "card booking-card", dataset: { booking: b.id } },
-    el("div", { class: "when" }, `${dayLabel(b.date)} ${windowText(b)}`),
-    el("div", { class: "what" }, b.item_name_zh, " ", statusBadge(b)),
-    who ? el("div", { class: "who" }, who) : null,
+    el("div", { class: "what" }, b.item_name_zh),
+    el("div", { class: "when" }, dayLabel(b.date), " ", statusBadge(b)),
+    open ? el("div", { class: "who" }, arrival(b)) : b.caregiver && b.caregiver.name
+      ? el("div", { class: "who" }, `护理员${b.caregiver.name}`) : null,
     el("div", { class: "muted" }, `补贴${yuan(b.subsidy_fen)} · 自费${yuan(b.self_pay_fen)}`),
     el("div", { class: "actions" },
       open && b.status !== "in_progress"
@@ -351,7 +355,7 @@ async function showMine() {
 }
 
 async function cancel(b) {
-  const yes = await confirmDialog({ title: "确定要取消这次服务吗？", text: `${b.item_name_zh}，${dayLabel(b.date)}${windowText(b)}`,
+  const yes = await confirmDialog({ title: "确定要取消这次服务吗？", text: `${b.item_name_zh}，${dayLabel(b.date)} ${windowText(b)}`,
                                     yes: "确定取消", no: "不取消", danger: true });
   if (!yes) return;
   try {
