@@ -548,6 +548,8 @@ async def _store(db, plan: Plan, built: BuiltProblem, solution, state: _RunState
 
 async def _emit(events: EventSink | None, plan: Plan, status: str, **fields: Any) -> None:
     if events is not None:
+        if "progress" in fields:
+            fields["progress"] = round(fields["progress"], 3)
         await events.publish(plan.id, {"id": plan.id, "status": status, **fields})
 
 # ------------------------------------------------------------------ live events (SSE)
@@ -560,7 +562,7 @@ async def open_plan_events(db: Database, *, actor: User, plan_id: int) -> Plan:
 
 
 def event_of(plan: Plan) -> dict[str, Any]:
-    return {"id": plan.id, "status": plan.status.value, "progress": plan.progress,
+    return {"id": plan.id, "status": plan.status.value, "progress": round(plan.progress, 3),
             "failure_reason": plan.failure_reason, **plan.stats.live,
             "stats": {"objective": plan.stats.objective, "assigned": plan.stats.assigned,
                       "unassigned": plan.stats.unassigned, "travel_minutes": plan.stats.travel_minutes,
@@ -591,6 +593,7 @@ async def plan_events(db: Database, subscribe, plan: Plan, *, poll_s: float = 0.
                 yield "status", event_of(plan)
                 return
             current = {**event_of(plan), **(message or {})}
-            if message or current != last or time.monotonic() - last_sent >= quiet_s:
+            moved = (current["status"], current["progress"]) != (last["status"], last["progress"])
+            if message or moved or time.monotonic() - last_sent >= quiet_s:
                 last, last_sent = current, time.monotonic()
                 yield "progress", current

@@ -79,6 +79,14 @@ class SolverRunner:
             if should_stop is not None and should_stop() and not stop.is_set():
                 stop.set()
 
+    async def warm_up(self) -> None:
+        """Start the child process(es) and the Manager now, not on the first plan (measured:
+        about 2.5 s on a 2-core machine)."""
+        if self.uses_processes:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self._channel)
+            await loop.run_in_executor(self.executor, _warm_up)
+
     def close(self) -> None:
         if self._manager is not None:
             self._manager.shutdown()

@@ -196,12 +196,15 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     events = RedisEvents(app[keys.REDIS])
     planner = Planner(app[keys.DB], app[keys.REDIS], runner, events=events)
     app[keys.PLANNER] = planner
+    warming = asyncio.create_task(runner.warm_up(), name="solver-warm-up")
     worker, task, worker_redis = None, None, None
     if settings.start_worker and settings.redis_url:
         worker_redis = worker_redis_client(settings.redis_url)
         worker = PlanningWorker(app[keys.DB], worker_redis, runner, events=events)
         task = asyncio.create_task(worker.run(), name="planning-worker")
     yield
+    warming.cancel()
+    await asyncio.gather(warming, return_exceptions=True)
     if worker is not None:
         worker.stop()
         await asyncio.gather(task, return_exceptions=True)
@@ -230,6 +233,7 @@ async def run_worker(settings) -> int:
     executor = process_pool(default_processes())
     runner = SolverRunner(executor)
     worker = PlanningWorker(Database(pool), redis, runner, config=WorkerConfig(concurrency=default_processes()))
+    await runner.warm_up()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
