@@ -198,6 +198,17 @@ async def touch_lost_plans(conn: Conn, *, stale_s: float) -> list[int]:
     return sorted(r["id"] for r in rows)
 
 
+async def fail_abandoned_cancels(conn: Conn, *, stale_s: float) -> list[int]:
+    """Plans cancelled while solving whose runner stopped before acting on it: failed now."""
+    rows = await conn.fetch(
+        """UPDATE plans SET status = 'failed', failure_reason = 'cancelled by the dispatcher',
+                            updated_at = now()
+           WHERE status IN ('queued', 'solving') AND cancel_requested IS NOT NULL
+             AND coalesce(heartbeat_at, updated_at) < now() - make_interval(secs => $1)
+           RETURNING id""", stale_s)
+    return sorted(r["id"] for r in rows)
+
+
 async def set_plan_status(conn: Conn, plan_id: int, status: PlanStatus) -> None:
     await conn.execute(
         """UPDATE plans SET status = $2, updated_at = now(),

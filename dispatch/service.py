@@ -21,13 +21,12 @@ from app.auth import User
 from app.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from app.db import Database
 from app.errors import ApiError, Conflict, invalid_field, not_found
-from booking import queries as booking_queries
 from booking import service as booking_service
 from dispatch import queries
 from dispatch.changes import changes
 from dispatch.edits import effective_edits
 from dispatch.models import (Assignment, CancelMode, Change, CircleDay, EditAction, Plan, PlanEdit, PlanKind,
-                             PlanStatus, assignments_of)
+                             PlanStatus)
 from dispatch.notify import Message, messages_for
 from dispatch.plan_result import read_solution
 from dispatch.problem_builder import BuiltProblem, build_problem, eligible

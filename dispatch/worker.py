@@ -170,8 +170,10 @@ class PlanningWorker:
                 log.exception("planning worker: sweep failed")
 
     async def sweep(self) -> list[int]:
-        """Put lost plans (no heartbeat for `lost_after_s`) on the stream again."""
+        """Put lost plans (no heartbeat for `lost_after_s`) on the stream again; fail those that
+    were cancelled while their runner died."""
         async with self.db.transaction() as conn:
+            await queries.fail_abandoned_cancels(conn, stale_s=self.config.lost_after_s)
             lost = await queries.touch_lost_plans(conn, stale_s=self.config.lost_after_s)
         for plan_id in lost:
             await queue.enqueue(self.redis, plan_id)

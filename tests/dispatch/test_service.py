@@ -139,7 +139,7 @@ async def test_same_day_replan_keeps_frozen_visits_and_repools_the_sick(db, conn
     """At 10:00 with a 30-minute freeze: the checked-in bath stays (and its visit row is not
     touched by publishing); the sick caregiver's later visits move to others; a booking made
     this morning is planned; a cancelled one is dropped; `affected` lists who moved."""
-    actor, b, cg, day = small_day.users["dispatcher"], small_day.bookings, small_day.caregivers, small_day.day
+    actor, b, day = small_day.users["dispatcher"], small_day.bookings, small_day.day
     first = await solved(db, planner, small_day)
     await service.publish_plan(db, actor=actor, plan_id=first.id)
     bath_visit = await conn.fetchval("SELECT id FROM visits WHERE booking_id = $1", b["bath"])
