@@ -212,6 +212,7 @@ function render() {
   renderTimeline();
   renderUnassigned();
   renderSelection();
+  renderToday();
 }
 
 function delta(now, before, { lowerIsBetter = false } = {}) {
@@ -518,6 +519,59 @@ $("#publish").addEventListener("click", async event => {
     say(`方案已发布：写入 ${result.visits_written} 次上门，发出 ${result.notifications} 条通知。`
       + (result.skipped_booking_ids.length ? `有 ${result.skipped_booking_ids.length} 个预约已取消或已开始，未改动。` : ""), "ok");
     await showPlan(state.plan.id);
+  } catch (err) {
+    sayError(err);
+  }
+});
+
+// ------------------------------------------------------------------ the current day: alerts and re-planning
+
+const FLAG_ZH = { far_check_in: "签到离老人家远", late_start: "迟到超过30分钟", no_show: "到点未签到",
+                  shortened: "服务时间偏短" };
+let alertTimer = null;
+
+function renderToday() {
+  const isToday = $("#date").value === today();
+  $("#today-box").hidden = !isToday;
+  clearInterval(alertTimer);
+  if (!isToday) return;
+  loadAlerts();
+  alertTimer = setInterval(loadAlerts, 60_000);
+  const routes = state.plan ? state.plan.routes : [];
+  replace($("#sick-list"), routes.length ? routes.map(r => el("label", { class: "check" },
+    el("input", { type: "checkbox", name: "sick", value: r.caregiver_id }), caregiverName(r)))
+    : el("span", { class: "muted" }, "没有护理员路线。"));
+}
+
+async function loadAlerts() {
+  const c = circle();
+  if (!c) return;
+  try {
+    const found = await api("/visits/alerts" + query({ circle_id: c.id, date: today() }));
+    replace($("#alerts"), found.alerts.length ? found.alerts.map(a => el("li", {},
+      el("button", { type: "button", class: "btn", onclick: () => select(a.booking_id) },
+        el("strong", {}, `${clock(a.planned_start)} ${a.resident_name} · ${a.caregiver_name}`),
+        el("span", { class: "reason" }, a.flags.map(f => FLAG_ZH[f] || f).join("；")),
+        a.check_in_distance_m != null ? el("span", { class: "muted" }, `签到处离家约${a.check_in_distance_m}米`) : null)))
+      : el("li", { class: "empty" }, "目前没有异常。"));
+  } catch (err) {
+    replace($("#alerts"), el("li", { class: "notice notice-error" }, err.message));
+  }
+}
+
+$("#replan-form").addEventListener("submit", async event => {
+  event.preventDefault();
+  const sick = [...event.currentTarget.querySelectorAll("input[name=sick]:checked")].map(i => Number(i.value));
+  const names = sick.map(caregiverLabel).join("、");
+  const yes = await confirmDialog({ title: "生成当天重排方案？",
+    text: (sick.length ? `${names}今天不上班，` : "") + "已开始和30分钟内要开始的服务不动。生成后请检查，再发布。",
+    yes: "生成", no: "取消" });
+  if (!yes) return;
+  try {
+    const queued = await api("/plans/replan", { method: "POST", body: {
+      circle_id: circle().id, date: today(), sick_caregiver_ids: sick, freeze_minutes: 30,
+      time_limit_s: Number($("#time-limit").value) } });
+    watch(queued.id);
   } catch (err) {
     sayError(err);
   }
