@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 
 from aiohttp import web
 
@@ -116,8 +117,9 @@ async def plan_events(request: web.Request) -> web.StreamResponse:
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
     events = service.plan_events(_db(request), subscriber(request.config_dict.get(keys.REDIS)), plan)
-    async for name, data in events:
-        await response.write(_sse(name, data))
+    async with aclosing(events):  # a client that goes away also ends the Redis subscription
+        async for name, data in events:
+            await response.write(_sse(name, data))
     await response.write_eof()
     return response
 

@@ -66,6 +66,10 @@ async def test_plan_lifecycle_over_http(planning_client, small_day):
     published = await client.post(f"/api/v1/plans/{(await again.json())['id']}/publish", headers=headers)
     assert published.status == 200, await published.text()
     assert (await published.json())["plan"]["status"] == "published"
+    caregiver_id = plan["routes"][0]["caregiver_id"]
+    sheet = await client.get(f"/api/v1/caregivers/{caregiver_id}/assignments?date={small_day.day}", headers=headers)
+    assert sheet.status == 200, await sheet.text()
+    assert visit["booking_id"] in [v["booking_id"] for v in (await sheet.json())["visits"]]  # the pinned visit
 
 
 async def test_bad_requests_name_the_field(planning_client, small_day, today):
