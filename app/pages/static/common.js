@@ -70,6 +70,9 @@ function showWho(user) {
 }
 
 export async function logout() {
+  // elders tap by accident and may not remember the password: ask first on their app
+  if (document.body.classList.contains("page-elder")
+      && !await confirmDialog({ title: "要退出登录吗？", text: "退出后需要重新输入用户名和密码。", yes: "退出", no: "不退出" })) return;
   try { await api("/auth/logout", { method: "POST" }); } catch { /* signing out locally is enough */ }
   session.clear();
   location.assign("/");
