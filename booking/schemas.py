@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
-                      StringConstraints, field_validator)
+                      StringConstraints, WithJsonSchema, field_validator)
 
 from app.clock import local_today
 from app.crypto import mask_id_card
@@ -28,8 +28,11 @@ def _pad_hour(value: object) -> object:
     return value
 
 
+# documented as what travels: "HH:MM" (JSON Schema's format "time" would demand seconds and an offset)
 ClockTime = Annotated[dt.time, BeforeValidator(_pad_hour), AfterValidator(_clock),
-                      PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+                      PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+                      WithJsonSchema({"type": "string", "pattern": "^([01]?[0-9]|2[0-3]):[0-5][0-9]$",
+                                      "examples": ["09:00"]})]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN)]
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Month = Annotated[str, AfterValidator(lambda v: parse_month(v) and v)]
