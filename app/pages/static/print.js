@@ -6,7 +6,7 @@ const day = /^\d{4}-\d{2}-\d{2}$/.test(params.get("date") || "") ? params.get("d
 const sheetBox = $("#sheet");
 
 function table(sheet) {
-  const widths = [6, 13, 16, 17, 20, 17, 9, 9, 12];  // percent of the A4 width
+  const widths = [4, 11, 14, 13, 16, 13, 8, 8, 13];  // percent of the A4 width
   return el("table", { class: "print-table" },
     el("colgroup", {}, widths.map(w => el("col", { style: { width: w + "%" } }))),
     el("thead", {}, el("tr", {}, ["序", "时间", "老人 / 电话", "地址", "服务与要带的东西", "照护注意", "签到", "签退", "结果"]
@@ -14,14 +14,14 @@ function table(sheet) {
     el("tbody", {}, sheet.visits.map((v, i) => el("tr", {},
       el("td", {}, String(i + 1)),
       el("td", { class: "time" }, `${clock(v.planned_start)}`, el("br"), `–${clock(v.planned_end)}`),
-      el("td", {}, el("strong", {}, v.resident.name), el("br"), v.resident.phone),
+      el("td", {}, el("strong", {}, v.resident.name), el("br"), el("span", { class: "phone" }, v.resident.phone)),
       el("td", {}, v.resident.address),
       el("td", {}, el("strong", {}, v.item_name_zh), v.crew > 1 ? `（两人，搭档${v.partner_name || "待定"}）` : "",
         v.bring.length ? el("div", {}, "带：" + v.bring.join("、")) : null),
       el("td", {}, v.resident.care_notes || ""),
       el("td", { class: "sign" }, v.check_in_at ? clock(v.check_in_at) : ""),
       el("td", { class: "sign" }, v.check_out_at ? clock(v.check_out_at) : ""),
-      el("td", { class: "result" }, "□ 完成", el("br"), "□ 不在家", el("br"), "□ 拒绝")))));
+      el("td", { class: "outcome-cell" }, "□ 完成", el("br"), "□ 不在家", el("br"), "□ 拒绝")))));
 }
 
 async function start() {
