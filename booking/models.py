@@ -113,6 +113,7 @@ class Booking:
     planned_start: datetime | None
     created_at: datetime
     resident_name: str = ""
+    rating: int | None = None  # the latest evaluation's, once rated
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,8 @@ async def wallets_not_reconciling(conn: Conn) -> list[asyncpg.Record]:
 _BOOKING_SELECT = """SELECT b.id, b.resident_id, b.circle_id, b.item_code, m.name_zh AS item_name_zh,
     b.series_id, b.service_date, b.window_start, b.window_end, b.channel, b.booked_by, b.notes,
     b.price_fen, b.subsidy_fen, b.self_pay_fen, b.priority, b.status, b.caregiver_id,
-    c.name AS caregiver_name, b.planned_start, b.created_at, r.name AS resident_name
+    c.name AS caregiver_name, b.planned_start, b.created_at, r.name AS resident_name,
+    (SELECT e.rating FROM evaluations e WHERE e.booking_id = b.id ORDER BY e.id DESC LIMIT 1) AS rating
   FROM bookings b JOIN menu_items m ON m.code = b.item_code
   JOIN residents r ON r.id = b.resident_id
   LEFT JOIN caregivers c ON c.id = b.caregiver_id"""
@@ -214,16 +215,17 @@ _SCOPE_FILTERS = {
 
 async def list_bookings(conn: Conn, *, scope: tuple[str, Any], resident_id: int | None,
                         service_date: date | None, status: str | None, circle_id: int | None,
-                        limit: int) -> list[Booking]:
+                        limit: int, evaluated: bool | None = None) -> list[Booking]:
     kind, value = scope
-    args: list[Any] = [resident_id, service_date, status, circle_id, limit]
+    args: list[Any] = [resident_id, service_date, status, circle_id, limit, evaluated]
     if kind != "all":
         args.append(value)
     rows = await conn.fetch(
         f"""{_BOOKING_SELECT}
             WHERE ($1::bigint IS NULL OR b.resident_id = $1) AND ($2::date IS NULL OR b.service_date = $2)
               AND ($3::text IS NULL OR b.status = $3) AND ($4::bigint IS NULL OR b.circle_id = $4)
-              AND {_SCOPE_FILTERS[kind].format(p="$6")}
+              AND ($6::bool IS NULL OR $6 = EXISTS (SELECT 1 FROM evaluations e WHERE e.booking_id = b.id))
+              AND {_SCOPE_FILTERS[kind].format(p="$7")}
             ORDER BY b.service_date, b.window_start, b.id LIMIT $5""", *args)
     return [_booking(r) for r in rows]
 

@@ -12,7 +12,7 @@ from app.crypto import mask_id_card
 from booking.identity import PHONE_PATTERN, valid_id_card
 from booking.lifecycle import STATUS_ZH
 from booking.models import Booking, CallLog, MenuCategory, MenuItem, Resident, Series, Wallet, WalletEntry
-from booking.subsidy import parse_month
+from booking.subsidy import MONTHLY_GRANT_FEN, parse_month
 
 
 def _clock(value: dt.time) -> dt.time:
@@ -171,13 +171,17 @@ class WalletRead(BaseModel):
     held_fen: int
     spent_fen: int
     available_fen: int
+    opened: bool = Field(description="false while the month is untouched: an eligible elder's grant "
+                                     "is shown, and its ledger entry is written on first use")
     entries: list[WalletEntryRead]
 
     @classmethod
-    def of(cls, month: dt.date, wallet: Wallet | None, entries: list[WalletEntry]) -> WalletRead:
-        granted, held, spent = (wallet.granted_fen, wallet.held_fen, wallet.spent_fen) if wallet else (0, 0, 0)
-        return cls(month=month.strftime("%Y-%m"), granted_fen=granted, held_fen=held, spent_fen=spent,
-                   available_fen=granted - held - spent,
+    def of(cls, month: dt.date, wallet: Wallet | None, entries: list[WalletEntry], *,
+           eligible: bool) -> WalletRead:
+        if wallet is None:
+            wallet = Wallet(0, month, MONTHLY_GRANT_FEN if eligible else 0, 0, 0)
+        return cls(month=month.strftime("%Y-%m"), granted_fen=wallet.granted_fen, held_fen=wallet.held_fen,
+                   spent_fen=wallet.spent_fen, available_fen=wallet.available_fen, opened=bool(entries),
                    entries=[WalletEntryRead.model_validate(e, from_attributes=True) for e in entries])
 
 # ------------------------------------------------------------------ bookings
@@ -226,6 +230,7 @@ class BookingRead(BaseModel):
     caregiver: CaregiverBrief | None
     planned_start: dt.datetime | None
     created_at: dt.datetime
+    rating: int | None = Field(default=None, description="the latest evaluation's rating; null until rated")
 
     @classmethod
     def of(cls, b: Booking) -> BookingRead:
@@ -236,7 +241,7 @@ class BookingRead(BaseModel):
                    status=b.status.value, status_zh=STATUS_ZH[b.status], price_fen=b.price_fen,
                    subsidy_fen=b.subsidy_fen, self_pay_fen=b.self_pay_fen, channel=b.channel,
                    notes=b.notes, caregiver=caregiver, planned_start=b.planned_start,
-                   created_at=b.created_at)
+                   created_at=b.created_at, rating=b.rating)
 
 
 class BookingList(BaseModel):
@@ -249,11 +254,19 @@ class BookingQuery(Strict):
     status: Literal["pending", "scheduled", "in_progress", "completed", "cancelled", "missed",
                     "not_home", "refused"] | None = None
     circle_id: Id | None = None
+    evaluated: bool | None = Field(default=None, description="only rated (true) or unrated (false) bookings")
     limit: int = Field(default=200, ge=1, le=1000)
 
 
 class CancelBody(Strict):
     reason: Text500 = ""
+
+
+class RescheduleBody(Strict):
+    date: dt.date
+    window_start: ClockTime
+    window_end: ClockTime
+    notes: Text500 | None = Field(default=None, description="new notes; the old ones are kept when omitted")
 
 
 class EvaluationCreate(Strict):
@@ -331,6 +344,15 @@ class CallRead(BaseModel):
     @classmethod
     def of(cls, c: CallLog) -> CallRead:
         return cls.model_validate(c, from_attributes=True)
+
+
+class CallQuery(Strict):
+    resident_id: Id
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+class CallList(BaseModel):
+    calls: list[CallRead]
 
 
 class CareCallQuery(Strict):

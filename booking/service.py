@@ -16,7 +16,7 @@ from booking import access, queries
 from booking.geo import haversine_m
 from booking.lifecycle import ensure_transition, wallet_effect
 from booking.models import Booking, BookingStatus, MenuItem, Resident, Series, Wallet
-from booking.schemas import BookingCreate, BookingRead, ResidentCreate, SeriesCreate
+from booking.schemas import BookingCreate, BookingRead, RescheduleBody, ResidentCreate, SeriesCreate
 from booking.subsidy import MONTHLY_GRANT_FEN, PriceSplit, service_month, split_price
 from booking.window import BOOKING_HORIZON_DAYS, check_service_date, check_window
 
@@ -77,10 +77,12 @@ async def _visible_resident(conn: asyncpg.Connection, crypto: Crypto, actor: Use
 
 
 async def get_wallet(db: Database, crypto: Crypto, *, actor: User, resident_id: int,
-                     month: date) -> tuple[Wallet | None, list]:
+                     month: date) -> tuple[Wallet | None, list, bool]:
+    """(the month's wallet or None if untouched, its ledger, whether the resident is eligible)."""
     async with db.connection() as conn:
-        await _visible_resident(conn, crypto, actor, resident_id)
-        return await queries.wallet(conn, resident_id, month), await queries.wallet_entries(conn, resident_id, month)
+        resident = await _visible_resident(conn, crypto, actor, resident_id)
+        wallet = await queries.wallet(conn, resident_id, month)
+        return wallet, await queries.wallet_entries(conn, resident_id, month), resident.subsidy_eligible
 
 
 async def _wallet_for(conn: asyncpg.Connection, resident: Resident, month: date, *, lock: bool) -> Wallet | None:
@@ -198,11 +200,12 @@ async def _visible_booking(conn: asyncpg.Connection, actor: User, booking_id: in
 
 async def list_bookings(db: Database, *, actor: User, resident_id: int | None = None,
                         service_date: date | None = None, status: str | None = None,
-                        circle_id: int | None = None, limit: int = 200) -> list[Booking]:
+                        circle_id: int | None = None, limit: int = 200,
+                        evaluated: bool | None = None) -> list[Booking]:
     async with db.connection() as conn:
         return await queries.list_bookings(conn, scope=access.booking_scope(actor), resident_id=resident_id,
                                            service_date=service_date, status=status,
-                                           circle_id=circle_id, limit=limit)
+                                           circle_id=circle_id, limit=limit, evaluated=evaluated)
 
 
 async def cancel_booking(db: Database, *, actor: User, booking_id: int, reason: str = "") -> Booking:
@@ -211,6 +214,20 @@ async def cancel_booking(db: Database, *, actor: User, booking_id: int, reason: 
         if not access.may_book_for(actor, booking.resident_id):
             raise Forbidden("only the elder's side or an operator may cancel", message_zh="您不能取消此预约")
         return await apply_transition(conn, booking, BookingStatus.CANCELLED, reason=reason or None)
+
+
+async def reschedule_booking(db: Database, crypto: Crypto, *, actor: User, booking_id: int,
+                             data: RescheduleBody, today: date | None = None) -> Booking:
+    """Move a visit to another day or window in one transaction: the old booking is cancelled
+    (its hold released first, so the new one can draw the same subsidy) and a new one made."""
+    async with db.transaction() as conn:
+        old = await _visible_booking(conn, actor, booking_id, for_update=True)
+        request = BookingCreate(resident_id=old.resident_id, item_code=old.item_code, date=data.date,
+                                window_start=data.window_start, window_end=data.window_end,
+                                notes=old.notes if data.notes is None else data.notes, channel=old.channel)
+        resident, item = await _checked_request(conn, crypto, actor, request, today or local_today())
+        await apply_transition(conn, old, BookingStatus.CANCELLED, reason="rescheduled")
+        return await _book(conn, resident, item, request, actor=actor, series_id=None)
 
 
 async def apply_transition(conn: asyncpg.Connection, booking: Booking, target: BookingStatus, *,
@@ -379,6 +396,13 @@ async def log_call(db: Database, crypto: Crypto, *, actor: User, data) -> Any:
         return await queries.insert_call(conn, resident_id=data.resident_id, operator_id=actor.id,
                                          kind=data.kind, outcome=data.outcome, booking_id=data.booking_id,
                                          notes=data.notes)
+
+
+async def list_calls(db: Database, crypto: Crypto, *, actor: User, resident_id: int, limit: int = 20) -> list:
+    """A resident's recent hotline calls, newest first."""
+    async with db.connection() as conn:
+        await _visible_resident(conn, crypto, actor, resident_id)
+        return await queries.recent_calls(conn, resident_id, limit)
 
 
 async def care_call_list(db: Database, crypto: Crypto, *, actor: User, day: date,

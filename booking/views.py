@@ -7,8 +7,8 @@ from app import keys
 from app.clock import local_today
 from app.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from booking import service
-from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallRead,
-                             CancelBody, CareCallEntry, CareCallList, CareCallQuery, EvaluationCreate,
+from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallList,
+                             CallQuery, CallRead, CancelBody, RescheduleBody, CareCallEntry, CareCallList, CareCallQuery, EvaluationCreate,
                              EvaluationRead, MenuRead, QuoteRead, ResidentCreate, ResidentList,
                              ResidentRead, ResidentSearch, SeriesCreate, SeriesRead, WalletQuery, WalletRead)
 from booking.subsidy import parse_month, service_month
@@ -68,9 +68,9 @@ async def get_resident(request: web.Request) -> web.Response:
 async def get_wallet(request: web.Request) -> web.Response:
     query = parse_query(request, WalletQuery)
     month = parse_month(query.month) if query.month else service_month(local_today())
-    wallet, entries = await service.get_wallet(_db(request), _crypto(request), actor=current_user(request),
-                                               resident_id=path_id(request), month=month)
-    return respond(WalletRead.of(month, wallet, entries))
+    wallet, entries, eligible = await service.get_wallet(_db(request), _crypto(request), actor=current_user(request),
+                                                         resident_id=path_id(request), month=month)
+    return respond(WalletRead.of(month, wallet, entries, eligible=eligible))
 
 
 @routes.post("/bookings/quote")
@@ -99,7 +99,8 @@ async def create_booking(request: web.Request) -> web.Response:
 async def list_bookings(request: web.Request) -> web.Response:
     q = parse_query(request, BookingQuery)
     found = await service.list_bookings(_db(request), actor=current_user(request), resident_id=q.resident_id,
-                                        service_date=q.date, status=q.status, circle_id=q.circle_id, limit=q.limit)
+                                        service_date=q.date, status=q.status, circle_id=q.circle_id, limit=q.limit,
+                                        evaluated=q.evaluated)
     return respond(BookingList(bookings=[BookingRead.of(b) for b in found]))
 
 
@@ -118,6 +119,16 @@ async def cancel_booking(request: web.Request) -> web.Response:
     booking = await service.cancel_booking(_db(request), actor=current_user(request),
                                            booking_id=path_id(request), reason=body.reason)
     return respond(BookingRead.of(booking))
+
+
+@routes.post("/bookings/{id}/reschedule")
+@endpoint(roles=ELDER_SIDE, summary="Move a pending or scheduled visit to another day or window, atomically "
+          "(the old booking is cancelled, a new one returned)", body=RescheduleBody, response=BookingRead, status=201)
+async def reschedule_booking(request: web.Request) -> web.Response:
+    body = await parse_body(request, RescheduleBody)
+    booking = await service.reschedule_booking(_db(request), _crypto(request), actor=current_user(request),
+                                               booking_id=path_id(request), data=body)
+    return respond(BookingRead.of(booking), status=201)
 
 
 @routes.post("/bookings/{id}/evaluation")
@@ -155,6 +166,16 @@ async def log_call(request: web.Request) -> web.Response:
     data = await parse_body(request, CallCreate)
     call = await service.log_call(_db(request), _crypto(request), actor=current_user(request), data=data)
     return respond(CallRead.of(call), status=201)
+
+
+@routes.get("/calls")
+@endpoint(roles=HOTLINE, summary="A resident's recent hotline calls, newest first", query=CallQuery,
+          response=CallList)
+async def list_calls(request: web.Request) -> web.Response:
+    q = parse_query(request, CallQuery)
+    calls = await service.list_calls(_db(request), _crypto(request), actor=current_user(request),
+                                     resident_id=q.resident_id, limit=q.limit)
+    return respond(CallList(calls=[CallRead.of(c) for c in calls]))
 
 
 @routes.get("/care-calls")

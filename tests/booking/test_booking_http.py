@@ -183,3 +183,28 @@ async def test_times_as_people_type_them_and_errors_in_chinese(client, street, t
     bad = await client.post("/api/v1/bookings/quote", json=body_for(street, tomorrow, window_start="9点"),
                             headers=headers)
     assert bad.status == 422 and "开始时间" in (await bad.json())["error"]["message_zh"]
+
+
+async def test_wallet_shows_the_grant_before_first_use_and_calls_history(client, street, tomorrow):
+    headers = await login(client, "operator")
+    wallet = await (await client.get(f"/api/v1/residents/{street.elder.id}/wallet", headers=headers)).json()
+    assert (wallet["granted_fen"], wallet["available_fen"], wallet["opened"], wallet["entries"]) == (20_000, 20_000, False, [])
+    other = await (await client.get(f"/api/v1/residents/{street.other_elder.id}/wallet", headers=headers)).json()
+    assert other["available_fen"] == 0
+    await client.post("/api/v1/calls", json={"resident_id": street.elder.id, "kind": "inbound", "notes": "问洗澡"},
+                      headers=headers)
+    calls = await (await client.get(f"/api/v1/calls?resident_id={street.elder.id}", headers=headers)).json()
+    assert [c["notes"] for c in calls["calls"]] == ["问洗澡"]
+    bad = await client.get("/api/v1/calls", headers=headers)
+    assert bad.status == 422 and (await bad.json())["error"]["details"][0]["field"] == "resident_id"
+
+
+async def test_reschedule_over_http(client, street, tomorrow):
+    headers = await login(client, "family")
+    booking = await (await client.post("/api/v1/bookings", json=body_for(street, tomorrow), headers=headers)).json()
+    moved = await client.post(f"/api/v1/bookings/{booking['id']}/reschedule", headers=headers,
+                              json={"date": tomorrow.isoformat(), "window_start": "14:00", "window_end": "15:00"})
+    assert moved.status == 201 and (await moved.json())["window_start"] == "14:00"
+    bad = await client.post(f"/api/v1/bookings/{booking['id']}/reschedule", headers=headers,
+                            json={"date": tomorrow.isoformat(), "window_start": "14:00", "window_end": "13:00"})
+    assert bad.status in (409, 422)

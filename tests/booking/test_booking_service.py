@@ -156,3 +156,33 @@ async def test_resident_outside_the_circle_is_refused_with_the_distance(db, cryp
     with pytest.raises(Invalid) as caught:
         await service.create_resident(db, crypto, actor=street.users["operator"], data=data)
     assert caught.value.details[0]["field"] == "lat" and " m from the circle centre" in caught.value.message
+
+
+async def test_reschedule_is_one_step_and_keeps_the_subsidy(db, conn, crypto, street, tomorrow):
+    """With the wallet nearly empty, moving a visit keeps its subsidy (released, then held again)."""
+    first = await book(db, crypto, street, tomorrow, "B01")
+    await book(db, crypto, street, tomorrow, "B01")  # the month's 200 yuan are now held
+    from booking.schemas import RescheduleBody
+    moved = await service.reschedule_booking(db, crypto, actor=street.users["operator"], booking_id=first["id"],
+                                             data=RescheduleBody(date=tomorrow + timedelta(days=1),
+                                                                 window_start=time(14), window_end=time(16)))
+    assert moved.subsidy_fen == first["subsidy_fen"] == 10_000 and moved.window_start == time(14)
+    old = await service.get_booking(db, actor=street.users["operator"], booking_id=first["id"])
+    assert old.status is BookingStatus.CANCELLED
+    assert not await queries.wallets_not_reconciling(conn)
+    with pytest.raises(Conflict):  # a cancelled booking cannot be moved; nothing is written
+        await service.reschedule_booking(db, crypto, actor=street.users["operator"], booking_id=first["id"],
+                                         data=RescheduleBody(date=tomorrow, window_start=time(9), window_end=time(10)))
+    assert await conn.fetchval("SELECT count(*) FROM bookings WHERE resident_id = $1", street.elder.id) == 3
+
+
+async def test_ratings_show_on_bookings_and_filter_lists(db, crypto, street, tomorrow):
+    body = await book(db, crypto, street, tomorrow, "C01")
+    for target in (BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS, BookingStatus.COMPLETED):
+        async with db.transaction() as tx:
+            await service.transition_booking(tx, body["id"], target)
+    operator = street.users["operator"]
+    assert [b.id for b in await service.list_bookings(db, actor=operator, evaluated=False)] == [body["id"]]
+    await service.evaluate(db, actor=operator, booking_id=body["id"], rating=2, comment="来晚了", source="return_call")
+    assert (await service.get_booking(db, actor=operator, booking_id=body["id"])).rating == 2
+    assert await service.list_bookings(db, actor=operator, evaluated=False) == []
