@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from aiohttp.test_utils import TestClient, TestServer
+
+from app import keys
+from app.auth import issue_token
+from app.main import create_app
 from app.redis import create_redis
 from dispatch import service
-from dispatch.planner import subscriber
+from dispatch.planner import Planner, subscriber
 from dispatch.schemas import PlanCreate
 from tests import factories
 from tests.conftest import login
@@ -62,7 +67,7 @@ async def test_plan_lifecycle_over_http(planning_client, small_day):
     assert edit.status == 201 and (await edit.json())["action"] == "pin"
     again = await client.post(f"/api/v1/plans/{queued['id']}/reoptimize", headers=headers, json={})
     assert again.status == 202 and (await again.json())["status"] == "queued"
-    await client.app[_planner_key()].wait_idle()
+    await client.app[keys.PLANNER].wait_idle()
     published = await client.post(f"/api/v1/plans/{(await again.json())['id']}/publish", headers=headers)
     assert published.status == 200, await published.text()
     assert (await published.json())["plan"]["status"] == "published"
@@ -120,6 +125,22 @@ async def test_event_stream_polls_the_database_when_redis_is_down(db, planner, s
     assert events[-1][1]["status"] == "draft" and events[-1][1]["stats"]["assigned"] == 5
 
 
-def _planner_key():
-    from app import keys
-    return keys.PLANNER
+async def test_redis_down_post_plans_still_answers_202_and_the_plan_finishes(settings, db, conn, runner, small_day):
+    """The app's Redis on a closed port: POST /plans → 202, solved in the web process; the
+    event stream polls the database and ends with the draft."""
+    dead = create_redis("redis://127.0.0.1:1/0", timeout_s=0.2)
+    app = create_app(settings, database=db, redis_client=dead, with_background=False)
+    app[keys.PLANNER] = planner = Planner(db, dead, runner, heartbeat_s=0.2)
+    token = await issue_token(conn, small_day.users["dispatcher"].id, ttl=timedelta(hours=1))  # login needs Redis
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with TestClient(TestServer(app)) as client:
+            created = await client.post("/api/v1/plans", headers=headers, json={
+                "circle_id": small_day.circle_id, "date": small_day.day.isoformat(), "solution_limit": FAST})
+            assert created.status == 202 and (await created.json())["status"] == "queued"
+            events = await read_events(await client.get(f"/api/v1/plans/{(await created.json())['id']}/events",
+                                                        headers=headers))
+            assert events[-1][0] == "status" and events[-1][1]["status"] == "draft"
+    finally:
+        await planner.close()
+        await dead.aclose()
