@@ -39,8 +39,10 @@ OUTCOME_STATUS = {
 }
 
 
-def distance_m(lat: float, lon: float, home_lat: float, home_lon: float) -> int:
-    """Whole metres from the phone's position to the elder's home."""
+def distance_m(lat: float | None, lon: float | None, home_lat: float, home_lon: float) -> int | None:
+    """Whole metres from the phone's position to the elder's home; None without a position."""
+    if lat is None or lon is None:
+        return None
     return round(haversine_m(lat, lon, home_lat, home_lon))
 
 
@@ -57,9 +59,10 @@ def is_too_early(planned_start: datetime, now: datetime) -> bool:
     return planned_start - now > timedelta(minutes=EARLIEST_CHECK_IN_MINUTES)
 
 
-def check_in_flags(*, distance: int | None, planned_start: datetime, checked_in_at: datetime) -> tuple[str, ...]:
-    """The flags a check-in earns: far from home, late start."""
-    flags = []
+def check_in_flags(*, distance: int | None, planned_start: datetime, checked_in_at: datetime,
+                   has_position: bool = True) -> tuple[str, ...]:
+    """The flags a check-in earns: far from home, no position from the phone, late start."""
+    flags = [] if has_position else [Flag.NO_POSITION.value]
     if is_far(distance):
         flags.append(Flag.FAR_CHECK_IN.value)
     if is_late(planned_start, checked_in_at):

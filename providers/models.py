@@ -38,6 +38,7 @@ class Flag(StrEnum):
     LATE_START = "late_start"
     NO_SHOW = "no_show"
     SHORTENED = "shortened"
+    NO_POSITION = "no_position"  # the phone gave no position (GPS fails indoors): never refused
 
 
 @dataclass(frozen=True)

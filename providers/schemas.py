@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from booking.schemas import ClockTime, Gender, Id, Month, Phone, Strict, Text500
 from providers.models import (Alert, Caregiver, Circle, DayRule, Provider, Settlement, SettlementLine,
@@ -300,8 +300,20 @@ class CalendarTokenRead(BaseModel):
 
 
 class CheckInBody(Strict):
-    lat: Lat
-    lon: Lon
+    """The phone's position; when it has none (indoors, permission denied), send no lat/lon and
+    say why in `position_error`: the check-in is accepted and flagged `no_position`."""
+
+    lat: Lat | None = None
+    lon: Lon | None = Field(default=None, validate_default=True)
+    accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    position_error: Literal["denied", "unavailable", "timeout"] | None = None
+
+    @field_validator("lon")
+    @classmethod
+    def _with_lat(cls, lon: float | None, info: ValidationInfo) -> float | None:
+        if (lon is None) != (info.data.get("lat") is None):
+            raise ValueError("lat and lon come together (or neither, with position_error)")
+        return lon
 
 
 class CheckOutBody(CheckInBody):

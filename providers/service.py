@@ -346,7 +346,7 @@ async def _own_visit(conn: asyncpg.Connection, actor: User, visit_id: int) -> Vi
     return ctx
 
 
-async def check_in(db: Database, *, actor: User, visit_id: int, lat: float, lon: float,
+async def check_in(db: Database, *, actor: User, visit_id: int, lat: float | None, lon: float | None,
                    now: datetime | None = None) -> tuple[Visit, str]:
     """Record the caregiver's arrival with the phone's position; returns (visit, booking status).
 
@@ -358,7 +358,8 @@ async def check_in(db: Database, *, actor: User, visit_id: int, lat: float, lon:
         ctx = await _own_visit(conn, actor, visit_id)
         _ensure_can_check_in(ctx.visit, now)
         distance = checkin.distance_m(lat, lon, ctx.home_lat, ctx.home_lon)
-        flags = checkin.check_in_flags(distance=distance, planned_start=ctx.visit.planned_start, checked_in_at=now)
+        flags = checkin.check_in_flags(distance=distance, planned_start=ctx.visit.planned_start, checked_in_at=now,
+                                       has_position=lat is not None)
         await queries.record_check_in(conn, visit_id, at=now, lat=lat, lon=lon, distance_m=distance,
                                       flags=checkin.merge_flags(ctx.visit.flags, flags))
         status = await _advance_booking(conn, ctx.visit.booking_id, visit_id)
@@ -374,7 +375,7 @@ def _ensure_can_check_in(visit: Visit, now: datetime) -> None:
                        code="too_early")
 
 
-async def check_out(db: Database, *, actor: User, visit_id: int, lat: float, lon: float, outcome: str,
+async def check_out(db: Database, *, actor: User, visit_id: int, lat: float | None, lon: float | None, outcome: str,
                     notes: str = "", now: datetime | None = None) -> tuple[Visit, str]:
     """Record the caregiver's departure, position and outcome; returns (visit, booking status).
 

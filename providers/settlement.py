@@ -13,6 +13,10 @@ that applies:
   counts as no time on site);
 - `low_rating`: the visit was rated 1–2 and a street admin has not cleared it on review.
 
+A check-in without any position from the phone (flag `no_position`: GPS fails indoors) is not
+withheld by itself: it is shown to the dispatcher as an alert, and the on-site time and the
+rating still decide.
+
 Totals: `payable_fen` is the price of payable lines (= `payable_subsidy_fen` +
 `payable_self_pay_fen`); `withheld_fen` the price of withheld lines; `withheld_by_reason` counts
 lines per reason (a line with two reasons counts under both).

@@ -126,6 +126,8 @@ async def test_visit_check_in_out_alerts_and_correction(client, db, conn, crypto
     me = await login(client, "caregiver")
     assert await field_of(await client.post(f"/api/v1/visits/{visit_id}/check-in", headers=me,
                                             json={"lat": 999, "lon": 121.4})) == "lat"
+    assert await field_of(await client.post(f"/api/v1/visits/{visit_id}/check-in", headers=me,
+                                            json={"lat": 31.23})) == "lon"
     far = await client.post(f"/api/v1/visits/{visit_id}/check-in", headers=me, json={"lat": 31.2344, "lon": 121.4747})
     checked = await far.json()
     assert far.status == 200 and checked["booking_status"] == "in_progress" and checked["flags"] == ["far_check_in"]

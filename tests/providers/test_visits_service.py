@@ -45,6 +45,18 @@ async def test_far_and_late_check_in_is_accepted_and_flagged(db, conn, crypto, s
     assert visit.flags == ("far_check_in", "late_start")
 
 
+async def test_check_in_without_a_position_is_accepted_and_flagged(db, conn, crypto, street, tomorrow):
+    """Indoors the phone may have no position at all: the visit still starts, flagged no_position;
+    check-out without a position completes it."""
+    booking_id, visit_id, start = await scheduled_visit(db, conn, crypto, street, tomorrow)
+    visit, status = await service.check_in(db, actor=street.users["caregiver"], visit_id=visit_id,
+                                           lat=None, lon=None, now=start)
+    assert status == "in_progress" and visit.check_in_distance_m is None and visit.flags == ("no_position",)
+    visit, status = await service.check_out(db, actor=street.users["caregiver"], visit_id=visit_id, lat=None,
+                                            lon=None, outcome="done", now=start + timedelta(minutes=60))
+    assert status == "completed" and "no_position" in visit.flags
+
+
 async def test_check_in_hours_early_is_refused(db, conn, crypto, street, tomorrow):
     _, visit_id, start = await scheduled_visit(db, conn, crypto, street, tomorrow)
     with pytest.raises(Conflict) as caught:
