@@ -31,9 +31,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from app import keys
+from app.crypto import Crypto
 from app.db import Database, apply_schema, connect, create_pool
 from app.redis import REDIS_ERRORS, create_redis
 from dispatch import queries, queue, service
+from dispatch.chores import run_chores
 from dispatch.planner import Planner, RedisEvents
 from dispatch.solving import SolverRunner, process_pool
 
@@ -200,13 +202,17 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.PLANNER] = planner
     warming = asyncio.create_task(runner.warm_up(), name="solver-warm-up")
     worker, task, worker_redis = None, None, None
+    stop_chores, chores = asyncio.Event(), None
     if settings.start_worker and settings.redis_url:
         worker_redis = worker_redis_client(settings.redis_url)
         worker = PlanningWorker(app[keys.DB], worker_redis, runner, events=events)
         task = asyncio.create_task(worker.run(), name="planning-worker")
+        chores = asyncio.create_task(run_chores(app[keys.DB], app[keys.REDIS], app[keys.CRYPTO], stop_chores),
+                                     name="chores")
     yield
+    stop_chores.set()
     warming.cancel()
-    await asyncio.gather(warming, return_exceptions=True)
+    await asyncio.gather(warming, *([chores] if chores else []), return_exceptions=True)
     if worker is not None:
         worker.stop()
         await asyncio.gather(task, return_exceptions=True)
@@ -236,12 +242,17 @@ async def run_worker(settings) -> int:
     runner = SolverRunner(executor)
     worker = PlanningWorker(Database(pool), redis, runner, config=WorkerConfig(concurrency=default_processes()))
     await runner.warm_up()
+    stop_chores = asyncio.Event()
+    chores = asyncio.create_task(run_chores(Database(pool), redis, Crypto(settings.resolved_secret()), stop_chores))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
+        loop.add_signal_handler(sig, stop_chores.set)
     try:
         await worker.run()
     finally:
+        stop_chores.set()
+        await asyncio.gather(chores, return_exceptions=True)
         runner.close()
         executor.shutdown(wait=True, cancel_futures=True)
         await redis.aclose()

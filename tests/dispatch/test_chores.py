@@ -1,0 +1,28 @@
+"""The worker's periodic chores: overdue visits get flagged, series get their coming days,
+and a round locked by another process is skipped."""
+from datetime import time, timedelta
+
+from booking.schemas import SeriesCreate
+from booking import service as booking_service
+from dispatch import chores
+
+
+async def test_series_chore_creates_the_coming_days_once(db, crypto, street, redis, today):
+    """A series made two days ago has bookings through today+5; the hourly chore adds today+6
+    and today+7, and a second round in the same hour is skipped by the lock."""
+    data = SeriesCreate(resident_id=street.elder.id, item_code="M01", window_start=time(11), window_end=time(12),
+                        start_date=today + timedelta(days=1), end_date=today + timedelta(days=30))
+    _, created = await booking_service.create_series(db, crypto, actor=street.users["family"], data=data,
+                                                     today=today - timedelta(days=2))
+    assert created == 5
+    made = await chores.run_once(redis, "series-test", 60, lambda: chores.materialize(db, crypto))
+    assert made == 2
+    skipped = await chores.run_once(redis, "series-test", 60, lambda: chores.materialize(db, crypto))
+    assert skipped is None
+
+
+async def test_a_failing_chore_is_logged_not_raised(redis, caplog):
+    async def broken():
+        raise RuntimeError("boom")
+    assert await chores.run_once(redis, "broken", 60, broken) is None
+    assert "chore broken failed" in caplog.text
