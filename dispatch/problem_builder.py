@@ -34,7 +34,7 @@ from app.clock import LOCAL_TZ, local_instant
 from dispatch.edits import EditSet
 from dispatch.models import ActiveVisit, BookingToPlan, CircleDay, PlanRoute, UnassignedBooking
 from dispatch.reasons import GENDER_ZH, qualification_zh, reason_zh
-from dispatch.solver import Break, Job, Problem, Site, Worker
+from dispatch.solver import Break, HaversineTravel, Job, Problem, Site, Worker
 
 MIN_VISIT_MINUTES = 5          # a visit on site takes at least this long
 PLANNABLE = ("pending", "scheduled")
@@ -111,7 +111,7 @@ def build_problem(day: CircleDay, *, edits: EditSet = EditSet(), freeze_at: date
             jobs.append(outcome[0])
             allowed[booking.id] = outcome[1]
     jobs, workers = _encode_allowed(jobs, allowed, workers, {b.id: b for b in pool})
-    problem = Problem(workers=tuple(workers.values()), jobs=tuple(jobs))
+    problem = Problem(workers=tuple(workers.values()), jobs=tuple(jobs), travel=WholeMinuteTravel())
     return BuiltProblem(
         problem=problem, day=day.day, bookings={b.id: b for b in day.bookings},
         caregiver_names={c.id: c.name for c, _ in day.caregivers}, left_out=tuple(left_out),
@@ -316,3 +316,16 @@ def _chosen(edits: EditSet) -> dict[int, int]:
 def minutes_up(seconds: int | float) -> int:
     """Whole minutes, rounded up (travel is never shown shorter than planned)."""
     return int(math.ceil(seconds / 60 - 1e-9))
+
+
+@dataclass(frozen=True)
+class WholeMinuteTravel:
+    """The default haversine travel, rounded UP to whole minutes. Shifts, windows, breaks and
+    service times are whole minutes too, so every planned time falls on a minute: a day sheet
+    says 09:25, not 09:24:37, and travel is never shorter than planned."""
+
+    inner: HaversineTravel = field(default_factory=HaversineTravel)
+
+    def matrix(self, sites, profile: str):
+        seconds = self.inner.matrix(sites, profile)
+        return -(-seconds // 60) * 60

@@ -49,6 +49,8 @@ async def test_plan_is_solved_into_a_draft_with_reasons(db, planner, small_day):
     assert where(plan, b["clean_for_her"])[0] != [cg["陈强"]]
     assert plan.stats.assigned == 5 and plan.stats.unassigned == 1 and plan.stats.solver_status
     assert plan.stats.travel_minutes == sum(r.travel_minutes for r in plan.routes) > 0
+    starts = [v.planned_start for r in plan.routes for v in r.visits]
+    assert starts and all(t.second == 0 and t.microsecond == 0 for t in starts)  # on the minute
 
 
 async def test_edit_reoptimize_publish(db, conn, planner, small_day):
