@@ -130,6 +130,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", f"{API}/bookings/{{id}}/cancel"): rule(
         lambda w, t: Req("POST", f"{API}/bookings/{t.pending_booking_id}/cancel", body={"reason": "矩阵"}),
         ELDER_SIDE, HOTLINE),
+    ("POST", f"{API}/bookings/{{id}}/reschedule"): rule(
+        lambda w, t: Req("POST", f"{API}/bookings/{t.pending_booking_id}/reschedule", body={
+            "date": (w.today + timedelta(days=3)).isoformat(), "window_start": "14:00", "window_end": "16:00"}),
+        ELDER_SIDE, HOTLINE),
     ("POST", f"{API}/bookings/{{id}}/evaluation"): rule(
         lambda w, t: Req("POST", f"{API}/bookings/{t.completed_booking_id}/evaluation",
                          body={"rating": 5, "comment": "好", "source": "app"}),
@@ -142,6 +146,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
                                                   ELDER_SIDE, HOTLINE),
     ("POST", f"{API}/calls"): rule(lambda w, t: Req("POST", f"{API}/calls", body={
         "resident_id": t.elder.id, "kind": "care_call", "outcome": "ok"}), HOTLINE, HOTLINE),
+    ("GET", f"{API}/calls"): rule(lambda w, t: Req("GET", f"{API}/calls", {"resident_id": t.elder.id}),
+                                  HOTLINE, HOTLINE),
     ("GET", f"{API}/care-calls"): rule(lambda w, t: Req("GET", f"{API}/care-calls", {"circle_id": t.circle_id}),
                                        HOTLINE, HOTLINE),
     # ---------------------------------------------------------------- providers
