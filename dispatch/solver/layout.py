@@ -164,3 +164,44 @@ def _node_matrix(site_matrix: np.ndarray, site_of: list[int]) -> np.ndarray:
 def _horizon(workers, jobs) -> int:
     ends = [w.shift_end for w in workers] + [j.start_range()[1] + j.duration for j in jobs]
     return max(ends, default=0) + 1
+
+
+def restrict(lay: Layout, jobs: list[int], vehicles: list[int]) -> tuple[Layout, list[int]]:
+    """The part of ``lay`` with only these jobs (indices) and vehicles.
+
+    Returns the smaller layout and, per node of it, the node of ``lay`` it stands for.
+    Vehicle ``i`` of the part is ``vehicles[i]``; job ``i`` is ``jobs[i]``.
+    """
+    homes = list(dict.fromkeys([lay.starts[v] for v in vehicles] + [lay.ends[v] for v in vehicles]))
+    job_nodes = [n for k in jobs for n in lay.job_nodes[k]]
+    nodes = homes + job_nodes
+    local = {n: i for i, n in enumerate(nodes)}
+    vpos = {v: i for i, v in enumerate(vehicles)}
+    idx = np.asarray(nodes, dtype=np.int64)
+    kpos = {k: i for i, k in enumerate(jobs)}
+    part = Layout(
+        problem=lay.problem, workers=[lay.workers[v] for v in vehicles], jobs=[lay.jobs[k] for k in jobs],
+        starts=[local[lay.starts[v]] for v in vehicles], ends=[local[lay.ends[v]] for v in vehicles],
+        node_job=np.array([-1] * len(homes) + [kpos[int(lay.node_job[n])] for n in job_nodes], dtype=np.int64),
+        node_member=lay.node_member[idx].copy(),
+        job_nodes=[[local[n] for n in lay.job_nodes[k]] for k in jobs],
+        service=lay.service[idx].copy(), lo=lay.lo[idx].copy(), hi=lay.hi[idx].copy(),
+        demand=lay.demand[idx].copy(),
+        allowed=[list(range(len(vehicles)))] * len(homes)
+        + [[vpos[v] for v in lay.allowed[n] if v in vpos] for n in job_nodes],
+        profiles=lay.profiles, vehicle_profile=[lay.vehicle_profile[v] for v in vehicles],
+        travel=[np.ascontiguousarray(m[np.ix_(idx, idx)]) for m in lay.travel],
+        horizon=lay.horizon,
+    )
+    return part, nodes
+
+
+def node_xy(lay: Layout, node: int) -> tuple[float, float]:
+    """(lon, lat) of a node's site: a job's site, or a home of a worker starting there."""
+    k = int(lay.node_job[node])
+    if k >= 0:
+        site = lay.jobs[k].site
+    else:
+        v = (lay.starts + lay.ends).index(node) % lay.num_vehicles
+        site = lay.workers[v].start_site if lay.starts[v] == node else lay.workers[v].end_site
+    return site.lon, site.lat

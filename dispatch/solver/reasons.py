@@ -131,17 +131,34 @@ def _diagnose_job(problem, tables, job, cache) -> Unassigned | tuple[tuple[str, 
     members = _member_candidates(problem, job)
     if isinstance(members, str):
         return Unassigned(job.id, "no_qualified_worker", members)
-    windows = [{w.id: _cached_intervals(job, w, tables, cache) for w in m} for m in members]
-    feasible = [tuple(wid for wid, iv in m.items() if iv) for m in windows]
+    classes = [_classes(job, m, tables, cache) for m in members]
+    feasible = [tuple(wid for ids, iv in c if iv for wid in ids) for c in classes]
     if not all(feasible):
         return _unreachable(problem, tables, job, members, fmt)
-    if job.crew == 2 and not _has_pair(windows):
+    if job.crew == 2 and not _has_pair(classes):
         return Unassigned(
             job.id, "no_partner",
             f"needs two workers at the same time in {_window_text(job, fmt)}, "
             f"but only {len(set(feasible[0]) | set(feasible[1]))} qualified worker(s) are free then",
         )
     return tuple(feasible)
+
+
+def _classes(job, workers, tables, cache) -> list[tuple[list[str], list[Interval]]]:
+    """Workers grouped by equal data (same home, shift, profile...), with their start intervals."""
+    groups: dict[tuple, list[str]] = {}
+    first: dict[tuple, Worker] = {}
+    for w in workers:
+        key = _worker_key(w)
+        groups.setdefault(key, []).append(w.id)
+        first.setdefault(key, w)
+    jkey = _job_key(job)
+    out = []
+    for key, ids in groups.items():
+        if (jkey, key) not in cache:
+            cache[(jkey, key)] = start_intervals(job, first[key], tables)
+        out.append((ids, cache[(jkey, key)]))
+    return out
 
 
 def _member_candidates(problem: Problem, job: Job) -> list[list[Worker]] | str:
@@ -195,20 +212,13 @@ def _over_max_work(job: Job, worker: Worker, tables: TravelTables) -> bool:
     return t_out + job.duration + t_back > worker.max_work
 
 
-def _has_pair(windows: list[dict[str, list[Interval]]]) -> bool:
-    first, second = windows
-    for wa, ia in first.items():
-        for wb, ib in second.items():
-            if wa != wb and ia and ib and _intersect(ia, ib):
+def _has_pair(classes) -> bool:
+    """Two different workers, one per crew member, with a common start time."""
+    for ids_a, ia in classes[0]:
+        for ids_b, ib in classes[1]:
+            if ia and ib and len(set(ids_a) | set(ids_b)) >= 2 and _intersect(ia, ib):
                 return True
     return False
-
-
-def _cached_intervals(job, worker, tables, cache) -> list[Interval]:
-    key = (_job_key(job), _worker_key(worker))
-    if key not in cache:
-        cache[key] = start_intervals(job, worker, tables)
-    return cache[key]
 
 
 def _job_key(job: Job) -> tuple:

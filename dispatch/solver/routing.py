@@ -40,6 +40,14 @@ SLOW_OPERATORS = (
     "use_light_relocate_pair", "use_exchange_pair", "use_relocate_subtrip",
     "use_exchange_subtrip",
 )
+# Switched on in addition (empty: the measured best; see docs/benchmarks.md).
+EXTRA_OPERATORS: tuple[str, ...] = ()
+# Leave home late and come back early in reported times (costs a little search speed).
+USE_FINALIZER = True
+# Serve-everything starts are searched without disjunctions (see build_model).
+MANDATORY_WHEN_COMPLETE = False
+# Extra RoutingSearchParameters fields (empty: the measured best; see docs/benchmarks.md).
+EXTRA_SEARCH_FIELDS: dict[str, object] = {}
 # Kept only while some visit is unplanned: they can trade a low for a high priority visit.
 SWAP_OPERATORS = ("use_swap_active",)
 
@@ -73,13 +81,32 @@ def job_penalties(lay: Layout, preferred_cost: int) -> list[int]:
     return [min(big * base ** rank[_tier(j)], MAX_INT // (4 * max(len(lay.jobs), 1))) for j in lay.jobs]
 
 
+def plan_objective(lay: Layout, routes: list[list[int]], preferred_cost: int) -> int:
+    """The model's objective for node routes: travel + preference costs + penalties."""
+    penalties = job_penalties(lay, preferred_cost)
+    served = {int(lay.node_job[n]) for r in routes for n in r}
+    total = sum(p for k, p in enumerate(penalties) if k not in served)
+    for v, route in enumerate(routes):
+        if route:
+            path = [lay.starts[v], *route, lay.ends[v]]
+            tt = lay.vehicle_travel(v)
+            total += sum(int(tt[a, b]) for a, b in zip(path, path[1:]))
+            total += sum(preferred_cost for n in route if lay.preferred_vehicle(n) not in (None, v))
+    return int(total)
+
+
 def _tier(job) -> tuple[int, int]:
     pinned = bool(job.pinned_workers) or job.pinned_start is not None
     return (int(pinned), job.priority)
 
 
-def build_model(lay: Layout, params: SolveParams) -> Model:
-    """Create the routing model with every constraint of the layout."""
+def build_model(lay: Layout, params: SolveParams, mandatory: bool = False) -> Model:
+    """Create the routing model with every constraint of the layout.
+
+    ``mandatory=True`` leaves out the disjunctions (every job node must be served): only
+    for a search that starts from a plan serving every node, where it makes the local
+    search leaner; the caller must fall back to optional nodes if that start is rejected.
+    """
     manager = pywrapcp.RoutingIndexManager(lay.num_nodes, lay.num_vehicles, lay.starts, lay.ends)
     routing = pywrapcp.RoutingModel(manager)
     _arc_costs(lay, routing, params.preferred_worker_cost)
@@ -87,10 +114,11 @@ def build_model(lay: Layout, params: SolveParams) -> Model:
     model = Model(lay, manager, routing, time)
     _work_dimension(lay, routing, transits, params.balance_cost)
     _load_dimension(lay, routing)
-    _visits(model, job_penalties(lay, params.preferred_worker_cost))
+    _visits(model, job_penalties(lay, params.preferred_worker_cost), mandatory)
     _crews(model)
     _breaks(model)
-    _finalizer(model)
+    if USE_FINALIZER:
+        _finalizer(model)
     return model
 
 
@@ -156,7 +184,7 @@ def _load_dimension(lay: Layout, routing) -> None:
     routing.AddDimensionWithVehicleCapacity(demand, 0, caps, True, "load")
 
 
-def _visits(model: Model, penalties: list[int]) -> None:
+def _visits(model: Model, penalties: list[int], mandatory: bool) -> None:
     lay, routing, manager = model.lay, model.routing, model.manager
     everyone = lay.num_vehicles
     for k, nodes in enumerate(lay.job_nodes):
@@ -165,7 +193,8 @@ def _visits(model: Model, penalties: list[int]) -> None:
             if len(lay.allowed[n]) < everyone:
                 # SetAllowedVehiclesForIndex does not accept a Python list in 9.15.
                 routing.VehicleVar(index).SetValues([-1] + [int(v) for v in lay.allowed[n]])
-            routing.AddDisjunction([index], max(1, penalties[k] // len(nodes)))
+            if not mandatory:
+                routing.AddDisjunction([index], max(1, penalties[k] // len(nodes)))
     model.penalties = penalties
 
 
@@ -220,9 +249,13 @@ def search_parameters(params: SolveParams, seconds: float, keep_swaps: bool):
         p.solution_limit = params.solution_limit
     for name in SLOW_OPERATORS:
         setattr(p.local_search_operators, name, OFF)
+    for name in EXTRA_OPERATORS:
+        setattr(p.local_search_operators, name, ON)
     if not keep_swaps:
         for name in SWAP_OPERATORS:
             setattr(p.local_search_operators, name, OFF)
+    for name, value in EXTRA_SEARCH_FIELDS.items():
+        setattr(p, name, value)
     p.log_search = params.log_search
     return p
 

@@ -17,7 +17,7 @@ from .clock import Clock
 from .layout import Layout, build_layout
 from .problem import Problem, SolveParams, format_time
 from .reasons import Diagnosis, diagnose, explain_unserved
-from .routing import TimedRoute, build_model, index_routes, job_penalties, read_routes, search_parameters
+from .routing import TimedRoute, plan_objective
 from .schedule import simulate
 from .solution import BreakTaken, Progress, Route, Solution, Stats, Stop, Unassigned
 from .travel import travel_tables
@@ -91,7 +91,7 @@ def _search(lay, plan, params, clock, on_progress, should_stop) -> Outcome:
     if params.strategy == "auto" and big:
         found = decompose.improve(lay, plan, params, budget, clock, on_progress, should_stop)
     else:
-        found = decompose.optimise(lay, plan, params, budget, clock, on_progress, should_stop)
+        found = decompose.optimise(lay, plan.routes, params, budget, clock, on_progress, should_stop)
     status = "cancelled" if found.cancelled else "optimised"
     if found.routes is None:
         why = status if found.cancelled else "fallback"
@@ -201,11 +201,4 @@ def _route(lay: Layout, v: int, timed: TimedRoute) -> Route:
 
 def _objective(lay: Layout, routes: list[TimedRoute], unserved: list[int], params: SolveParams) -> int:
     """Travel + preference costs + penalties of unserved jobs (the model's objective)."""
-    penalties = job_penalties(lay, params.preferred_worker_cost)
-    total = sum(penalties[k] for k in unserved)
-    for v, r in enumerate(routes):
-        path = [lay.starts[v], *r.nodes, lay.ends[v]] if r.nodes else []
-        tt = lay.vehicle_travel(v)
-        total += sum(int(tt[a, b]) for a, b in zip(path, path[1:]))
-        total += sum(params.preferred_worker_cost for n in r.nodes if lay.preferred_vehicle(n) not in (None, v))
-    return int(total)
+    return plan_objective(lay, [list(r.nodes) for r in routes], params.preferred_worker_cost)
