@@ -20,9 +20,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's session reset (RESET ALL, UNLISTEN *, CLOSE ALL, advisory
+    unlock: one more round trip per request): the service keeps no session state — its settings,
+    cursors and advisory locks are all transaction-scoped. An open transaction is still rolled back."""
+
+
 async def create_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(url, min_size=1, max_size=size, init=_init_connection,
-                                     command_timeout=30)
+                                     command_timeout=30, reset=_keep_session)
 
 
 async def connect(url: str) -> asyncpg.Connection:
