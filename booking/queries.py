@@ -124,6 +124,58 @@ async def open_wallet(conn: Conn, resident_id: int, month: date) -> None:
                         amount_fen=created)
 
 
+async def lock_wallet(conn: Conn, resident_id: int, month: date) -> Wallet:
+    """The month's wallet of an eligible elder, row-locked until the transaction ends; opened with its
+    grant (and the grant's ledger entry) on first use. One statement: an upsert locks the row even when
+    another transaction created it a moment ago, and `xmax = 0` tells a fresh insert from that."""
+    row = await conn.fetchrow(
+        """WITH w AS (
+             INSERT INTO subsidy_wallets AS sw (resident_id, month, granted_fen) VALUES ($1, $2, $3)
+             ON CONFLICT (resident_id, month) DO UPDATE SET granted_fen = sw.granted_fen
+             RETURNING sw.resident_id, sw.month, sw.granted_fen, sw.held_fen, sw.spent_fen, sw.xmax = 0 AS created),
+           grant_entry AS (
+             INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
+             SELECT resident_id, month, NULL, 'grant', granted_fen FROM w WHERE created)
+           SELECT resident_id, month, granted_fen, held_fen, spent_fen FROM w""",
+        resident_id, month, MONTHLY_GRANT_FEN)
+    return _wallet(row)
+
+
+_TARGET_RESIDENT = [c.strip() for c in _RESIDENT_COLUMNS.split(",") if c.strip() != "care_notes_enc"]
+_TARGET_ITEM = [c.strip() for c in _ITEM_COLUMNS.split(",")]
+_TARGET_WALLET = ["resident_id", "month", "granted_fen", "held_fen", "spent_fen"]
+_TARGET_SQL = f"""WITH r AS (SELECT {", ".join(_TARGET_RESIDENT)}, subsidy_eligible AS eligible FROM residents WHERE id = $1),
+  m AS (SELECT {_ITEM_COLUMNS} FROM menu_items WHERE code = $2 AND active),
+  w AS (INSERT INTO subsidy_wallets AS sw (resident_id, month, granted_fen)
+        SELECT id, $3, $4 FROM r WHERE eligible AND EXISTS (SELECT FROM m)
+        ON CONFLICT (resident_id, month) DO UPDATE SET granted_fen = sw.granted_fen
+        RETURNING {", ".join("sw." + c for c in _TARGET_WALLET)}, sw.xmax = 0 AS created),
+  grant_entry AS (INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
+        SELECT resident_id, month, NULL, 'grant', granted_fen FROM w WHERE created)
+SELECT {", ".join([f"r.{c} AS r_{c}" for c in _TARGET_RESIDENT] + [f"m.{c} AS m_{c}" for c in _TARGET_ITEM]
+                  + [f"w.{c} AS w_{c}" for c in _TARGET_WALLET])}
+FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN m ON true LEFT JOIN w ON true"""
+
+
+async def booking_target(conn: Conn, *, resident_id: int, item_code: str,
+                         month: date) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
+    """What booking needs, in one round trip: the elder (care notes left encrypted: None), the active
+    menu item and — for an eligible elder, when both exist — the month's wallet, opened with its grant
+    on first use and row-locked as `lock_wallet` does."""
+    row = await conn.fetchrow(_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN)
+    part = lambda prefix, names: {n: row[prefix + n] for n in names}  # noqa: E731
+    resident = None
+    if row["r_id"] is not None:
+        data = part("r_", _TARGET_RESIDENT)
+        data["eligibility"] = tuple(data["eligibility"])
+        data["gender"] = data["gender"].strip()
+        data["caregiver_gender"] = data["caregiver_gender"].strip() if data["caregiver_gender"] else None
+        resident = Resident(care_notes=None, **data)
+    item = MenuItem(**part("m_", _TARGET_ITEM)) if row["m_code"] is not None else None
+    wallet = Wallet(**part("w_", _TARGET_WALLET)) if row["w_resident_id"] is not None else None
+    return resident, item, wallet
+
+
 async def wallet(conn: Conn, resident_id: int, month: date, *, for_update: bool = False) -> Wallet | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(
@@ -193,6 +245,30 @@ async def insert_booking(conn: Conn, *, resident_id: int, circle_id: int, item_c
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING id""",
         resident_id, circle_id, item_code, series_id, service_date, window_start, window_end,
         channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
+
+
+async def insert_booking_with_hold(conn: Conn, *, resident_id: int, circle_id: int, item_code: str,
+                                   series_id: int | None, service_date: date, window_start: time, window_end: time,
+                                   channel: str, booked_by: int | None, notes: str, price_fen: int,
+                                   subsidy_fen: int, self_pay_fen: int, month: date) -> Booking:
+    """Insert a booking and hold its subsidy part — the wallet's held_fen and the ledger's hold entry —
+    in one statement, and return the booking as `booking()` reads it. The caller holds the wallet's
+    row lock (`lock_wallet`); wallet_not_overspent still guards the update."""
+    row = await conn.fetchrow(
+        f"""WITH b AS (
+              INSERT INTO bookings (resident_id, circle_id, item_code, series_id, service_date, window_start,
+                  window_end, channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
+              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING *),
+            held AS (
+              UPDATE subsidy_wallets SET held_fen = held_fen + $12
+              WHERE $12 > 0 AND resident_id = $1 AND month = $14),
+            hold_entry AS (
+              INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
+              SELECT $1, $14, b.id, 'hold', $12 FROM b WHERE $12 > 0)
+            {_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}""",
+        resident_id, circle_id, item_code, series_id, service_date, window_start, window_end, channel,
+        booked_by, notes, price_fen, subsidy_fen, self_pay_fen, month)
+    return _booking(row)
 
 
 async def booking(conn: Conn, booking_id: int, *, for_update: bool = False) -> Booking | None:

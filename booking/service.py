@@ -87,7 +87,7 @@ async def get_wallet(db: Database, crypto: Crypto, *, actor: User, resident_id: 
 
 async def _wallet_for(conn: asyncpg.Connection, resident: Resident, month: date, *, lock: bool) -> Wallet | None:
     if resident.subsidy_eligible and lock:
-        await queries.open_wallet(conn, resident.id, month)
+        return await queries.lock_wallet(conn, resident.id, month)
     return await queries.wallet(conn, resident.id, month, for_update=lock)
 
 
@@ -124,8 +124,8 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
             replay = await _replay(conn, actor.id, idempotency_key, request_hash)
             if replay is not None:
                 return replay
-        resident, item = await _checked_request(conn, crypto, actor, data, today or local_today())
-        booking = await _book(conn, resident, item, data, actor=actor, series_id=None)
+        resident, item, wallet = await _booking_target(conn, actor, data, today or local_today())
+        booking = await _book(conn, resident, item, data, actor=actor, series_id=None, wallet=wallet)
         body = BookingRead.of(booking).model_dump(mode="json")
         if idempotency_key:
             await queries.store_idempotent_response(conn, user_id=actor.id, key=idempotency_key,
@@ -156,6 +156,23 @@ async def _checked_request(conn: asyncpg.Connection, crypto: Crypto, actor: User
     return resident, item
 
 
+async def _booking_target(conn: asyncpg.Connection, actor: User, data: BookingCreate,
+                          today: date) -> tuple[Resident, MenuItem, Wallet | None]:
+    """`_checked_request` for creating a booking, with the month's wallet opened and locked, in one
+    round trip (the hot path: care notes are not decrypted; a refusal rolls the wallet back)."""
+    if not access.may_book_for(actor, data.resident_id):
+        raise not_found("resident", data.resident_id, "老人")
+    resident, item, wallet = await queries.booking_target(conn, resident_id=data.resident_id,
+                                                          item_code=data.item_code, month=service_month(data.date))
+    if resident is None:
+        raise not_found("resident", data.resident_id, "老人")
+    if item is None:
+        raise invalid_field("item_code", data.item_code, "no such item on the menu", "服务项目不存在")
+    check_service_date(data.date, today=today)
+    check_window(data.window_start, data.window_end)
+    return resident, item, wallet
+
+
 async def _bookable_item(conn: asyncpg.Connection, code: str) -> MenuItem:
     item = await queries.menu_item(conn, code)
     if item is None:
@@ -163,24 +180,23 @@ async def _bookable_item(conn: asyncpg.Connection, code: str) -> MenuItem:
     return item
 
 
+_NOT_LOCKED: Any = object()
+
+
 async def _book(conn: asyncpg.Connection, resident: Resident, item: MenuItem, data: BookingCreate | Any, *,
-                actor: User | None, series_id: int | None) -> Booking:
-    """Insert one booking and hold its subsidy part on the month's wallet (row locked)."""
+                actor: User | None, series_id: int | None, wallet: Wallet | None = _NOT_LOCKED) -> Booking:
+    """Insert one booking and hold its subsidy part on the month's wallet (row locked; pass `wallet`
+    when the caller has locked it already)."""
     month = service_month(data.date)
-    wallet = await _wallet_for(conn, resident, month, lock=True)
+    if wallet is _NOT_LOCKED:
+        wallet = await _wallet_for(conn, resident, month, lock=True)
     split = _split(resident, item, wallet)
-    booking_id = await queries.insert_booking(
+    return await queries.insert_booking_with_hold(
         conn, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code,
         series_id=series_id, service_date=data.date, window_start=data.window_start,
         window_end=data.window_end, channel=data.channel, booked_by=actor.id if actor else None,
         notes=data.notes, price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
-        self_pay_fen=split.self_pay_fen)
-    if split.subsidy_fen:
-        await queries.move_wallet(conn, resident_id=resident.id, month=month,
-                                  held_delta=split.subsidy_fen, spent_delta=0)
-        await queries.add_entry(conn, resident_id=resident.id, month=month, booking_id=booking_id,
-                                kind="hold", amount_fen=split.subsidy_fen)
-    return await queries.booking(conn, booking_id)
+        self_pay_fen=split.self_pay_fen, month=month)
 
 # ------------------------------------------------------------------ read, list, cancel
 
