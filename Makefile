@@ -25,6 +25,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not browser"
 
+## bench: booking-create load over HTTP (200 clients) beside pgbench's raw SQL on the same PostgreSQL; prints numbers
+bench: $(STAMP)
+	$(BIN)/python -m tests.reliability.load_bench
+
+## stress: the long reliability runs (2,000 bookings under SIGKILLs, 1,000 under killed connections, long fuzzing)
+stress: $(STAMP)
+	CIRCLE_STRESS=1 $(BIN)/pytest tests/reliability
+
 worker: $(STAMP)
 	$(BIN)/circle worker
 

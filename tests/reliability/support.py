@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -72,9 +73,11 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    uvloop: bool = False      # an experiment: the same server on uvloop's event loop (pip install uvloop)
     proc: subprocess.Popen | None = None
     starts: int = 0
     kills: int = 0
+    orphans: int = 0          # processes of a killed server still alive after it (its solver pool's children)
 
     @property
     def url(self) -> str:
@@ -91,10 +94,12 @@ class ServerProcess:
         self.log_path = self.log_path or self.data_dir / "server.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
+            entry = (["-c", "import sys, uvloop; uvloop.install(); from app.cli import main; sys.exit(main())"]
+                     if self.uvloop else ["-m", "app.cli"])
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "serve", "--no-worker", "--host", "127.0.0.1",
+                [sys.executable, *entry, "serve", "--no-worker", "--host", "127.0.0.1",
                  "--port", str(self.port)], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+                stdin=subprocess.DEVNULL, start_new_session=True)  # its own process group, for the clean-up
         self.starts += 1
 
     async def wait_ready(self, timeout_s: float = 60) -> float:
@@ -114,23 +119,61 @@ class ServerProcess:
         raise TimeoutError(f"the server did not become ready in {timeout_s} s; see {self.log_path}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs, in-flight transactions are cut off."""
+        """SIGKILL the server process (not its children: as when the OOM killer picks it); no
+        shutdown handler runs, in-flight transactions are cut off. Whatever of its process group
+        outlives it is counted in `orphans`, then killed too."""
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
             self.kills += 1
+            time.sleep(0.2)
+            self.orphans += self._end_group()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.proc is not None:
+            self._end_group()
+
+    def _end_group(self) -> int:
+        """SIGKILL what is left of the server's process group; returns how many processes that was."""
+        group = self.proc.pid
+        left = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _pgid(int(d.name)) == group]
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(left)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def tracebacks(log: str) -> list[str]:
+    """The tracebacks in a log, each as text; a child process's broken pipe to a parent that was
+    SIGKILLed (multiprocessing) is the kill's doing, not the service's, and is left out."""
+    blocks = re.split(r"(?m)^(?=Traceback \(most recent call last\):)", log)[1:]
+    found = []
+    for block in blocks:
+        lines = block.splitlines()
+        end = next((i for i, line in enumerate(lines[1:], 1) if not line.startswith((" ", "\t"))), len(lines) - 1)
+        text = "\n".join(lines[:end + 1])
+        if "multiprocessing" in text and re.search(r"^(BrokenPipeError|EOFError|ConnectionResetError)", lines[end]):
+            continue
+        found.append(text)
+    return found
 
 # ------------------------------------------------------------------ the retrying load generator
 
