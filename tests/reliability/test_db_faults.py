@@ -51,7 +51,7 @@ async def test_killed_connections_give_503_and_retries_give_one_booking_each(rel
     async with rel_db.acquire() as conn:
         users = {name: await conn.fetchval("SELECT id FROM users WHERE username = $1", name) for name in data.operators}
         tokens = {name: await issue_token(conn, uid, ttl=timedelta(hours=1)) for name, uid in users.items()}
-    requests = booking_requests(data, tokens, 4000 if stress else 150, local_today(), run="dbfault")
+    requests = booking_requests(data, tokens, 4000 if stress else 400, local_today(), run="dbfault")
     server = TestServer(create_app(app_settings, redis_client=redis, with_background=False))
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
