@@ -34,3 +34,18 @@ async def test_caregiver_checks_in_and_out_at_the_door(base_url, new_page, stree
     await page.set_viewport_size({"width": 794, "height": 1123})   # A4 at 96 dpi
     await page.emulate_media(media="print")
     await screenshot(page, "caregiver-print")
+
+
+async def test_caregiver_checks_in_without_a_position(base_url, new_page, street, conn):
+    """Indoors the phone gets no position: the check-in still goes through, flagged no_position,
+    and the caregiver is told the dispatcher will verify it (flag, never block)."""
+    visit_id = await published_visit(conn, street)
+    page = await new_page(base_url, viewport=PHONE, permissions=[])   # location not allowed
+    await sign_in(page, "caregiver", expect_path="/caregiver")
+    card = page.locator(f"[data-visit='{visit_id}']")
+    await card.wait_for()
+    await card.locator("[data-action=check-in]").click()
+    await card.locator("[data-outcome=done]").wait_for()
+    row = await conn.fetchrow("SELECT check_in_distance_m, flags FROM visits WHERE id = $1", visit_id)
+    assert row["check_in_distance_m"] is None and row["flags"] == ["no_position"]
+    assert "未定位" in await page.text_content("body")

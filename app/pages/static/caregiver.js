@@ -13,6 +13,7 @@ const OUTCOMES = [
   { outcome: "refused", label: "老人拒绝服务", cls: "btn-danger-outline" },
 ];
 const OUTCOME_ZH = { done: "已完成", not_home: "老人不在家", refused: "老人拒绝服务" };
+const GEO_CODE = { 1: "denied", 2: "unavailable", 3: "timeout" };
 const GEO_ERROR_ZH = {
   1: "手机没有允许本网页使用定位。请在浏览器设置里允许“位置”后再点一次。",
   2: "暂时定位不到（室内信号弱）。请走到窗边或楼道口再试一次。",
@@ -24,18 +25,30 @@ const list = $("#visits");
 
 // ------------------------------------------------------------------ position
 
-/** The phone's position, or a rejection with a Chinese reason; never a made-up position. */
+/** The phone's position, or {error, message} when it has none (GPS fails indoors, permission
+ *  denied): the visit is then recorded without a position and flagged `no_position` for the
+ *  dispatcher. Never a made-up position. */
 function position() {
-  return new Promise((resolve, reject) => {
+  return new Promise(resolve => {
     if (!("geolocation" in navigator)) {
-      reject(new Error("这部手机的浏览器不支持定位。"));
+      resolve({ error: "unavailable", message: "这部手机的浏览器不支持定位。" });
       return;
     }
     navigator.geolocation.getCurrentPosition(
       p => resolve({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy }),
-      err => reject(new Error(GEO_ERROR_ZH[err.code] || "定位失败，请再试一次。")),
+      err => resolve({ error: GEO_CODE[err.code] || "unavailable", message: GEO_ERROR_ZH[err.code] || "定位失败。" }),
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
   });
+}
+
+/** What the API gets: the position, or why there is none. */
+function positionBody(where) {
+  if (where.error) return { position_error: where.error };
+  return { lat: where.lat, lon: where.lon, accuracy_m: where.accuracy == null ? null : Math.round(where.accuracy) };
+}
+
+function noPositionNote(where) {
+  return where.error ? `（没有定位：${where.message} 已记录为“未定位”，调度员会核实。）` : "";
 }
 
 // ------------------------------------------------------------------ the day
@@ -142,27 +155,24 @@ async function withPosition(v, button, busyText, work) {
   } catch (err) {
     buttons.forEach(b => { b.disabled = false; });
     button.textContent = label;
-    const geoFailed = err.status === undefined;  // not an API answer: the position failed
-    replace(message, el("p", { class: "notice notice-error", role: "alert" }, err.message || errorText(err)),
-      geoFailed ? el("p", { class: "muted" },
-        "一直定位不到时：先为老人服务，并打电话请调度员补登签到时间（系统会记下原因）。不要用别的位置代替。") : null);
+    replace(message, el("p", { class: "notice notice-error", role: "alert" }, err.message || errorText(err)));
   }
 }
 
 function checkIn(v, button) {
   return withPosition(v, button, "正在签到…", async where => {
-    const visit = await api(`/visits/${v.visit_id}/check-in`, { method: "POST", body: { lat: where.lat, lon: where.lon } });
-    say(visit.flags.includes("far_check_in")
+    const visit = await api(`/visits/${v.visit_id}/check-in`, { method: "POST", body: positionBody(where) });
+    say((visit.flags.includes("far_check_in")
       ? `已签到。位置离老人家约${visit.check_in_distance_m}米，已标记待核实。`
-      : `已签到 ${clock(visit.check_in_at)}。`, "ok");
+      : `已签到 ${clock(visit.check_in_at)}。`) + noPositionNote(where), "ok");
   });
 }
 
 function notHome(v, button) {
   return withPosition(v, button, "正在记录…", async where => {
-    await api(`/visits/${v.visit_id}/check-in`, { method: "POST", body: { lat: where.lat, lon: where.lon } });
+    await api(`/visits/${v.visit_id}/check-in`, { method: "POST", body: positionBody(where) });
     await api(`/visits/${v.visit_id}/check-out`, { method: "POST",
-      body: { lat: where.lat, lon: where.lon, outcome: "not_home", notes: "敲门没人应" } });
+      body: { ...positionBody(where), outcome: "not_home", notes: "敲门没人应" } });
     say("已记录：老人不在家。调度员和家属会收到提醒。", "ok");
   });
 }
@@ -170,8 +180,9 @@ function notHome(v, button) {
 function checkOut(v, outcome, notes, button) {
   return withPosition(v, button, "正在签退…", async where => {
     const visit = await api(`/visits/${v.visit_id}/check-out`, { method: "POST",
-      body: { lat: where.lat, lon: where.lon, outcome, notes } });
-    say(`已签退：${OUTCOME_ZH[visit.outcome]}。` + (visit.flags.includes("shortened") ? "服务时间偏短，已标记。" : ""), "ok");
+      body: { ...positionBody(where), outcome, notes } });
+    say(`已签退：${OUTCOME_ZH[visit.outcome]}。` + (visit.flags.includes("shortened") ? "服务时间偏短，已标记。" : "")
+        + noPositionNote(where), "ok");
   });
 }
 
