@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.managers import SyncManager
 from typing import Any, Callable
 
 from dispatch.solver import Problem, Progress, Solution, SolveParams, solve
@@ -62,7 +64,8 @@ class SolverRunner:
             if self._manager is None:
                 import multiprocessing
 
-                self._manager = multiprocessing.get_context("spawn").Manager()
+                self._manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+                self._manager.start(initializer=exit_with_parent)
         return self._manager.Queue(), self._manager.Event()
 
     async def solve(self, job: SolveJob, *, on_progress: Callable[[Progress], None] | None = None,
@@ -154,7 +157,26 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing
 
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_warm_up)
+                               initializer=_init_child)
+
+
+def _init_child() -> None:
+    exit_with_parent()
+    _warm_up()
+
+
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """Leave when the parent process is gone. A parent killed with SIGKILL cannot stop its
+    children, so each child (solver, Manager) watches for it; a crashed web process then
+    leaves no solver running behind it."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _warm_up() -> None:
