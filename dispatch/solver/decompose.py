@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import routing as ortools_model
 from . import search
 from .layout import Layout, node_xy, restrict
 from .problem import SolveParams
-from .routing import Model, TimedRoute, build_model, index_routes, plan_objective, read_routes, search_parameters
+from .routing import TimedRoute, build_model, index_routes, plan_objective, search_parameters
 from .schedule import simulate
 from .solution import Progress
 
@@ -36,73 +37,19 @@ class SearchResult:
     cancelled: bool
 
 
-class Monitor:
-    """At-solution callback: reports improving objectives, polls ``should_stop``, keeps time.
-
-    Stops use ``FinishCurrentSearch``: ``RoutingModel.CancelSearch`` is sticky in 9.15
-    (every later solve on the model returns nothing at once).
-    """
-
-    def __init__(self, model: Model, clock, on_progress, should_stop, seconds: float, offset: int = 0) -> None:
-        self.model, self.clock = model, clock
-        self.on_progress, self.should_stop = on_progress, should_stop
-        self.best: int | None = None
-        self.offset = offset
-        self.cancelled = False
-        self.deadline = clock.elapsed() + seconds
-
-    def __call__(self) -> None:
-        cost = self.model.routing.CostVar().Value()
-        if self.best is None or cost < self.best:
-            self.best = cost
-            if self.on_progress is not None:
-                self.on_progress(Progress(int(cost) + self.offset, round(self.clock.wall(), 3), self._assigned()))
-        if self.should_stop is not None and self.should_stop():
-            self.cancelled = True
-            self.model.routing.solver().FinishCurrentSearch()
-        elif self.clock.cpu and self.clock.elapsed() > self.deadline:
-            self.model.routing.solver().FinishCurrentSearch()
-
-    def _assigned(self) -> int:
-        routing = self.model.routing
-        count = 0
-        for v in range(routing.vehicles()):
-            index = routing.NextVar(routing.Start(v)).Value()
-            while not routing.IsEnd(index):
-                count += 1
-                index = routing.NextVar(index).Value()
-        return count
-
-
 def optimise(
     lay: Layout, routes: list[list[int]], params: SolveParams, seconds: float, clock,
-    on_progress: Callable | None = None, should_stop: Callable | None = None, offset: int = 0,
+    on_progress: Callable | None = None, should_stop: Callable | None = None,
 ) -> SearchResult:
     """Guided local search from ``routes`` (node sequences per vehicle of ``lay``)."""
     complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
-    warm = params.first_solution == "insertion"
-    model, sp, initial = _prepared(lay, routes, params, seconds, clock, warm and complete and routing_mandatory())
-    if warm and initial is None and complete and routing_mandatory():
+    mandatory = params.first_solution == "insertion" and complete and ortools_model.MANDATORY_WHEN_COMPLETE
+    model, sp, initial = _prepared(lay, routes, params, seconds, clock, mandatory)
+    if mandatory and initial is None:
         model, sp, initial = _prepared(lay, routes, params, seconds, clock, False)
-    if initial is not None and search.ITERATE:
-        found, cancelled = search.iterated(model, sp, initial, params, seconds, clock, on_progress, should_stop)
-        return SearchResult(found, cancelled)
-    routing = model.routing
-    monitor = Monitor(model, clock, on_progress, should_stop, seconds, offset)
-    routing.AddAtSolutionCallback(monitor)
-    if initial is not None:
-        solution = routing.SolveFromAssignmentWithParameters(initial, sp)
-    else:
-        solution = routing.SolveWithParameters(sp)
-    found = None if solution is None else read_routes(model, solution)
-    return SearchResult(found, monitor.cancelled)
-
-
-def routing_mandatory() -> bool:
-    """Whether complete starts are searched with mandatory nodes (routing.MANDATORY_WHEN_COMPLETE)."""
-    from . import routing as routing_module
-
-    return routing_module.MANDATORY_WHEN_COMPLETE
+    found, cancelled = search.run(
+        model, sp, initial, params, seconds, clock, on_progress, should_stop, search.ITERATE)
+    return SearchResult(found, cancelled)
 
 
 def _prepared(lay, routes, params, seconds, clock, mandatory: bool):

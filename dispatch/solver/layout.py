@@ -90,6 +90,10 @@ class Layout:
             self.__dict__["_vidx"] = cached
         return cached
 
+    def has_worker(self, worker_id: str) -> bool:
+        """Whether a worker with this id is on duty in the layout."""
+        return worker_id in self._vehicle_index
+
     def vehicle_of(self, worker_id: str) -> int:
         """Vehicle index of a worker id."""
         return self._vehicle_index[worker_id]

@@ -74,31 +74,44 @@ def _assigned(routing) -> int:
     return count
 
 
-def iterated(model, sp, initial, params: SolveParams, seconds: float, clock,
-             on_progress: Callable | None, should_stop: Callable | None):
-    """Runs of GLS with kicks in between; returns (best timed routes or None, cancelled)."""
-    routing, lay = model.routing, model.lay
+def run(model, sp, initial, params: SolveParams, seconds: float, clock,
+        on_progress: Callable | None, should_stop: Callable | None, iterate: bool):
+    """GLS from ``initial`` (OR-Tools' own first solution if ``None``), with kicks if ``iterate``.
+
+    Returns (best timed routes or ``None``, whether a stop was requested).
+    """
+    routing = model.routing
     monitor = RunMonitor(model, clock, on_progress, should_stop)
     routing.AddAtSolutionCallback(monitor)
     deadline = clock.elapsed() + seconds
     by_count = params.solution_limit is not None
-    patience = (max(20, PATIENCE_SHARE * params.solution_limit) if by_count
-                else max(MIN_PATIENCE_S, PATIENCE_SHARE * seconds))
+    patience = _patience(params, seconds) if iterate else None
     rng = random.Random(params.seed)
     best, best_cost, current = None, None, initial
-    while current is not None:
+    while True:
         monitor.start_run(deadline, patience, by_count)
-        sp.time_limit.FromMilliseconds(max(1, int(1000 * clock.wall_limit(deadline - clock.elapsed()))))
-        if params.solution_limit is not None:
-            sp.solution_limit = max(1, params.solution_limit - monitor.solutions)
-        solution = routing.SolveFromAssignmentWithParameters(current, sp)
+        solution = _solve_once(routing, sp, current, params, monitor, deadline, clock)
         if solution is not None and (best_cost is None or solution.ObjectiveValue() < best_cost):
             best, best_cost = read_routes(model, solution), solution.ObjectiveValue()
-        limit_hit = params.solution_limit is not None and monitor.solutions >= params.solution_limit
-        if best is None or monitor.cancelled or limit_hit or clock.elapsed() >= deadline - 0.05:
-            break
+        limit_hit = by_count and monitor.solutions >= params.solution_limit
+        if not iterate or best is None or monitor.cancelled or limit_hit or clock.elapsed() >= deadline - 0.05:
+            return best, monitor.cancelled
         current = _kicked_assignment(model, best, params, rng)
-    return best, monitor.cancelled
+
+
+def _patience(params: SolveParams, seconds: float) -> float:
+    if params.solution_limit is not None:
+        return max(20, PATIENCE_SHARE * params.solution_limit)
+    return max(MIN_PATIENCE_S, PATIENCE_SHARE * seconds)
+
+
+def _solve_once(routing, sp, current, params, monitor, deadline, clock):
+    sp.time_limit.FromMilliseconds(max(1, int(1000 * clock.wall_limit(deadline - clock.elapsed()))))
+    if params.solution_limit is not None:
+        sp.solution_limit = max(1, params.solution_limit - monitor.solutions)
+    if current is None:
+        return routing.SolveWithParameters(sp)
+    return routing.SolveFromAssignmentWithParameters(current, sp)
 
 
 def _kicked_assignment(model, best: list[TimedRoute], params: SolveParams, rng: random.Random):

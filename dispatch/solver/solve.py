@@ -78,7 +78,7 @@ def _initial_job_routes(lay: Layout, initial: InitialRoutes) -> dict[int, list[i
     job_index = {j.id: k for k, j in enumerate(lay.jobs)}
     routes = {}
     for worker_id, job_ids in by_worker.items():
-        if worker_id in lay._vehicle_index:
+        if lay.has_worker(worker_id):
             routes[lay.vehicle_of(worker_id)] = [job_index[j] for j in job_ids if j in job_index]
     return routes
 
