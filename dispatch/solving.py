@@ -64,8 +64,9 @@ class SolverRunner:
             if self._manager is None:
                 import multiprocessing
 
-                self._manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
-                self._manager.start(initializer=exit_with_parent)
+                manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+                manager.start(initializer=exit_with_parent)
+                self._manager = manager  # only once started: close() may run at any moment
         return self._manager.Queue(), self._manager.Event()
 
     async def solve(self, job: SolveJob, *, on_progress: Callable[[Progress], None] | None = None,
