@@ -411,7 +411,8 @@ def _retry_with_breaks(plan: Plan, v: int, node: int) -> tuple[int, int]:
     return int(BIG), 0
 
 
-def _vehicle_key(plan: Plan, v: int) -> tuple:
+def vehicle_kind(plan: Plan, v: int) -> tuple:
+    """Vehicles of one kind are interchangeable while empty (same home, shift, skills...)."""
     w = plan.lay.workers[v]
     return (v if v in plan.preferred_vehicles else -1, w.start_site.id, w.end_site.id, w.shift_start, w.shift_end,
             w.profile, w.qualifications, w.gender, w.breaks, w.max_work, w.capacity,
@@ -425,7 +426,7 @@ def _representatives(plan: Plan) -> list[int]:
         if route:
             out.append(v)
             continue
-        key = _vehicle_key(plan, v)
+        key = vehicle_kind(plan, v)
         if key not in seen:
             seen.add(key)
             out.append(v)
@@ -434,9 +435,9 @@ def _representatives(plan: Plan) -> list[int]:
 
 def _next_empty(plan: Plan, used: int, active: list[int]) -> list[int]:
     """After ``used`` got its first job, the next empty vehicle of the same kind joins."""
-    key = _vehicle_key(plan, used)
+    key = vehicle_kind(plan, used)
     for v, route in enumerate(plan.routes):
-        if not route and v not in active and _vehicle_key(plan, v) == key:
+        if not route and v not in active and vehicle_kind(plan, v) == key:
             active.append(v)
             return [v]
     return []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import construct
 from . import routing as ortools_model
 from . import search
 from .layout import Layout, node_xy, restrict
@@ -27,6 +28,7 @@ from .solution import Progress
 
 PART_NODES = 200
 ROUNDS = 3
+SPARES_PER_KIND = 3
 
 
 @dataclass
@@ -62,6 +64,37 @@ def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
     if params.first_solution == "insertion":
         initial = model.routing.ReadAssignmentFromRoutes(index_routes(model, routes), True)
     return model, sp, initial
+
+
+def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
+    """``optimise`` on the whole plan, with a trimmed fleet (see ``trimmed_fleet``)."""
+    vehicles = trimmed_fleet(plan)
+    if len(vehicles) == lay.num_vehicles:
+        return optimise(lay, plan.routes, params, seconds, clock, on_progress, should_stop)
+    routes = [list(r) for r in plan.routes]
+    timed: list[TimedRoute | None] = [None] * lay.num_vehicles
+    group = Group(vehicles, list(range(len(lay.jobs))))
+    stop = _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress)
+    return SearchResult(_complete(lay, routes, timed, plan), stop)
+
+
+def trimmed_fleet(plan, spares: int = SPARES_PER_KIND) -> list[int]:
+    """Used vehicles plus at most ``spares`` empty ones of each interchangeable kind.
+
+    Identical empty vehicles only multiply equivalent moves in the local search (a
+    Solomon fleet of 25 where 10–12 routes are used); a few spares still let it open
+    new routes.
+    """
+    kept, count = [], {}
+    for v, route in enumerate(plan.routes):
+        if route:
+            kept.append(v)
+            continue
+        kind = construct.vehicle_kind(plan, v)
+        if count.get(kind, 0) < spares:
+            count[kind] = count.get(kind, 0) + 1
+            kept.append(v)
+    return kept
 
 
 def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
@@ -105,12 +138,12 @@ class Group:
     jobs: list[int]
 
 
-def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop) -> bool:
+def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress=None) -> bool:
     """Improve one part in place; True if a stop was requested."""
     part, nodes = restrict(lay, group.jobs, group.vehicles)
     local = {n: i for i, n in enumerate(nodes)}
     start = [[local[n] for n in routes[v]] for v in group.vehicles]
-    found = optimise(part, start, params, seconds, clock, None, should_stop)
+    found = optimise(part, start, params, seconds, clock, on_progress, should_stop)
     if found.routes is not None:
         for i, v in enumerate(group.vehicles):
             t = found.routes[i]

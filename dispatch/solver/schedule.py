@@ -104,11 +104,11 @@ def _timeline(lay, vehicle, route, starts, placed, back) -> Timeline:
     if not route:
         return Timeline((), (), worker.shift_start, worker.shift_start)
     travel0 = int(lay.vehicle_travel(vehicle)[lay.starts[vehicle], route[0]])
-    depart = _latest_departure(worker.shift_start, starts[0], travel0, placed)
+    depart = latest_departure(worker.shift_start, starts[0], travel0, placed)
     return Timeline(tuple(starts), tuple(sorted(placed)), depart, back)
 
 
-def _latest_departure(shift_start: int, first_start: int, travel: int, placed) -> int:
+def latest_departure(shift_start: int, first_start: int, travel: int, placed) -> int:
     """Leave as late as possible; breaks before the first visit go at home or on the way."""
     early = sorted(b for b in placed if b[1] <= first_start)
     for k in range(len(early) + 1):
@@ -121,3 +121,16 @@ def _latest_departure(shift_start: int, first_start: int, travel: int, placed) -
         ) <= first_start:
             return depart
     return shift_start
+
+
+def earliest_return(last_end: int, travel: int, placed) -> int:
+    """Come home as early as possible; breaks after the last visit go on the way or at home."""
+    late = sorted(b for b in placed if b[0] >= last_end)
+    for k in range(len(late) + 1):
+        on_way, at_home = late[:k], late[k:]
+        back = last_end + travel + sum(e - s for s, e in on_way)
+        if on_way:
+            back = max(back, on_way[-1][1])
+        if not at_home or back <= at_home[0][0]:
+            return back
+    return last_end + travel + sum(e - s for s, e in late)

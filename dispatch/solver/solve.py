@@ -91,7 +91,7 @@ def _search(lay, plan, params, clock, on_progress, should_stop) -> Outcome:
     if params.strategy == "auto" and big:
         found = decompose.improve(lay, plan, params, budget, clock, on_progress, should_stop)
     else:
-        found = decompose.optimise(lay, plan.routes, params, budget, clock, on_progress, should_stop)
+        found = decompose.optimise_plan(lay, plan, params, budget, clock, on_progress, should_stop)
     status = "cancelled" if found.cancelled else "optimised"
     if found.routes is None:
         why = status if found.cancelled else "fallback"
