@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench stress worker demo clean
+.PHONY: run test test-fast bench bench-planner stress worker demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -28,6 +28,13 @@ test-fast: $(STAMP)
 ## bench: booking-create load over HTTP (200 clients) beside pgbench's raw SQL on the same PostgreSQL; prints numbers
 bench: $(STAMP)
 	$(BIN)/python -m tests.reliability.load_bench
+
+## bench-planner: the solver core on 8 Solomon instances with PyVRP beside it, and a generated
+## 300-visit circle-day against a greedy baseline (docs/benchmarks.md has the full runs)
+bench-planner: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/circle bench vrptw C101 C201 R101 R201 RC101 RC201 R112 RC208 --seconds 10 --pyvrp
+	$(BIN)/circle bench homecare --visits 300 --caregivers 25 --seconds 10 --seed 1
 
 ## stress: the long reliability runs (2,000 bookings under SIGKILLs, 1,000 under killed connections, long fuzzing)
 stress: $(STAMP)
