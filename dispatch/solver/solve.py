@@ -87,16 +87,17 @@ def _search(lay, plan, params, clock, on_progress, should_stop) -> Outcome:
     if params.strategy == "greedy" or not lay.jobs or not lay.num_vehicles:
         return _greedy_outcome(lay, plan, "construction", "greedy insertion")
     budget = max(0.05, clock.left())
-    big = sum(len(n) for n in lay.job_nodes) > params.decompose_above
-    if params.strategy == "auto" and big:
-        found = decompose.improve(lay, plan, params, budget, clock, on_progress, should_stop)
-    else:
-        found = decompose.optimise_plan(lay, plan, params, budget, clock, on_progress, should_stop)
+    big = params.strategy == "auto" and sum(len(n) for n in lay.job_nodes) > params.decompose_above
+    try:
+        run = decompose.improve if big else decompose.optimise_plan
+        found = run(lay, plan, params, budget, clock, on_progress, should_stop)
+    except Exception as exc:  # a plan must come back even if the search breaks
+        return _greedy_outcome(lay, plan, "fallback", f"greedy insertion (search failed: {exc!r})")
     status = "cancelled" if found.cancelled else "optimised"
     if found.routes is None:
         why = status if found.cancelled else "fallback"
         return _greedy_outcome(lay, plan, why, "greedy insertion (OR-Tools returned no plan)")
-    strategy = "insertion+gls (decomposed)" if params.strategy == "auto" and big else "insertion+gls"
+    strategy = "insertion+gls (decomposed)" if big else "insertion+gls"
     return _repair(lay, Outcome(found.routes, status, strategy), params)
 
 

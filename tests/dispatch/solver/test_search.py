@@ -119,3 +119,38 @@ def test_greedy_strategy_is_the_baseline_and_feasible():
     sol = solve(p, SolveParams(strategy="greedy"))
     assert sol.stats.strategy == "greedy insertion"
     assert check(p, sol) == []
+
+
+def test_greedy_fallback_when_or_tools_returns_nothing(monkeypatch):
+    """If the search returns no plan at all, the greedy plan comes back, marked fallback."""
+    from dispatch.solver import decompose
+
+    monkeypatch.setattr(decompose, "optimise_plan", lambda *a, **k: decompose.SearchResult(None, False))
+    p = small_day()
+    sol = solve(p, FAST)
+    assert sol.stats.status == "fallback"
+    assert sol.stats.assigned == 6
+    assert check(p, sol) == []
+
+
+def test_greedy_fallback_when_the_search_raises(monkeypatch):
+    """Even an exception inside the search still yields the greedy plan."""
+    from dispatch.solver import decompose
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(decompose, "optimise_plan", broken)
+    sol = solve(small_day(), FAST)
+    assert sol.stats.status == "fallback" and "solver exploded" in sol.stats.strategy
+
+
+def test_large_day_is_decomposed_and_feasible(monkeypatch):
+    """Above decompose_above visits the plan is improved part by part, still feasible."""
+    from dispatch.solver import decompose
+
+    monkeypatch.setattr(decompose, "PART_NODES", 15)
+    p = r101_with_home_starts(customers=60)
+    sol = solve(p, SolveParams(time_limit_s=1, decompose_above=30))
+    assert sol.stats.strategy == "insertion+gls (decomposed)"
+    assert check(p, sol) == []
