@@ -102,6 +102,21 @@ class UnassignedBooking:
     detail: str = ""
     resident_name: str = ""
     item_code: str = ""
+    item_name_zh: str = ""
+    resident_id: int | None = None
+    lat: float | None = None  # the home, for the dispatcher's map
+    lon: float | None = None
+
+    @classmethod
+    def of(cls, booking: BookingToPlan | None, booking_id: int, reason: str, reason_zh: str,
+           detail: str = "") -> UnassignedBooking:
+        """`booking` left out for `reason`; without the booking, only its id is known."""
+        if booking is None:
+            return cls(booking_id=booking_id, reason=reason, reason_zh=reason_zh, detail=detail)
+        return cls(booking_id=booking_id, reason=reason, reason_zh=reason_zh, detail=detail,
+                   resident_name=booking.resident_name, item_code=booking.item_code,
+                   item_name_zh=booking.item_name_zh, resident_id=booking.resident_id,
+                   lat=booking.lat, lon=booking.lon)
 
 
 @dataclass(frozen=True)

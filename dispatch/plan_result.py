@@ -82,11 +82,9 @@ def _span(built: BuiltProblem, solved: Route | None, visits: list[PlanVisit]):
 
 
 def _unassigned(built: BuiltProblem, unassigned) -> UnassignedBooking:
-    booking = built.bookings.get(int(unassigned.job_id))
-    return UnassignedBooking(booking_id=int(unassigned.job_id), reason=unassigned.reason,
-                             reason_zh=reason_zh(unassigned.reason), detail=unassigned.detail,
-                             resident_name=booking.resident_name if booking else "",
-                             item_code=booking.item_code if booking else "")
+    booking_id = int(unassigned.job_id)
+    return UnassignedBooking.of(built.bookings.get(booking_id), booking_id, unassigned.reason,
+                                reason_zh(unassigned.reason), unassigned.detail)
 
 
 def _stats(built: BuiltProblem, solution: Solution, routes: list[PlanRoute],

@@ -255,8 +255,7 @@ def why_nobody(booking: BookingToPlan, caregivers: list, edits: EditSet) -> Unas
 
 
 def _left_out(booking: BookingToPlan, code: str, **facts: str) -> UnassignedBooking:
-    return UnassignedBooking(booking_id=booking.id, reason=code, reason_zh=reason_zh(code, **facts),
-                             resident_name=booking.resident_name, item_code=booking.item_code)
+    return UnassignedBooking.of(booking, booking.id, code, reason_zh(code, **facts))
 
 # ------------------------------------------------------------------ allowed sets → qualification codes
 

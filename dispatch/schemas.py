@@ -176,6 +176,10 @@ class UnassignedRead(BaseModel):
     detail: str
     resident_name: str
     item_code: str
+    item_name_zh: str
+    resident_id: int | None
+    lat: float | None
+    lon: float | None
 
     @classmethod
     def of(cls, u: UnassignedBooking) -> UnassignedRead:

@@ -56,7 +56,10 @@ async def test_plan_lifecycle_over_http(planning_client, small_day):
     visit = plan["routes"][0]["visits"][0]
     assert "caregiver_id" in plan["routes"][0] and API_VISIT_KEYS <= set(visit)
     assert visit["planned_start"].endswith("+08:00")
-    assert {"booking_id", "reason", "reason_zh"} <= set(plan["unassigned"][0])
+    waiting = plan["unassigned"][0]
+    assert {"booking_id", "reason", "reason_zh"} <= set(waiting)
+    assert waiting["item_name_zh"] and waiting["resident_id"]                 # for the map and the list
+    assert abs(waiting["lat"] - factories.CENTRE[0]) < 0.05 and abs(waiting["lon"] - factories.CENTRE[1]) < 0.05
 
     listed = await client.get(f"/api/v1/plans?circle_id={small_day.circle_id}&date={small_day.day}", headers=headers)
     assert [p["id"] for p in (await listed.json())["plans"]] == [queued["id"]]

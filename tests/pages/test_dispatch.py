@@ -37,7 +37,10 @@ async def test_dispatcher_generates_pins_reoptimises_and_publishes(planning_base
     await page.wait_for_selector("#plan-area:not([hidden])", timeout=30_000)
     assert "资质" in await page.text_content("#unassigned")       # the reason, in Chinese
     assert await page.locator(".tl-visit").count() == 3
-    assert await page.locator("#map .stop").count() == 3
+    assert await page.locator("#map .stop:not(.unassigned)").count() == 3
+    await page.locator("#map .stop.unassigned").click()            # the bath, at the elder's home
+    assert "资质" in await page.text_content("#selection")
+    assert "孙桂兰" in await page.text_content("#selection")
 
     await page.locator(".tl-visit").first.click()
     await page.click("#edit-pin")

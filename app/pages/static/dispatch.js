@@ -273,7 +273,8 @@ function renderMap() {
   const title = $("#map-title");
   if (!c) { replace(map, title); return; }
   const homes = [...state.caregivers.values()].map(g => ({ lat: g.home_lat, lon: g.home_lon }));
-  const stops = state.plan.routes.flatMap(r => r.visits).filter(v => v.lat != null);
+  const waiting = (state.plan.unassigned || []).filter(u => u.lat != null);
+  const stops = [...state.plan.routes.flatMap(r => r.visits).filter(v => v.lat != null), ...waiting];
   const { at, scale } = projector(c, [...homes, ...stops]);
   map.setAttribute("viewBox", `0 0 ${SVG_SIZE} ${SVG_SIZE}`);
   const [cx, cy] = at(c);
@@ -314,7 +315,22 @@ function renderMap() {
     });
     layers.push(group);
   });
+  layers.push(...waiting.map(u => unassignedMarker(u, at)));
   replace(map, ...layers);
+}
+
+/** An unassigned booking on the map: a hollow diamond outlined in red at the elder's home. */
+function unassignedMarker(u, at) {
+  const [x, y] = at(u);
+  const selected = state.selected && state.selected.booking_id === u.booking_id;
+  const label = `未安排：${u.resident_name || "预约" + u.booking_id} · ${itemName(u)} · ${u.reason_zh || u.reason}`;
+  const mark = svg("rect", { class: "stop unassigned" + (selected ? " selected" : ""), x: x - 8, y: y - 8, width: 16, height: 16,
+                             transform: `rotate(45 ${x} ${y})`, tabindex: 0, role: "button", "aria-label": label,
+                             dataset: { booking: u.booking_id } });
+  hoverable(mark, () => label);
+  mark.addEventListener("click", () => select(u.booking_id));
+  mark.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(u.booking_id); } });
+  return mark;
 }
 
 function itemName(x) {
