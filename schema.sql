@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS circles (
     radius_m    integer NOT NULL CHECK (radius_m > 0),
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+-- the number elders call for same-day service and help; shown on their pages
+ALTER TABLE circles ADD COLUMN IF NOT EXISTS hotline_phone text NOT NULL DEFAULT '';
 
 -- ---------------------------------------------------------------- booking: menu
 CREATE TABLE IF NOT EXISTS menu_categories (

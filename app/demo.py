@@ -96,8 +96,8 @@ async def load_demo(conn: asyncpg.Connection, crypto: Crypto, *, today: date | N
 
 async def _insert_circles(conn: asyncpg.Connection) -> list[int]:
     return [await conn.fetchval(
-        "INSERT INTO circles (name, address, lat, lon, radius_m) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        c.name, c.address, c.lat, c.lon, c.radius_m) for c in CIRCLES]
+        """INSERT INTO circles (name, address, lat, lon, radius_m, hotline_phone) VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id""", c.name, c.address, c.lat, c.lon, c.radius_m, c.hotline_phone) for c in CIRCLES]
 
 
 async def _insert_providers(conn: asyncpg.Connection, circle_ids: list[int]) -> list[int]:

@@ -49,6 +49,7 @@ class Circle:
     lat: float
     lon: float
     radius_m: int
+    hotline_phone: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,25 @@ Conn = asyncpg.Connection
 # ------------------------------------------------------------------ circles
 
 
+_CIRCLE_COLUMNS = "id, name, address, lat, lon, radius_m, hotline_phone"
+
+
 async def circles(conn: Conn) -> list[Circle]:
-    rows = await conn.fetch("SELECT id, name, address, lat, lon, radius_m FROM circles ORDER BY id")
+    rows = await conn.fetch(f"SELECT {_CIRCLE_COLUMNS} FROM circles ORDER BY id")
     return [Circle(**r) for r in rows]
 
 
 async def circle(conn: Conn, circle_id: int) -> Circle | None:
-    row = await conn.fetchrow("SELECT id, name, address, lat, lon, radius_m FROM circles WHERE id = $1",
+    row = await conn.fetchrow(f"SELECT {_CIRCLE_COLUMNS} FROM circles WHERE id = $1",
                               circle_id)
     return Circle(**row) if row else None
 
 
 async def insert_circle(conn: Conn, *, name: str, address: str, lat: float, lon: float,
-                        radius_m: int) -> Circle:
+                        radius_m: int, hotline_phone: str = "") -> Circle:
     row = await conn.fetchrow(
-        """INSERT INTO circles (name, address, lat, lon, radius_m) VALUES ($1, $2, $3, $4, $5)
-           RETURNING id, name, address, lat, lon, radius_m""", name, address, lat, lon, radius_m)
+        f"""INSERT INTO circles (name, address, lat, lon, radius_m, hotline_phone) VALUES ($1, $2, $3, $4, $5, $6)
+            RETURNING {_CIRCLE_COLUMNS}""", name, address, lat, lon, radius_m, hotline_phone)
     return Circle(**row)
 
 

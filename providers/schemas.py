@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
+from booking.identity import PHONE_PATTERN
 from booking.schemas import ClockTime, Gender, Id, Month, Phone, Strict, Text500
 from providers.models import (Alert, Caregiver, Circle, DayRule, Provider, Settlement, SettlementLine,
                               SheetEntry, Shift, Visit)
@@ -17,6 +18,7 @@ Lon = Annotated[float, Field(ge=-180, le=180)]
 Qualification = Literal["G", "C", "B", "N", "R", "P", "H", "A"]
 ItemCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Weekday = Annotated[int, Field(ge=1, le=7)]
+PhoneOrEmpty = Annotated[str, StringConstraints(strip_whitespace=True, pattern=f"^$|{PHONE_PATTERN}")]
 
 # ------------------------------------------------------------------ circles
 
@@ -27,6 +29,7 @@ class CircleCreate(Strict):
     lat: Lat
     lon: Lon
     radius_m: int = Field(ge=100, le=10_000, description="reach in metres (15 minutes: ~1,200 on foot, ~3,000 by e-bike)")
+    hotline_phone: PhoneOrEmpty = Field("", description="the number elders call for same-day service")
 
 
 class CircleRead(BaseModel):
@@ -36,6 +39,7 @@ class CircleRead(BaseModel):
     lat: float
     lon: float
     radius_m: int
+    hotline_phone: str
 
     @classmethod
     def of(cls, c: Circle) -> CircleRead:

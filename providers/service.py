@@ -87,10 +87,19 @@ async def list_circles(db: Database) -> list[Circle]:
         return await queries.circles(conn)
 
 
+async def get_circle(db: Database, circle_id: int) -> Circle:
+    """One circle: its name, centre, reach and hotline are no secret to anyone signed in."""
+    async with db.connection() as conn:
+        found = await queries.circle(conn, circle_id)
+    if found is None:
+        raise not_found("circle", circle_id, "服务圈")
+    return found
+
+
 async def create_circle(db: Database, *, data) -> Circle:
     async with db.transaction() as conn:
         return await queries.insert_circle(conn, name=data.name, address=data.address, lat=data.lat,
-                                           lon=data.lon, radius_m=data.radius_m)
+                                           lon=data.lon, radius_m=data.radius_m, hotline_phone=data.hotline_phone)
 
 
 async def list_providers(db: Database) -> list[Provider]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import keys
-from app.auth import STAFF
+from app.auth import ROLES, STAFF
 from app.clock import local_today
 from app.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from booking.subsidy import parse_month
@@ -36,6 +36,12 @@ def _db(request: web.Request):
 @endpoint(roles=STAFF, summary="The service circles of the street, with centre and reach", response=CircleList)
 async def list_circles(request: web.Request) -> web.Response:
     return respond(CircleList(circles=[CircleRead.of(c) for c in await service.list_circles(_db(request))]))
+
+
+@routes.get("/circles/{id}")
+@endpoint(roles=ROLES, summary="One service circle, with the hotline elders call", response=CircleRead)
+async def get_circle(request: web.Request) -> web.Response:
+    return respond(CircleRead.of(await service.get_circle(_db(request), path_id(request))))
 
 
 @routes.post("/circles")

@@ -7,15 +7,18 @@ pytestmark = pytest.mark.browser
 
 
 async def test_elder_books_a_bath_and_sees_the_subsidy_split(base_url, new_page, street, conn):
+    await conn.execute("UPDATE circles SET hotline_phone = '021-62580101' WHERE id = $1", street.circle_id)
     page = await new_page(base_url, viewport=PHONE)
     await sign_in(page, "resident", expect_path="/app")
     await page.wait_for_selector("#wallet-left")
     assert await page.text_content("#wallet-left") == "¥200"
+    assert await page.get_attribute("#call-hotline", "href") == "tel:021-62580101"   # one tap to the community
     await screenshot(page, "elder-home")
 
     await page.click("#go-book")
     await page.click("[data-category=bathing]")
     await page.click("[data-item=B03]")             # bed-bound tub bath: ¥240, subsidy pays up to ¥240
+    await page.wait_for_selector("#same-day a[href='tel:021-62580101']")   # today's service: call
     await page.click("#days button >> nth=0")       # tomorrow
     await page.click("[data-window=morning]")
     await page.wait_for_selector("#quote-self")

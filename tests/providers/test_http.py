@@ -24,8 +24,16 @@ async def field_of(response) -> str:
 async def test_circles_and_providers(client, street):
     admin, operator = await login(client, "admin"), await login(client, "operator")
     created = await client.post("/api/v1/circles", headers=admin,
-                                json={"name": "外滩服务圈", "lat": 31.24, "lon": 121.49, "radius_m": 1200})
+                                json={"name": "外滩服务圈", "lat": 31.24, "lon": 121.49, "radius_m": 1200,
+                                      "hotline_phone": "021-63210000"})
     assert created.status == 201
+    circle_id = (await created.json())["id"]
+    elder = await login(client, "resident")
+    seen = await (await client.get(f"/api/v1/circles/{circle_id}", headers=elder)).json()
+    assert (seen["name"], seen["hotline_phone"]) == ("外滩服务圈", "021-63210000")
+    assert (await client.get("/api/v1/circles/999999", headers=elder)).status == 404
+    assert await field_of(await client.post("/api/v1/circles", headers=admin, json={
+        "name": "x", "lat": 31, "lon": 121, "radius_m": 1200, "hotline_phone": "call me"})) == "hotline_phone"
     listed = await client.get("/api/v1/circles", headers=operator)
     assert {"id", "name", "lat", "lon", "radius_m"} <= set((await listed.json())["circles"][0])
     assert (await client.post("/api/v1/circles", headers=operator, json={})).status == 403

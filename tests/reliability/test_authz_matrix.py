@@ -152,6 +152,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
                                        HOTLINE, HOTLINE),
     # ---------------------------------------------------------------- providers
     ("GET", f"{API}/circles"): rule(lambda w, t: Req("GET", f"{API}/circles"), STAFF, STAFF),
+    # a circle's name, centre and hotline are posted on the community centre's wall: anyone signed in reads them
+    ("GET", f"{API}/circles/{{id}}"): rule(lambda w, t: Req("GET", f"{API}/circles/{t.circle_id}"), "all", "all"),
     ("POST", f"{API}/circles"): rule(lambda w, t: Req("POST", f"{API}/circles", body={
         "name": "矩阵新服务圈", "lat": 31.3, "lon": 121.5, "radius_m": 1200}), "admin", "admin"),
     ("GET", f"{API}/providers"): rule(lambda w, t: Req("GET", f"{API}/providers"), "admin", "admin"),

@@ -76,6 +76,22 @@ function findItem(code) {
   return null;
 }
 
+/** The elder's service circle (for its hotline); a missing circle only hides the call button. */
+async function loadCircle() {
+  const id = state.resident.circle_id;
+  if (!state.circles) state.circles = new Map();
+  if (!state.circles.has(id)) state.circles.set(id, await api(`/circles/${id}`).catch(() => null));
+  return state.circles.get(id);
+}
+
+/** A big "call the community" link, or nothing when the circle has no hotline. */
+function callButton(circle) {
+  if (!circle || !circle.hotline_phone) return null;
+  return el("a", { class: "btn big-button", id: "call-hotline", href: `tel:${circle.hotline_phone}` },
+    el("span", { class: "icon", "aria-hidden": "true" }, "☎"),
+    el("span", {}, "打电话给社区", el("small", {}, `${circle.hotline_phone} · 当天服务、有事求助`)));
+}
+
 async function loadWallet() {
   const wallet = await api(`/residents/${state.resident.id}/wallet`);
   // The API opens a month's wallet at the first booking; until then an eligible elder's wallet
@@ -123,6 +139,7 @@ function walletCard(wallet) {
 async function showHome() {
   const family = state.user.role === "family";
   const walletSlot = el("div", {}, loadingBlock("正在查询补贴…"));
+  const callSlot = el("div", {});
   replace(view,
     el("h1", {}, family ? `为 ${state.resident.name} 预约` : `${state.resident.name}，您好`),
     walletSlot,
@@ -134,7 +151,9 @@ async function showHome() {
       family && state.residents.length > 1
         ? el("button", { type: "button", class: "btn big-button", onclick: () => go("pick") },
             el("span", { class: "icon", "aria-hidden": "true" }, "⇄"), el("span", {}, "换一位老人"))
-        : null));
+        : null,
+      callSlot));
+  loadCircle().then(circle => replace(callSlot, callButton(circle)));
   try {
     replace(walletSlot, walletCard(await loadWallet()));
   } catch (err) {
@@ -186,12 +205,17 @@ async function showDay({ item: code }) {
   const { item } = findItem(code) || {};
   if (!item) return go("categories", {}, { replace: true });
   const first = addDays(today(), 1);  // bookings start tomorrow; same-day needs the hotline
+  const sameDay = el("p", { class: "muted", id: "same-day" }, "今天的服务请打电话给社区。");
   replace(view, backButton(), el("h1", { class: "step-title" }, "哪一天来？"), itemHeader(item),
     el("div", { class: "choices", id: "days" }, Array.from({ length: 7 }, (_, n) => addDays(first, n)).map(day =>
       el("button", { type: "button", class: "btn choice", dataset: { date: day },
                      onclick: () => go("time", { item: code, date: day }) },
         el("span", {}, n0(day)), el("small", {}, `${dateZh(day)} ${weekdayZh(day)}`)))),
-    el("p", { class: "muted" }, "今天的服务请拨打社区服务热线。"));
+    sameDay);
+  const circle = await loadCircle();
+  if (circle && circle.hotline_phone) {
+    replace(sameDay, "今天的服务请拨打社区热线 ", el("a", { href: `tel:${circle.hotline_phone}` }, circle.hotline_phone), "。");
+  }
 }
 
 function n0(day) {
