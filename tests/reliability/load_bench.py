@@ -1,9 +1,13 @@
 """Load benchmark (`make bench`, or `python -m tests.reliability.load_bench`): prints numbers, asserts nothing.
 
 1. Booking creation over HTTP against `circle serve --no-worker` (one process) on embedded
-   PostgreSQL: 200 concurrent aiohttp clients, each request a distinct booking (many elders, so the
+   PostgreSQL: 200 concurrent clients, each request a distinct booking (many elders, so the
    wallet row locks do not serialise everything), each with its Idempotency-Key.
-   - closed loop: every client sends its next request as soon as the last one is answered
+   - closed loop with wrk (C, when installed: `apt-get install wrk`) and a Lua script that makes
+     each request's body and Idempotency-Key; then the rows are counted (each 201 one booking);
+   - closed loop with aiohttp (Python, the fallback without wrk; it shares the two cores with the
+     server and costs more CPU per request than the server's own work on some paths):
+     every client sends its next request as soon as the last one is answered
      (the saturation rate; latency is then mostly queueing: Little's law, L = λ·W);
    - open loop: requests arrive at a fixed rate over the same 200 connections, latency counted
      from the moment each request was due (no coordinated omission).
@@ -74,16 +78,26 @@ class Phase:
     client_cpu_pct: float = 0.0        # of one core
     server_cpu_ms: float = 0.0         # CPU per request: the web process
     pg_cpu_ms: float = 0.0             # CPU per request: PostgreSQL
+    loadgen_cpu_ms: float = 0.0        # CPU per request: the load generator (this process, or wrk)
+    reported_ms: dict[str, float] | None = None   # wrk's own p50 / p99 / max (it keeps no list)
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    def pct(self, q: float) -> float:
+        if self.reported_ms is not None:
+            return self.reported_ms[f"p{q:g}"]
+        return percentile(self.latencies_ms or [0.0], q)
+
+    def max_ms(self) -> float:
+        return self.reported_ms["max"] if self.reported_ms is not None else max(self.latencies_ms or [0.0])
+
     def line(self) -> str:
-        lat = self.latencies_ms or [0.0]
-        return (f"{self.name:<44} {self.requests:>6} req {self.rate:>8.0f}/s  p50 {percentile(lat, 50):>7.1f} ms  "
-                f"p99 {percentile(lat, 99):>7.1f} ms  max {max(lat):>7.1f} ms  machine {self.cpu_busy_pct:>3.0f}% busy; "
-                f"CPU/req server {self.server_cpu_ms:.2f} + PostgreSQL {self.pg_cpu_ms:.2f} ms  {self.statuses}")
+        return (f"{self.name:<44} {self.requests:>6} req {self.rate:>8.0f}/s  p50 {self.pct(50):>7.1f} ms  "
+                f"p99 {self.pct(99):>7.1f} ms  max {self.max_ms():>7.1f} ms  machine {self.cpu_busy_pct:>3.0f}% busy; "
+                f"CPU/req server {self.server_cpu_ms:.2f} + PostgreSQL {self.pg_cpu_ms:.2f} ms, load generator "
+                f"{self.loadgen_cpu_ms:.2f} ms  {self.statuses}")
 
 # ------------------------------------------------------------------ CPU accounting
 
@@ -135,6 +149,7 @@ class CpuMeter:
         self.server0 = _process_ticks(self.server_pid) if self.server_pid else 0
         self.pg0 = _postgres_ticks()
         self.client0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        self.children0 = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
         return self
 
     def __exit__(self, *exc) -> None:
@@ -145,12 +160,15 @@ class CpuMeter:
         self.server_s = (_process_ticks(self.server_pid) - self.server0) / hz if self.server_pid else 0.0
         self.pg_s = (_postgres_ticks() - self.pg0) / hz
         self.client_s = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - self.client0
+        # reaped children: wrk or pgbench when one ran inside the meter (the server is never reaped here)
+        self.children_s = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - self.children0
         self.server_pct, self.client_pct = 100 * self.server_s / wall, 100 * self.client_s / wall
 
     def into(self, phase: Phase) -> Phase:
         phase.cpu_busy_pct, phase.server_cpu_pct, phase.client_cpu_pct = self.busy_pct, self.server_pct, self.client_pct
         phase.server_cpu_ms = 1000 * self.server_s / phase.requests
         phase.pg_cpu_ms = 1000 * self.pg_s / phase.requests
+        phase.loadgen_cpu_ms = 1000 * (self.client_s + self.children_s) / phase.requests
         return phase
 
 # ------------------------------------------------------------------ the street
@@ -253,6 +271,107 @@ async def open_loop(name: str, url: str, requests: list[tuple[str, dict | None, 
             seconds = time.perf_counter() - started
     return cpu.into(Phase(name, len(requests), seconds, statuses, latencies))
 
+# ------------------------------------------------------------------ wrk (a C load generator)
+
+# One config file per run, "kind value" per line (token, resident, date, item; or sheet "path token"),
+# read by every wrk thread; request n of thread t is the run's request n * threads + t, so the
+# Idempotency-Keys are unique across threads and every body is valid and distinct.
+WRK_SCRIPT = r"""
+local cfg = {token = {}, resident = {}, date = {}, item = {}, sheet = {}}
+local prefix, threads, counter = "wrk", 1, 0
+local created = 0
+
+function setup(thread)
+  created = created + 1
+  thread:set("tid", created - 1)
+end
+
+function init(args)
+  for line in io.lines(args[1]) do
+    local kind, value = line:match("^(%S+) (.*)$")
+    if kind == "prefix" then prefix = value elseif kind == "threads" then threads = tonumber(value)
+    else table.insert(cfg[kind], value) end
+  end
+end
+
+function request()
+  local i = counter * threads + tid
+  counter = counter + 1
+  if #cfg.sheet > 0 then
+    local path, token = cfg.sheet[i % #cfg.sheet + 1]:match("^(%S+) (%S+)$")
+    return wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
+  end
+  local start = 7 + i % 10
+  local body = string.format(
+    '{"resident_id":%s,"item_code":"%s","date":"%s","window_start":"%02d:00","window_end":"%02d:00","channel":"hotline"}',
+    cfg.resident[i % #cfg.resident + 1], cfg.item[i % #cfg.item + 1],
+    cfg.date[math.floor(i / #cfg.resident) % #cfg.date + 1], start, start + 2)
+  return wrk.format("POST", "/api/v1/bookings", {
+    ["Authorization"] = "Bearer " .. cfg.token[i % #cfg.token + 1],
+    ["Idempotency-Key"] = prefix .. "-" .. i, ["Content-Type"] = "application/json"}, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, ' ..
+    '"status": %d, "timeout": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n', summary.requests,
+    summary.duration, e.connect, e.read, e.write, e.status, e.timeout, latency:percentile(50),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+def wrk_binary() -> str | None:
+    return shutil.which("wrk")
+
+
+def run_wrk(name: str, url: str, config: list[str], *, connections: int, seconds: int, server_pid: int,
+            workdir: Path, threads: int = 2) -> Phase:
+    """A closed loop driven by wrk; its latencies are its own (from sending to the last byte)."""
+    script, conf = workdir / "bench.lua", workdir / f"wrk-{time.monotonic_ns()}.conf"
+    script.write_text(WRK_SCRIPT)
+    threads = min(threads, connections)
+    conf.write_text("\n".join([f"threads {threads}", *config]) + "\n")
+    command = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
+               "-s", str(script), url, "--", str(conf)]
+    with CpuMeter(server_pid) as cpu:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    match = re.search(r"^WRK (\{.*\})$", out.stdout, re.M)
+    if out.returncode != 0 or match is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    r = json.loads(match.group(1))
+    errors = {k: r[k] for k in ("connect", "read", "write", "timeout") if r[k]}
+    statuses: dict = {"2xx/3xx": r["requests"] - r["status"], **({"4xx/5xx": r["status"]} if r["status"] else {}),
+                      **errors}
+    phase = Phase(name, r["requests"], r["duration_us"] / 1e6, statuses, [],
+                  reported_ms={"p50": r["p50_us"] / 1000, "p99": r["p99_us"] / 1000, "max": r["max_us"] / 1000})
+    return cpu.into(phase)
+
+
+def wrk_booking_config(street: Street, today: date, prefix: str) -> list[str]:
+    return ([f"prefix {prefix}"] + [f"token {t}" for t in street.operator_tokens]
+            + [f"resident {r}" for r in street.resident_ids] + [f"item {i}" for i in ITEMS]
+            + [f"date {today + timedelta(days=d)}" for d in range(1, 29)])
+
+
+async def check_wrk_bookings(url: str, prefix: str, phase: Phase, connections: int) -> str:
+    """Each 201 wrk counted is one booking and one stored response; requests still in flight when wrk
+    stopped may have been booked after it stopped counting (at most one per connection)."""
+    await asyncio.sleep(2)   # the requests wrk left in flight finish
+    conn = await connect(url)
+    try:
+        keys, bookings, booked = await conn.fetchrow(
+            """WITH k AS (SELECT (response_body->>'id')::bigint AS id FROM idempotency_keys
+                          WHERE key LIKE $1 AND response_status = 201)
+               SELECT (SELECT count(*) FROM k), (SELECT count(DISTINCT id) FROM k),
+                      (SELECT count(*) FROM bookings WHERE id IN (SELECT id FROM k))""", prefix + "-%")
+    finally:
+        await conn.close()
+    answered = phase.statuses.get("2xx/3xx", 0)
+    ok = keys == bookings == booked and answered <= keys <= answered + connections and len(phase.statuses) == 1
+    return (f"{'ok' if ok else 'MISMATCH'}: wrk counted {answered} answers 2xx ({phase.statuses}); "
+            f"{keys} keys stored with 201, {bookings} distinct booking ids, {booked} bookings exist")
+
 # ------------------------------------------------------------------ pgbench
 
 
@@ -280,7 +399,7 @@ def run_pgbench(url: str, *, clients: int, seconds: int, residents: int, workdir
     latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
     done = int(re.search(r"number of transactions actually processed: (\d+)", out.stdout).group(1))
     return {"clients": clients, "tps": tps, "latency_avg_ms": latency, "cpu_busy_pct": cpu.busy_pct,
-            "pg_cpu_ms": 1000 * cpu.pg_s / done}
+            "pg_cpu_ms": 1000 * cpu.pg_s / done, "pgbench_cpu_ms": 1000 * cpu.children_s / done}
 
 # ------------------------------------------------------------------ the day sheet
 
@@ -384,16 +503,34 @@ async def run(args: argparse.Namespace) -> dict:
         print(f"booking create: warm-up {len(warm)}, closed loop {len(closed)} x {args.concurrency} clients ...",
               flush=True)
         await closed_loop("warm-up", server.url, warm, 50, pid)
-        profiler = _start_profiler(pid, args.py_spy)
-        phases = [await closed_loop(f"POST /bookings closed loop, {args.concurrency} clients", server.url, closed,
-                                    args.concurrency, pid)]
+        phases: list[Phase] = []
+        use_wrk = wrk_binary() is not None and not args.no_wrk
+        if use_wrk:
+            print(f"booking create: wrk closed loop, {args.concurrency} connections, {args.wrk_seconds} s ...",
+                  flush=True)
+            prefix = f"wrk{os.getpid()}"
+            profiler = _start_profiler(pid, args.py_spy)
+            phases.append(run_wrk(f"POST /bookings wrk closed loop, {args.concurrency} conns", server.url,
+                                  wrk_booking_config(street, today, prefix), connections=args.concurrency,
+                                  seconds=args.wrk_seconds, server_pid=pid, workdir=tmp))
+            _stop_profiler(profiler)
+            results["wrk_check"] = await check_wrk_bookings(url, prefix, phases[-1], args.concurrency)
+            print(f"wrk bookings check: {results['wrk_check']}", flush=True)
+        else:
+            results["wrk"] = "skipped: wrk not found (apt-get install wrk)" if not args.no_wrk else "skipped"
+        print(f"booking create: aiohttp closed loop {len(closed)} x {args.concurrency} clients ...", flush=True)
+        profiler = None if use_wrk else _start_profiler(pid, args.py_spy)
+        phases.append(await closed_loop(f"POST /bookings aiohttp closed loop, {args.concurrency} clients",
+                                        server.url, closed, args.concurrency, pid))
         _stop_profiler(profiler)
-        rate = args.open_rate or round(phases[0].rate * 0.5)
+        python_closed = phases[-1]
+        rate = args.open_rate or round(python_closed.rate * 0.5)
         print(f"open loop at {rate}/s ...", flush=True)
         profiler = _start_profiler(pid, args.py_spy.with_suffix(".open.txt") if args.py_spy else None)
         phases.append(await open_loop(f"POST /bookings open loop {rate}/s, {args.concurrency} conns", server.url,
                                       opened, rate, args.concurrency, pid))
         _stop_profiler(profiler)
+        open_phase = phases[-1]
         print("pgbench ...", flush=True)
         raw = run_pgbench(url, clients=args.pool, seconds=args.pgbench_seconds, residents=args.residents, workdir=tmp)
         results["pgbench"] = raw
@@ -402,16 +539,22 @@ async def run(args: argparse.Namespace) -> dict:
             await publish_day(url, street, day, caregivers=args.caregivers, per_caregiver=8)
             reads = [(f"/api/v1/caregivers/{cid}/assignments?date={day}", None, {"Authorization": f"Bearer {tok}"})
                      for n in range(args.sheet_requests) for cid, tok in [street.caregivers[n % len(street.caregivers)]]]
+            if use_wrk:
+                sheet_config = [f"sheet /api/v1/caregivers/{cid}/assignments?date={day} {tok}"
+                                for cid, tok in street.caregivers]
+                for clients in (1, 10):
+                    phases.append(run_wrk(f"GET day sheet, wrk {clients} conns", server.url, sheet_config,
+                                          connections=clients, seconds=args.sheet_wrk_seconds, server_pid=pid,
+                                          workdir=tmp))
             for clients in (1, 10, args.concurrency):
                 phases.append(await closed_loop(f"GET day sheet, {clients} clients", server.url, reads, clients, pid))
             phases.append(await open_loop(f"GET day sheet open loop {args.sheet_rate}/s", server.url, reads,
                                           args.sheet_rate, args.concurrency, pid))
         else:
             results["day_sheet"] = "skipped: endpoint missing"
-        results["phases"] = [{**asdict(p), "latencies_ms": None, "rate": p.rate,
-                              "p50_ms": percentile(p.latencies_ms, 50), "p99_ms": percentile(p.latencies_ms, 99)}
-                             for p in phases]
-        _print(phases, raw, results, args)
+        results["phases"] = [{**asdict(p), "latencies_ms": None, "rate": p.rate, "p50_ms": p.pct(50),
+                              "p99_ms": p.pct(99)} for p in phases]
+        _print(phases, raw, results, args, python_closed=python_closed, open_phase=open_phase)
         return results
     finally:
         if server is not None:
@@ -420,25 +563,33 @@ async def run(args: argparse.Namespace) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _print(phases: list[Phase], raw: dict, results: dict, args) -> None:
+def _print(phases: list[Phase], raw: dict, results: dict, args, *, python_closed: Phase, open_phase: Phase) -> None:
     print("\n" + "=" * 100)
     for phase in phases:
         print(phase.line())
+    if "wrk_check" in results:
+        print(f"wrk bookings check: {results['wrk_check']}")
     if "tps" in raw:
         print(f"{'pgbench raw SQL (wallet hold + booking + ledger)':<44} {raw['clients']:>3} clients "
               f"{raw['tps']:>8.0f} tx/s  avg {raw['latency_avg_ms']:.1f} ms  machine {raw['cpu_busy_pct']:.0f}% busy; "
-              f"CPU/tx PostgreSQL {raw['pg_cpu_ms']:.2f} ms")
-        ratio = phases[0].rate / raw["tps"]
+              f"CPU/tx PostgreSQL {raw['pg_cpu_ms']:.2f} ms, pgbench {raw['pgbench_cpu_ms']:.2f} ms")
+        for closed in [phases[0]] + ([python_closed] if python_closed is not phases[0] else []):  # wrk, aiohttp
+            ratio = closed.rate / raw["tps"]
+            http_cpu = closed.server_cpu_ms + closed.pg_cpu_ms
+            key = "wrk" if closed is not python_closed else "aiohttp"
+            results[f"http_to_raw_ratio_{key}"] = ratio
+            results[f"cpu_ratio_{key}"] = raw["pg_cpu_ms"] / http_cpu
+            print(f"HTTP booking create ({key}) / raw SQL = {ratio:.0%} by measured rate (target >= 40%); by CPU per "
+                  f"booking (server + PostgreSQL {http_cpu:.2f} ms vs {raw['pg_cpu_ms']:.2f} ms raw) = "
+                  f"{results[f'cpu_ratio_{key}']:.0%}; with the load generators' CPU "
+                  f"({http_cpu + closed.loadgen_cpu_ms:.2f} vs {raw['pg_cpu_ms'] + raw['pgbench_cpu_ms']:.2f} ms) = "
+                  f"{(raw['pg_cpu_ms'] + raw['pgbench_cpu_ms']) / (http_cpu + closed.loadgen_cpu_ms):.0%}")
         http_cpu = phases[0].server_cpu_ms + phases[0].pg_cpu_ms
-        results["http_to_raw_ratio"] = ratio
-        results["cpu_ratio"] = raw["pg_cpu_ms"] / http_cpu
-        print(f"HTTP booking create / raw SQL = {ratio:.0%} by measured rate (target >= 40%); by CPU per booking "
-              f"(server + PostgreSQL {http_cpu:.2f} ms vs {raw['pg_cpu_ms']:.2f} ms raw) = {results['cpu_ratio']:.0%}")
         print(f"2 cores spent on nothing else: ~{2000 / http_cpu:.0f} bookings/s over HTTP, "
               f"~{2000 / raw['pg_cpu_ms']:.0f} tx/s raw (the load generators' own CPU left out)")
     else:
         print(f"pgbench: {raw.get('skipped')}")
-    print(f"open-loop p99 = {percentile(phases[1].latencies_ms, 99):.1f} ms at {phases[1].rate:.0f}/s "
+    print(f"open-loop p99 = {open_phase.pct(99):.1f} ms at {open_phase.rate:.0f}/s "
           f"(target < 50 ms at {args.concurrency} clients)")
     if "day_sheet" in results:
         print(f"day sheet: {results['day_sheet']}")
@@ -456,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=2000)
     parser.add_argument("--pool", type=int, default=10, help="the server's database pool (and pgbench's clients)")
     parser.add_argument("--pgbench-seconds", type=int, default=15)
+    parser.add_argument("--wrk-seconds", type=int, default=15, help="wrk's booking closed loop")
+    parser.add_argument("--sheet-wrk-seconds", type=int, default=8, help="each of wrk's day sheet runs")
+    parser.add_argument("--no-wrk", action="store_true", help="only the aiohttp client, even with wrk installed")
     parser.add_argument("--caregivers", type=int, default=40)
     parser.add_argument("--sheet-requests", type=int, default=3000)
     parser.add_argument("--sheet-rate", type=float, default=200)
