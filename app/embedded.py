@@ -6,6 +6,7 @@ fresh machine with nothing but Python installed.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -27,8 +28,18 @@ class EmbeddedServices:
         self._stoppers.clear()
 
 
+def _quiet_pgserver() -> None:
+    """pgserver logs every pg_ctl command with its output at INFO: about 60 lines before the
+    server's own first line. Keep its warnings; its chatter only with LOG_LEVEL=DEBUG."""
+    if not log.isEnabledFor(logging.DEBUG):
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # pgserver asks platformdirs for a runtime folder, which warns when XDG_RUNTIME_DIR is unset
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
+
+
 def start_postgres(data_dir: Path, services: EmbeddedServices, *, keep_running: bool = False) -> str:
     """Start (or join) PostgreSQL in `data_dir/pg`; return its URL."""
+    _quiet_pgserver()
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
