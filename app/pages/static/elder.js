@@ -25,7 +25,6 @@ const REPEATS = [
   { key: "weekly", label: "每周一次" },
 ];
 const SERIES_WEEKS = 4;
-const MONTHLY_GRANT_FEN = 20000;  // only for a month whose wallet is not opened yet (see loadWallet)
 const RATING_ZH = ["", "很不满意", "不太满意", "一般", "满意", "非常满意"];
 const OPEN = new Set(["pending", "scheduled", "in_progress"]);
 
@@ -93,12 +92,7 @@ function callButton(circle) {
 }
 
 async function loadWallet() {
-  const wallet = await api(`/residents/${state.resident.id}/wallet`);
-  // The API opens a month's wallet at the first booking; until then an eligible elder's wallet
-  // reads all zeros although the month's grant is there (reported as an API gap in docs/consoles.md).
-  if (state.resident.subsidy_eligible && !wallet.granted_fen && !wallet.entries.length) {
-    Object.assign(wallet, { granted_fen: MONTHLY_GRANT_FEN, available_fen: MONTHLY_GRANT_FEN });
-  }
+  const wallet = await api(`/residents/${state.resident.id}/wallet`);  // the grant, even before first use
   state.wallet = wallet;
   return wallet;
 }
