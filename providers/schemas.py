@@ -285,6 +285,7 @@ class AssignmentRead(BaseModel):
 class DaySheetRead(BaseModel):
     caregiver_id: int
     caregiver_name: str
+    circle_id: int = Field(description="the caregiver's circle: GET /circles/{id} has the number to call")
     date: dt.date
     shift: ShiftRead | None
     care_notes_shown: bool

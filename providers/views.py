@@ -139,7 +139,8 @@ async def day_sheet(request: web.Request) -> web.Response:
     caregiver, shift, shown, entries = await service.day_sheet(
         _db(request), request.config_dict[keys.CRYPTO], actor=current_user(request),
         caregiver_id=path_id(request), day=day)
-    return respond(DaySheetRead(caregiver_id=caregiver.id, caregiver_name=caregiver.name, date=day,
+    return respond(DaySheetRead(caregiver_id=caregiver.id, caregiver_name=caregiver.name,
+                                circle_id=caregiver.circle_id, date=day,
                                 shift=ShiftRead.of(shift), care_notes_shown=shown,
                                 visits=[AssignmentRead.of(e) for e in entries]))
 

@@ -8,11 +8,13 @@ pytestmark = pytest.mark.browser
 
 async def test_caregiver_checks_in_and_out_at_the_door(base_url, new_page, street, conn):
     visit_id = await published_visit(conn, street)
+    await conn.execute("UPDATE circles SET hotline_phone = '021-62580101' WHERE id = $1", street.circle_id)
     home = {"latitude": street.elder.lat, "longitude": street.elder.lon + 0.0002}  # ~20 m from the door
     page = await new_page(base_url, viewport=PHONE, permissions=["geolocation"], geolocation=home)
     await sign_in(page, "caregiver", expect_path="/caregiver")
     card = page.locator(f"[data-visit='{visit_id}']")
     await card.wait_for()
+    await page.wait_for_selector("#call-desk[href='tel:021-62580101']")   # the desk, one tap away
     assert "王秀英" in await card.text_content()
     assert "糖尿病" in await card.text_content()         # today's care notes are on the card
     assert await no_horizontal_scroll(page)

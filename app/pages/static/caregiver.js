@@ -63,10 +63,21 @@ async function load() {
   try {
     state.sheet = await api(`/caregivers/${state.user.caregiver_id}/assignments` + query({ date: state.day }));
     render();
+    showDeskPhone(state.sheet.circle_id);
   } catch (err) {
     replace(list, el("p", { class: "notice notice-error" }, errorText(err)),
       el("button", { type: "button", class: "btn btn-block", onclick: load }, "重新加载"));
   }
+}
+
+/** The circle's hotline as a call button in the day's header, once known; hidden without one. */
+async function showDeskPhone(circleId) {
+  if (state.deskPhone === undefined) {
+    state.deskPhone = await api(`/circles/${circleId}`).then(c => c.hotline_phone || null, () => null);
+  }
+  const link = $("#call-desk");
+  link.hidden = !state.deskPhone;
+  if (state.deskPhone) link.href = `tel:${state.deskPhone}`;
 }
 
 function render() {
