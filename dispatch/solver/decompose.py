@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import construct
+from . import construct, popmusic, search
 from . import routing as ortools_model
-from . import search
 from .layout import Layout, node_xy, restrict
 from .problem import SolveParams
 from .routing import TimedRoute, build_model, index_routes, plan_objective, search_parameters
@@ -29,6 +28,8 @@ from .solution import Progress
 PART_NODES = 200
 ROUNDS = 3
 SPARES_PER_KIND = 3
+# Share of the budget (or of the solution limit) for POPMUSIC after the global search.
+POPMUSIC_SHARE = 0.5
 
 
 @dataclass
@@ -37,6 +38,7 @@ class SearchResult:
 
     routes: list[TimedRoute] | None
     cancelled: bool
+    solutions: int = 0
 
 
 def optimise(
@@ -49,9 +51,9 @@ def optimise(
     model, sp, initial = _prepared(lay, routes, params, seconds, clock, mandatory)
     if mandatory and initial is None:
         model, sp, initial = _prepared(lay, routes, params, seconds, clock, False)
-    found, cancelled = search.run(
+    found, cancelled, solutions = search.run(
         model, sp, initial, params, seconds, clock, on_progress, should_stop, search.ITERATE)
-    return SearchResult(found, cancelled)
+    return SearchResult(found, cancelled, solutions)
 
 
 def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
@@ -67,15 +69,47 @@ def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
 
 
 def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
-    """``optimise`` on the whole plan, with a trimmed fleet (see ``trimmed_fleet``)."""
-    vehicles = trimmed_fleet(plan)
-    if len(vehicles) == lay.num_vehicles:
-        return optimise(lay, plan.routes, params, seconds, clock, on_progress, should_stop)
+    """Guided local search on the whole plan (trimmed fleet, see ``trimmed_fleet``), then
+    POPMUSIC on groups of neighbouring routes (see ``popmusic``) for the rest of the budget.
+
+    With a solution limit, both phases share it instead of the time, so that a run is
+    reproducible. ``routes`` is ``None`` if OR-Tools found nothing in the first phase.
+    """
     routes = [list(r) for r in plan.routes]
     timed: list[TimedRoute | None] = [None] * lay.num_vehicles
-    group = Group(vehicles, list(range(len(lay.jobs))))
-    stop = _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress)
+    deadline = clock.elapsed() + seconds
+    first, count = _first_phase(params, seconds)
+    group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
+    found = _solve_group(lay, group, routes, timed, first, count, clock, should_stop, on_progress)
+    if found.routes is None:
+        return SearchResult(None, found.cancelled)
+    stop, left = found.cancelled, deadline - clock.elapsed()
+    if not stop and POPMUSIC_SHARE > 0 and left > 0.05:
+        stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop,
+                         None if params.solution_limit is None else params.solution_limit - found.solutions)
     return SearchResult(_complete(lay, routes, timed, plan), stop)
+
+
+def _first_phase(params, seconds: float):
+    """Parameters and seconds of the global search (everything if POPMUSIC is off)."""
+    share = 1 - POPMUSIC_SHARE
+    if params.solution_limit is not None:
+        return replace(params, solution_limit=max(1, round(share * params.solution_limit))), seconds
+    return params, share * seconds
+
+
+def _popmusic(lay, routes, timed, params, seconds, clock, on_progress, should_stop, solutions) -> bool:
+    best = [plan_objective(lay, routes, params.preferred_worker_cost)]
+
+    def solve_part(part, part_seconds, limit):
+        local = replace(params, solution_limit=limit)
+        found = _solve_group(lay, Group(part.vehicles, part.jobs), routes, timed, local, part_seconds, clock, should_stop)
+        return found.cancelled, found.solutions
+
+    def report():
+        best[0] = _report(lay, routes, params, clock, on_progress, best[0])
+
+    return popmusic.improve(lay, routes, params, seconds, clock, solve_part, solutions, report)
 
 
 def trimmed_fleet(plan, spares: int = SPARES_PER_KIND) -> list[int]:
@@ -112,7 +146,7 @@ def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=Non
         total = sum(len(g.jobs) for g in groups) or 1
         for group in groups:
             share = budget * len(group.jobs) / total
-            stop = _solve_group(lay, group, routes, timed, params, share, clock, should_stop)
+            stop = _solve_group(lay, group, routes, timed, params, share, clock, should_stop).cancelled
             best = _report(lay, routes, params, clock, on_progress, best)
             if stop:
                 return SearchResult(_complete(lay, routes, timed, plan), True)
@@ -138,8 +172,8 @@ class Group:
     jobs: list[int]
 
 
-def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress=None) -> bool:
-    """Improve one part in place; True if a stop was requested."""
+def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress=None) -> SearchResult:
+    """Improve one part in place; returns the search's result (routes of the part)."""
     part, nodes = restrict(lay, group.jobs, group.vehicles)
     local = {n: i for i, n in enumerate(nodes)}
     start = [[local[n] for n in routes[v]] for v in group.vehicles]
@@ -149,7 +183,7 @@ def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop,
             t = found.routes[i]
             routes[v] = [nodes[n] for n in t.nodes]
             timed[v] = TimedRoute(tuple(routes[v]), t.starts, t.breaks, t.depart, t.back)
-    return found.cancelled
+    return found
 
 
 def sector_groups(lay: Layout, routes: list[list[int]], round_no: int) -> list[Group]:

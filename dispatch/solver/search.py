@@ -78,7 +78,7 @@ def run(model, sp, initial, params: SolveParams, seconds: float, clock,
         on_progress: Callable | None, should_stop: Callable | None, iterate: bool):
     """GLS from ``initial`` (OR-Tools' own first solution if ``None``), with kicks if ``iterate``.
 
-    Returns (best timed routes or ``None``, whether a stop was requested).
+    Returns (best timed routes or ``None``, whether a stop was requested, solutions found).
     """
     routing = model.routing
     monitor = RunMonitor(model, clock, on_progress, should_stop)
@@ -95,7 +95,7 @@ def run(model, sp, initial, params: SolveParams, seconds: float, clock,
             best, best_cost = read_routes(model, solution), solution.ObjectiveValue()
         limit_hit = by_count and monitor.solutions >= params.solution_limit
         if not iterate or best is None or monitor.cancelled or limit_hit or clock.elapsed() >= deadline - 0.05:
-            return best, monitor.cancelled
+            return best, monitor.cancelled, monitor.solutions
         current = _kicked_assignment(model, best, params, rng)
 
 
