@@ -1,7 +1,8 @@
 """All booking SQL. asyncpg Records become booking models here and nowhere else."""
 from __future__ import annotations
 
-from datetime import date, time
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 import asyncpg
@@ -144,7 +145,23 @@ async def lock_wallet(conn: Conn, resident_id: int, month: date) -> Wallet:
 _TARGET_RESIDENT = [c.strip() for c in _RESIDENT_COLUMNS.split(",") if c.strip() != "care_notes_enc"]
 _TARGET_ITEM = [c.strip() for c in _ITEM_COLUMNS.split(",")]
 _TARGET_WALLET = ["resident_id", "month", "granted_fen", "held_fen", "spent_fen"]
-_TARGET_SQL = f"""WITH r AS (SELECT {", ".join(_TARGET_RESIDENT)}, subsidy_eligible AS eligible FROM residents WHERE id = $1),
+_TARGET_SELECT = ", ".join([f"r.{c} AS r_{c}" for c in _TARGET_RESIDENT] + [f"m.{c} AS m_{c}" for c in _TARGET_ITEM]
+                           + [f"w.{c} AS w_{c}" for c in _TARGET_WALLET])
+
+
+def _target_sql(*, claim: bool) -> str:
+    """The target statement; with `claim`, the Idempotency-Key ($5 user, $6 key, $7 request hash) is
+    claimed first — the elder's row is read only when the claim succeeded, so the wallet (read from
+    it) is locked after the key, as when they were two statements — and the booking's id and the
+    transaction's now() are taken, for the response stored with the insert."""
+    claim_cte = ("claim AS (INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($5, $6, $7)\n"
+                 "          ON CONFLICT DO NOTHING RETURNING true),\n  ") if claim else ""
+    gate = " AND EXISTS (SELECT FROM claim)" if claim else ""
+    extra = ("EXISTS (SELECT FROM claim) AS claimed, now() AS now,\n"
+             "  CASE WHEN r.id IS NOT NULL AND m.code IS NOT NULL\n"
+             "       THEN nextval(pg_get_serial_sequence('bookings', 'id')) END AS next_id,\n  ") if claim else ""
+    return f"""WITH {claim_cte}r AS (SELECT {", ".join(_TARGET_RESIDENT)}, subsidy_eligible AS eligible FROM residents
+        WHERE id = $1{gate}),
   m AS (SELECT {_ITEM_COLUMNS} FROM menu_items WHERE code = $2 AND active),
   w AS (INSERT INTO subsidy_wallets AS sw (resident_id, month, granted_fen)
         SELECT id, $3, $4 FROM r WHERE eligible AND EXISTS (SELECT FROM m)
@@ -152,17 +169,15 @@ _TARGET_SQL = f"""WITH r AS (SELECT {", ".join(_TARGET_RESIDENT)}, subsidy_eligi
         RETURNING {", ".join("sw." + c for c in _TARGET_WALLET)}, sw.xmax = 0 AS created),
   grant_entry AS (INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
         SELECT resident_id, month, NULL, 'grant', granted_fen FROM w WHERE created)
-SELECT {", ".join([f"r.{c} AS r_{c}" for c in _TARGET_RESIDENT] + [f"m.{c} AS m_{c}" for c in _TARGET_ITEM]
-                  + [f"w.{c} AS w_{c}" for c in _TARGET_WALLET])}
+SELECT {extra}{_TARGET_SELECT}
 FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN m ON true LEFT JOIN w ON true"""
 
 
-async def booking_target(conn: Conn, *, resident_id: int, item_code: str,
-                         month: date) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
-    """What booking needs, in one round trip: the elder (care notes left encrypted: None), the active
-    menu item and — for an eligible elder, when both exist — the month's wallet, opened with its grant
-    on first use and row-locked as `lock_wallet` does."""
-    row = await conn.fetchrow(_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN)
+_TARGET_SQL = _target_sql(claim=False)
+_CLAIM_TARGET_SQL = _target_sql(claim=True)
+
+
+def _target(row: asyncpg.Record) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
     part = lambda prefix, names: {n: row[prefix + n] for n in names}  # noqa: E731
     resident = None
     if row["r_id"] is not None:
@@ -174,6 +189,35 @@ async def booking_target(conn: Conn, *, resident_id: int, item_code: str,
     item = MenuItem(**part("m_", _TARGET_ITEM)) if row["m_code"] is not None else None
     wallet = Wallet(**part("w_", _TARGET_WALLET)) if row["w_resident_id"] is not None else None
     return resident, item, wallet
+
+
+async def booking_target(conn: Conn, *, resident_id: int, item_code: str,
+                         month: date) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
+    """What booking needs, in one round trip: the elder (care notes left encrypted: None), the active
+    menu item and — for an eligible elder, when both exist — the month's wallet, opened with its grant
+    on first use and row-locked as `lock_wallet` does."""
+    return _target(await conn.fetchrow(_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN))
+
+
+@dataclass(frozen=True)
+class ClaimedTarget:
+    claimed: bool                  # False: another request holds (or held) the key; nothing was locked
+    now: datetime                  # the transaction's now(): the booking's created_at
+    next_id: int | None            # the booking's id, taken from its sequence (when elder and item exist)
+    resident: Resident | None
+    item: MenuItem | None
+    wallet: Wallet | None
+
+
+async def claim_booking_target(conn: Conn, *, resident_id: int, item_code: str, month: date, user_id: int,
+                               key: str, request_hash: bytes) -> ClaimedTarget:
+    """`claim_idempotency_key` and then `booking_target` in one round trip (the claim waits for a
+    concurrent first request with the key to finish; when it did not succeed, nothing else happens)."""
+    row = await conn.fetchrow(_CLAIM_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN, user_id, key,
+                              request_hash)
+    if not row["claimed"]:
+        return ClaimedTarget(False, row["now"], None, None, None, None)
+    return ClaimedTarget(True, row["now"], row["next_id"], *_target(row))
 
 
 async def wallet(conn: Conn, resident_id: int, month: date, *, for_update: bool = False) -> Wallet | None:
@@ -247,28 +291,48 @@ async def insert_booking(conn: Conn, *, resident_id: int, circle_id: int, item_c
         channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
 
 
-async def insert_booking_with_hold(conn: Conn, *, resident_id: int, circle_id: int, item_code: str,
-                                   series_id: int | None, service_date: date, window_start: time, window_end: time,
-                                   channel: str, booked_by: int | None, notes: str, price_fen: int,
-                                   subsidy_fen: int, self_pay_fen: int, month: date) -> Booking:
-    """Insert a booking and hold its subsidy part — the wallet's held_fen and the ledger's hold entry —
-    in one statement, and return the booking as `booking()` reads it. The caller holds the wallet's
-    row lock (`lock_wallet`); wallet_not_overspent still guards the update."""
-    row = await conn.fetchrow(
-        f"""WITH b AS (
-              INSERT INTO bookings (resident_id, circle_id, item_code, series_id, service_date, window_start,
-                  window_end, channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
-              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING *),
+def _insert_with_hold_sql(*, with_id: bool, store: bool) -> str:
+    columns = """resident_id, circle_id, item_code, series_id, service_date, window_start,
+                  window_end, channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen"""
+    values = "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13"
+    if with_id:
+        columns, values = "id, " + columns, "$15, " + values
+    stored = ("""
+            stored AS (
+              UPDATE idempotency_keys SET response_status = 201, response_body = $18
+              WHERE user_id = $16 AND key = $17),""") if store else ""
+    return f"""WITH b AS (
+              INSERT INTO bookings ({columns}){" OVERRIDING SYSTEM VALUE" if with_id else ""}
+              VALUES ({values}) RETURNING *),
             held AS (
               UPDATE subsidy_wallets SET held_fen = held_fen + $12
-              WHERE $12 > 0 AND resident_id = $1 AND month = $14),
+              WHERE $12 > 0 AND resident_id = $1 AND month = $14),{stored}
             hold_entry AS (
               INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
               SELECT $1, $14, b.id, 'hold', $12 FROM b WHERE $12 > 0)
-            {_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}""",
-        resident_id, circle_id, item_code, series_id, service_date, window_start, window_end, channel,
-        booked_by, notes, price_fen, subsidy_fen, self_pay_fen, month)
-    return _booking(row)
+            {_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}"""
+
+
+_INSERT_WITH_HOLD_SQL = _insert_with_hold_sql(with_id=False, store=False)
+_INSERT_WITH_HOLD_STORED_SQL = _insert_with_hold_sql(with_id=True, store=True)
+
+
+async def insert_booking_with_hold(conn: Conn, *, resident_id: int, circle_id: int, item_code: str,
+                                   series_id: int | None, service_date: date, window_start: time, window_end: time,
+                                   channel: str, booked_by: int | None, notes: str, price_fen: int,
+                                   subsidy_fen: int, self_pay_fen: int, month: date,
+                                   stored: tuple[int, int, str, dict] | None = None) -> Booking:
+    """Insert a booking and hold its subsidy part — the wallet's held_fen and the ledger's hold entry —
+    in one statement, and return the booking as `booking()` reads it. The caller holds the wallet's
+    row lock (`lock_wallet`); wallet_not_overspent still guards the update.
+
+    `stored` = (booking id from the sequence, user id, Idempotency-Key, response body): the booking gets
+    that id and the key's record its response (201, the body), in the same statement."""
+    args = [resident_id, circle_id, item_code, series_id, service_date, window_start, window_end, channel,
+            booked_by, notes, price_fen, subsidy_fen, self_pay_fen, month]
+    if stored is None:
+        return _booking(await conn.fetchrow(_INSERT_WITH_HOLD_SQL, *args))
+    return _booking(await conn.fetchrow(_INSERT_WITH_HOLD_STORED_SQL, *args, *stored))
 
 
 async def booking(conn: Conn, booking_id: int, *, for_update: bool = False) -> Booking | None:

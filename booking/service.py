@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +20,8 @@ from booking.models import Booking, BookingStatus, MenuItem, Resident, Series, W
 from booking.schemas import BookingCreate, BookingRead, RescheduleBody, ResidentCreate, SeriesCreate
 from booking.subsidy import MONTHLY_GRANT_FEN, PriceSplit, service_month, split_price
 from booking.window import BOOKING_HORIZON_DAYS, check_service_date, check_window
+
+log = logging.getLogger(__name__)
 
 SERIES_HORIZON_DAYS = 7  # a series' bookings exist this many days ahead, before planning
 
@@ -119,12 +122,15 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
     same key with another body is refused; the key is kept in the booking's transaction.
     """
     request_hash = hashlib.sha256(data.model_dump_json().encode()).digest()
+    today = today or local_today()
     async with db.transaction() as conn:
+        if idempotency_key and access.may_book_for(actor, data.resident_id):
+            return await _create_keyed(conn, actor, data, idempotency_key, request_hash, today)
         if idempotency_key:
             replay = await _replay(conn, actor.id, idempotency_key, request_hash)
             if replay is not None:
                 return replay
-        resident, item, wallet = await _booking_target(conn, actor, data, today or local_today())
+        resident, item, wallet = await _booking_target(conn, actor, data, today)
         booking = await _book(conn, resident, item, data, actor=actor, series_id=None, wallet=wallet)
         body = BookingRead.of(booking).model_dump(mode="json")
         if idempotency_key:
@@ -133,9 +139,48 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
         return body
 
 
+async def _create_keyed(conn: asyncpg.Connection, actor: User, data: BookingCreate, key: str, request_hash: bytes,
+                        today: date) -> dict[str, Any]:
+    """`create_booking` with a key, in two statements: (1) claim the key, then read the elder and the item
+    and lock the month's wallet, taking the booking's id and the transaction's now(); (2) insert the
+    booking with its hold and store the response — made beforehand from those, as `BookingRead` of the
+    booking that (2) will insert — in the key's record. The booking (2) reads back is compared with the
+    one the response was made from; were they ever to differ, the response is made again and stored
+    over the first (one more statement), so what is stored is always what is answered."""
+    target = await queries.claim_booking_target(conn, resident_id=data.resident_id, item_code=data.item_code,
+                                                month=service_month(data.date), user_id=actor.id, key=key,
+                                                request_hash=request_hash)
+    if not target.claimed:
+        return await _stored_response(conn, actor.id, key, request_hash)
+    resident, item = _check_target(data, target.resident, target.item, today)
+    split = _split(resident, item, target.wallet)
+    expected = Booking(id=target.next_id, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code,
+                       item_name_zh=item.name_zh, series_id=None, service_date=data.date,
+                       window_start=data.window_start, window_end=data.window_end, channel=data.channel,
+                       booked_by=actor.id, notes=data.notes, price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
+                       self_pay_fen=split.self_pay_fen, priority=1, status=BookingStatus.PENDING, caregiver_id=None,
+                       caregiver_name=None, planned_start=None, created_at=target.now, resident_name=resident.name,
+                       rating=None)
+    body = BookingRead.of(expected).model_dump(mode="json")
+    booking = await queries.insert_booking_with_hold(
+        conn, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code, series_id=None,
+        service_date=data.date, window_start=data.window_start, window_end=data.window_end, channel=data.channel,
+        booked_by=actor.id, notes=data.notes, price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
+        self_pay_fen=split.self_pay_fen, month=service_month(data.date), stored=(expected.id, actor.id, key, body))
+    if booking != expected:
+        log.warning("booking %s read back unlike its stored response; storing it again", booking.id)
+        body = BookingRead.of(booking).model_dump(mode="json")
+        await queries.store_idempotent_response(conn, user_id=actor.id, key=key, status=201, body=body)
+    return body
+
+
 async def _replay(conn: asyncpg.Connection, user_id: int, key: str, request_hash: bytes) -> dict | None:
     if await queries.claim_idempotency_key(conn, user_id=user_id, key=key, request_hash=request_hash):
         return None
+    return await _stored_response(conn, user_id, key, request_hash)
+
+
+async def _stored_response(conn: asyncpg.Connection, user_id: int, key: str, request_hash: bytes) -> dict:
     first = await queries.idempotent_response(conn, user_id=user_id, key=key)
     if bytes(first["request_hash"]) != request_hash:
         raise invalid_field("Idempotency-Key", key, "was already used for a different booking",
@@ -164,13 +209,19 @@ async def _booking_target(conn: asyncpg.Connection, actor: User, data: BookingCr
         raise not_found("resident", data.resident_id, "老人")
     resident, item, wallet = await queries.booking_target(conn, resident_id=data.resident_id,
                                                           item_code=data.item_code, month=service_month(data.date))
+    resident, item = _check_target(data, resident, item, today)
+    return resident, item, wallet
+
+
+def _check_target(data: BookingCreate, resident: Resident | None, item: MenuItem | None,
+                  today: date) -> tuple[Resident, MenuItem]:
     if resident is None:
         raise not_found("resident", data.resident_id, "老人")
     if item is None:
         raise invalid_field("item_code", data.item_code, "no such item on the menu", "服务项目不存在")
     check_service_date(data.date, today=today)
     check_window(data.window_start, data.window_end)
-    return resident, item, wallet
+    return resident, item
 
 
 async def _bookable_item(conn: asyncpg.Connection, code: str) -> MenuItem:

@@ -6,7 +6,7 @@ import pytest
 from app.errors import Conflict, Invalid, NotFound
 from booking import queries, service
 from booking.models import BookingStatus
-from booking.schemas import BookingCreate, SeriesCreate
+from booking.schemas import BookingCreate, BookingRead, SeriesCreate
 from booking.subsidy import service_month
 
 
@@ -81,6 +81,35 @@ async def test_same_key_other_body_is_refused(db, crypto, street, tomorrow):
     with pytest.raises(Invalid) as caught:
         await book(db, crypto, street, tomorrow, "C01", idempotency_key="k-2")
     assert caught.value.details[0]["field"] == "Idempotency-Key"
+
+
+async def test_a_keyed_create_stores_what_it_answers_in_its_insert(db, conn, crypto, street, tomorrow, monkeypatch):
+    """With a key, the response is stored by the insert statement itself (no second write), and it is
+    the booking as read back afterwards: held in full, partly self-pay, ineligible, with notes."""
+    async def second_write(*args, **kwargs):
+        raise AssertionError("the response was stored a second time")
+
+    monkeypatch.setattr(queries, "store_idempotent_response", second_write)
+    cases = [("resident", street.elder.id, "B01", "app"), ("resident", street.elder.id, "B01", "app"),
+             ("operator", street.elder.id, "C01", "hotline"), ("operator", street.other_elder.id, "C01", "hotline")]
+    for n, (actor, resident_id, item, channel) in enumerate(cases):
+        data = request_for(resident_id, tomorrow + timedelta(days=n), item, channel=channel).model_copy(
+            update={"notes": f"请先敲门 {n}"})
+        body = await service.create_booking(db, crypto, actor=street.users[actor], data=data,
+                                            idempotency_key=f"stored-{n}")
+        stored = await conn.fetchrow("SELECT response_status, response_body FROM idempotency_keys WHERE key = $1",
+                                     f"stored-{n}")
+        assert (stored["response_status"], stored["response_body"]) == (201, body)
+        booking = await service.get_booking(db, actor=street.users[actor], booking_id=body["id"])
+        assert BookingRead.of(booking).model_dump(mode="json") == body
+        assert body["notes"] == f"请先敲门 {n}"
+
+
+async def test_a_stranger_with_a_key_is_refused_and_leaves_no_key(db, conn, crypto, street, tomorrow):
+    with pytest.raises(NotFound):
+        await service.create_booking(db, crypto, actor=street.users["other_resident"],
+                                     data=request_for(street.elder.id, tomorrow), idempotency_key="stranger-1")
+    assert await conn.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'stranger-1'") == 0
 
 
 async def test_strangers_cannot_book_or_see(db, crypto, street, tomorrow):
