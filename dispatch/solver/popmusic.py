@@ -57,7 +57,7 @@ def improve(lay: Layout, routes: list[list[int]], params, seconds: float, clock,
         if not routes[seed]:
             continue
         part = _part(lay, routes, seed, rng)
-        before = _part_cost(lay, routes, part, params)
+        before, kept = _part_cost(lay, routes, part, params), {v: routes[v] for v in part.vehicles}
         left = max(0.0, deadline - clock.elapsed())
         if solutions is None:
             cancelled, _ = solve_part(part, min(PART_SECONDS, left), None)
@@ -66,7 +66,11 @@ def improve(lay: Layout, routes: list[list[int]], params, seconds: float, clock,
             solutions -= max(found, 1)
         if cancelled:
             return True
-        if _part_cost(lay, routes, part, params) < before:
+        after = _part_cost(lay, routes, part, params)
+        if after > before:  # never expected (the search starts from these routes); a guard
+            for v, route in kept.items():
+                routes[v] = route
+        elif after < before:
             todo += [v for v in part.vehicles if routes[v] and v not in todo]
             if on_better is not None:
                 on_better()

@@ -218,9 +218,11 @@ class SolveParams:
         decompose_above: with ``strategy="auto"``, problems with more job visits than
             this are improved part by part (default 400).
         guided_lambda: guided local search lambda coefficient (default 0.1).
-        first_solution: ``"insertion"`` (own construction fed to OR-Tools, default) or
-            ``"ortools"`` (OR-Tools' PARALLEL_CHEAPEST_INSERTION; the own construction is
-            then only the fallback).
+        first_solution: ``"auto"`` (default: ``"ortools"`` when every job is a plain
+            crew-1 visit and routes are long, about 15 jobs or more, else ``"insertion"``),
+            ``"insertion"`` (own construction fed to OR-Tools) or ``"ortools"`` (OR-Tools'
+            PARALLEL_CHEAPEST_INSERTION; the own construction is then only the fallback).
+            A solve from ``initial_routes`` always starts from them.
         cpu_time: count ``time_limit_s`` in CPU seconds of this process instead of wall
             seconds (for benchmarks on a shared machine; default False).
         log_search: let OR-Tools log its search to stderr.
@@ -235,7 +237,7 @@ class SolveParams:
     freeze_until: int | None = None
     decompose_above: int = 400
     guided_lambda: float = 0.1
-    first_solution: str = "insertion"
+    first_solution: str = "auto"
     cpu_time: bool = False
     log_search: bool = False
 

@@ -54,6 +54,8 @@ def solve(
             so far is returned with status ``"cancelled"``.
     """
     clock = Clock(params.time_limit_s, params.cpu_time)
+    if initial_routes is not None and params.first_solution == "auto":
+        params = replace(params, first_solution="insertion")
     problem, frozen_out = _apply_freeze(problem, params, initial_routes)
     tables = travel_tables(problem)
     diagnosis = diagnose(problem, tables)
