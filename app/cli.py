@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from app.settings import Settings
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="load the demo street into an empty database")
     serve.add_argument("--no-worker", action="store_true", help="do not start a planning worker in-process")
+    serve.add_argument("--workers", type=_positive, default=1, metavar="N",
+                       help="web processes sharing the port (SO_REUSEPORT, Linux); the planning worker, "
+                            "if any, runs in the first only")
     serve.set_defaults(run=_serve)
     sub.add_parser("init-db", help="apply schema.sql (idempotent) and load the menu").set_defaults(run=_init_db)
     sub.add_parser("demo", help="load the demo street into an empty database").set_defaults(run=_demo)
@@ -53,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
 # ------------------------------------------------------------------ commands
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _settings(args: argparse.Namespace | None = None) -> Settings:
     settings = Settings()
     if args is not None and getattr(args, "port", None):
@@ -63,11 +74,7 @@ def _settings(args: argparse.Namespace | None = None) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from app.embedded import ensure_services
-    from app.http import RedactingAccessLogger
-    from app.main import create_app
 
     settings = _settings(args)
     services = ensure_services(settings)
@@ -77,12 +84,101 @@ def _serve(args: argparse.Namespace) -> int:
         demo_loaded = asyncio.run(_prepare_database(settings, demo=args.demo))
         if demo_loaded is not None:
             _print_demo_logins(settings)
-        web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                    access_log_class=RedactingAccessLogger,
-                    print=lambda _: print(f"Service Circle on http://{settings.host}:{settings.port}/"))
+        if args.workers == 1:
+            _run_web(settings, announce=True)
+            return 0
+        return _serve_processes(settings, args.workers)
     finally:
         services.stop()
+
+
+def _run_web(settings: Settings, *, announce: bool, reuse_port: bool = False) -> None:
+    from aiohttp import web
+
+    from app.http import RedactingAccessLogger
+    from app.main import create_app
+
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log_class=RedactingAccessLogger,
+                reuse_port=reuse_port or None,
+                print=(lambda _: print(f"Service Circle on http://{settings.host}:{settings.port}/")) if announce
+                else None)
+
+
+def _serve_processes(settings: Settings, workers: int) -> int:
+    """`circle serve --workers N`: N web processes (spawned, each with its own event loop and pool)
+    listening on the same port with SO_REUSEPORT, the kernel spreading connections over them. This
+    process only starts and watches them: SIGTERM or SIGINT stops them all; when one exits by
+    itself, the others are stopped and the exit status is 1 (a supervisor restarts the lot). The
+    planning worker (and its chores), if any, starts in the first process only."""
+    import multiprocessing
+    import signal
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")
+    processes = []
+    stopping: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    exited: list[str] = []
+    try:
+        for n in range(workers):
+            own = settings.model_copy(update={"start_worker": settings.start_worker and n == 0})
+            process = context.Process(target=_web_process, args=(own, n, os.getpid()), name=f"circle-web-{n}")
+            process.start()
+            processes.append(process)
+        print(f"Service Circle on http://{settings.host}:{settings.port}/ ({workers} web processes)", flush=True)
+        while not stopping and not exited:
+            wait([p.sentinel for p in processes], timeout=0.5)
+            exited = [f"{p.name} ({p.exitcode})" for p in processes if not p.is_alive()]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if stopping == [signal.SIGINT]:   # Ctrl-C reached the whole process group: give them a moment
+            wait([p.sentinel for p in processes], timeout=2)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    if exited and not stopping:
+        logging.getLogger(__name__).error("web process %s exited; all stopped", ", ".join(exited))
+        return 1
     return 0
+
+
+def _web_process(settings: Settings, number: int, parent_pid: int) -> None:
+    """One of `--workers N`: ends with its parent (SIGTERM when the parent dies, even by SIGKILL).
+
+    Once its app has shut down, it leaves with `os._exit`: multiprocessing would otherwise wait for
+    every child it still has, and a solver Manager that finished starting while the app was being
+    stopped during its warm-up (dispatch/solving.py) is never shut down — the process hung ~60 s.
+    Such children leave by themselves when their parent is gone (`exit_with_parent`)."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format=f"%(asctime)s %(levelname)s [web {number}] %(name)s: %(message)s")
+    _die_with_parent(parent_pid)
+    try:
+        _run_web(settings, announce=False, reuse_port=True)
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:      # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _prepare_database(settings: Settings, *, demo: bool) -> bool | None:

@@ -109,8 +109,19 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 def _process_ticks(pid: int) -> int:
-    parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(parts[11]) + int(parts[12])
+    """CPU ticks of the server: every live process of its process group (`circle serve` starts its own
+    session: with --workers N, its N web processes and their solver pools are counted too)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parts = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[2]) == pid:
+            total += int(parts[11]) + int(parts[12])
+    return total
 
 
 def _postgres_ticks() -> int:
@@ -489,7 +500,8 @@ async def run(args: argparse.Namespace) -> dict:
         print(f"seeding {args.residents} elders ...", flush=True)
         street = await seed(url, residents=args.residents, operators=20)
         server = ServerProcess(database_url=url, redis_url=redis_url, data_dir=tmp / "server", secret=SECRET,
-                               extra_env={"CIRCLE_DB_POOL_SIZE": str(args.pool)}, uvloop=args.uvloop)
+                               extra_env={"CIRCLE_DB_POOL_SIZE": str(max(1, args.pool // args.workers))},
+                               uvloop=args.uvloop, workers=args.workers)
         server.start()
         await server.wait_ready()
         pid = server.proc.pid
@@ -565,6 +577,8 @@ async def run(args: argparse.Namespace) -> dict:
 
 def _print(phases: list[Phase], raw: dict, results: dict, args, *, python_closed: Phase, open_phase: Phase) -> None:
     print("\n" + "=" * 100)
+    print(f"server: circle serve --workers {args.workers}, {max(1, args.pool // args.workers)} database connections "
+          f"per web process")
     for phase in phases:
         print(phase.line())
     if "wrk_check" in results:
@@ -605,7 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--residents", type=int, default=2000)
-    parser.add_argument("--pool", type=int, default=10, help="the server's database pool (and pgbench's clients)")
+    parser.add_argument("--pool", type=int, default=10, help="the server's database connections, split over its "
+                        "web processes (and pgbench's clients)")
+    parser.add_argument("--workers", type=int, default=1, help="web processes (`circle serve --workers N`)")
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--wrk-seconds", type=int, default=15, help="wrk's booking closed loop")
     parser.add_argument("--sheet-wrk-seconds", type=int, default=8, help="each of wrk's day sheet runs")

@@ -74,6 +74,8 @@ class ServerProcess:
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     uvloop: bool = False      # an experiment: the same server on uvloop's event loop (pip install uvloop)
+    workers: int = 1          # `circle serve --workers N`: web processes sharing the port
+    planning_worker: bool = False   # start the in-process planning worker (otherwise --no-worker)
     proc: subprocess.Popen | None = None
     starts: int = 0
     kills: int = 0
@@ -88,6 +90,8 @@ class ServerProcess:
         env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, CIRCLE_DATA_DIR=str(self.data_dir),
                    CIRCLE_SECRET_KEY=self.secret, CIRCLE_START_WORKER="0", CIRCLE_LOGIN_RATE="100000",
                    PYTHONUNBUFFERED="1", **self.extra_env)
+        if self.planning_worker:
+            env["CIRCLE_START_WORKER"] = "1"
         return env
 
     def start(self) -> None:
@@ -97,8 +101,10 @@ class ServerProcess:
             entry = (["-c", "import sys, uvloop; uvloop.install(); from app.cli import main; sys.exit(main())"]
                      if self.uvloop else ["-m", "app.cli"])
             self.proc = subprocess.Popen(
-                [sys.executable, *entry, "serve", "--no-worker", "--host", "127.0.0.1",
-                 "--port", str(self.port)], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, *entry, "serve", *([] if self.planning_worker else ["--no-worker"]),
+                 *(["--workers", str(self.workers)] if self.workers != 1 else []),
+                 "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True)  # its own process group, for the clean-up
         self.starts += 1
 
@@ -139,6 +145,12 @@ class ServerProcess:
                 self.proc.wait(timeout=10)
         if self.proc is not None:
             self._end_group()
+
+    def group_pids(self) -> list[int]:
+        """The live processes of the server's process group (itself, its web processes, solver pools)."""
+        if self.proc is None:
+            return []
+        return [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _pgid(int(d.name)) == self.proc.pid]
 
     def _end_group(self) -> int:
         """SIGKILL what is left of the server's process group; returns how many processes that was."""
