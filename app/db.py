@@ -63,6 +63,13 @@ class Database:
         async with self.pool.acquire() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for writes that are each one statement, committed on its own (autocommit): a
+        statement that fails leaves nothing behind and the connection usable."""
+        async with self.pool.acquire() as conn:
+            yield conn
+
 
 class BoundDatabase(Database):
     """A Database on one connection, for tests that roll everything back afterwards.
@@ -85,6 +92,12 @@ class BoundDatabase(Database):
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         async with self._lock:
             yield self.conn
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[asyncpg.Connection]:
+        """A savepoint: a failing statement leaves the test's transaction usable, as autocommit would."""
+        async with self.transaction() as conn:
+            yield conn
 
 
 # constraint name -> (status, code, English message, Chinese message)

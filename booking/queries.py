@@ -335,6 +335,97 @@ async def insert_booking_with_hold(conn: Conn, *, resident_id: int, circle_id: i
     return _booking(await conn.fetchrow(_INSERT_WITH_HOLD_STORED_SQL, *args, *stored))
 
 
+def subsidy_sql(*, price: str, cap: str, available: str, eligible: str = "true") -> str:
+    """`booking.subsidy.split_price`'s subsidy part as a SQL expression over SQL operands (for the booking
+    created in one statement); tests/booking/test_rules.py checks with hypothesis that the two agree."""
+    return f"(CASE WHEN {eligible} THEN least({price}, {cap}, greatest({available}, 0)) ELSE 0 END)"
+
+
+# the JSON form of a timestamptz as pydantic writes an aware UTC datetime (microseconds only when not 0)
+_NOW_JSON = ("""to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
+             " || CASE WHEN extract(microseconds FROM now())::bigint % 1000000 = 0 THEN ''"
+             " ELSE to_char(now() AT TIME ZONE 'UTC', '.US') END || 'Z'")
+# the fields of the response that the statement fills in (the rest comes from the request)
+KEYED_RESPONSE_FIELDS = ("id", "resident_name", "circle_id", "item_name_zh", "price_fen", "subsidy_fen",
+                         "self_pay_fen", "created_at")
+
+_CREATE_KEYED_SQL = f"""WITH
+  elder AS (SELECT id, circle_id, name, subsidy_eligible FROM residents WHERE id = $1),
+  item AS (SELECT code, name_zh, price_fen, subsidy_max_fen FROM menu_items WHERE code = $2 AND active),
+  target AS (
+        SELECT elder.id AS resident_id, elder.circle_id, elder.name, elder.subsidy_eligible AS eligible, item.code,
+               item.name_zh, item.price_fen, item.subsidy_max_fen,
+               {subsidy_sql(price="item.price_fen", cap="item.subsidy_max_fen", eligible="elder.subsidy_eligible",
+                            available="coalesce((SELECT granted_fen - held_fen - spent_fen FROM subsidy_wallets "
+                                      "WHERE resident_id = $1 AND month = $3), $4)")} AS subsidy,
+               nextval(pg_get_serial_sequence('bookings', 'id')) AS id
+        FROM elder, item),
+  claim AS (
+        INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body)
+        SELECT $5::bigint, $6::text, $7::bytea, 201, $13::jsonb || jsonb_build_object('id', id, 'resident_name', name,
+               'circle_id', circle_id, 'item_name_zh', name_zh, 'price_fen', price_fen, 'subsidy_fen', subsidy,
+               'self_pay_fen', price_fen - subsidy, 'created_at', {_NOW_JSON})
+        FROM target
+        ON CONFLICT DO NOTHING RETURNING response_body),
+  w AS (
+        INSERT INTO subsidy_wallets AS sw (resident_id, month, granted_fen, held_fen)
+        SELECT resident_id, $3::date, $4::integer, subsidy FROM target WHERE eligible AND EXISTS (SELECT FROM claim)
+        ON CONFLICT (resident_id, month) DO UPDATE SET held_fen = CASE
+          WHEN excluded.held_fen = {subsidy_sql(price="(SELECT price_fen FROM target)",
+                                                cap="(SELECT subsidy_max_fen FROM target)",
+                                                available="sw.granted_fen - sw.held_fen - sw.spent_fen")}
+          THEN sw.held_fen + excluded.held_fen
+          ELSE -1 END   -- the split changed since the statement's snapshot: wallet_not_overspent ends it
+        RETURNING sw.granted_fen, sw.xmax = 0 AS created),
+  b AS (
+        INSERT INTO bookings (id, resident_id, circle_id, item_code, service_date, window_start, window_end, channel,
+                              booked_by, notes, price_fen, subsidy_fen, self_pay_fen) OVERRIDING SYSTEM VALUE
+        SELECT id, resident_id, circle_id, code, $8::date, $9::time, $10::time, $11::text, $5, $12::text, price_fen,
+               subsidy, price_fen - subsidy
+        FROM target WHERE EXISTS (SELECT FROM claim)
+        RETURNING *),
+  entries AS (
+        INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
+        SELECT resident_id, month, booking_id, kind, amount_fen FROM (
+          SELECT 1 AS n, $1::bigint AS resident_id, $3::date AS month, NULL::bigint AS booking_id, 'grant' AS kind,
+                 granted_fen AS amount_fen FROM w WHERE created
+          UNION ALL
+          SELECT 2, $1, $3, b.id, 'hold', b.subsidy_fen FROM b WHERE b.subsidy_fen > 0) AS e
+        ORDER BY n)
+SELECT EXISTS (SELECT FROM target) AS targeted, (SELECT response_body FROM claim) AS stored, bk.*
+FROM (VALUES (1)) AS one (x) LEFT JOIN ({_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}) AS bk ON true"""
+
+
+@dataclass(frozen=True)
+class KeyedCreate:
+    targeted: bool                 # False: no such elder or no such active item; nothing happened
+    booking: Booking | None        # the booking made, as `booking()` reads it; None: the key was taken
+    stored: dict | None            # the response stored with the key (made by the statement)
+
+
+async def create_keyed_booking(conn: Conn, *, resident_id: int, item_code: str, month: date, user_id: int, key: str,
+                               request_hash: bytes, service_date: date, window_start: time, window_end: time,
+                               channel: str, notes: str, response: dict) -> KeyedCreate:
+    """A booking with an Idempotency-Key in ONE statement, for autocommit (no BEGIN / COMMIT):
+
+    1. the elder and the active item are read, the subsidy split from the month's wallet as the statement's
+       snapshot sees it (a wallet not opened yet: the full grant), and the booking's id taken;
+    2. the key is claimed with its response — `response` (from the request) with the fields in
+       KEYED_RESPONSE_FIELDS filled in — only if elder and item exist; the claim waits for a concurrent
+       first request with the key to end and, if the key is taken, nothing else happens;
+    3. only then (the key before the wallet) the month's wallet is opened (with its grant and the grant's
+       ledger entry) or locked, and the hold added — if, under the lock, the split differs from the one in
+       the response (another booking of the elder's month committed meanwhile) the hold is set to -1 and
+       `wallet_not_overspent` aborts the whole statement;
+    4. the booking and the hold's ledger entry are inserted, and the booking is read back."""
+    row = await conn.fetchrow(_CREATE_KEYED_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN, user_id, key,
+                              request_hash, service_date, window_start, window_end, channel, notes, response)
+    data = dict(row)
+    targeted, stored = data.pop("targeted"), data.pop("stored")
+    booking = _booking(data) if data["id"] is not None else None
+    return KeyedCreate(targeted, booking, stored)
+
+
 async def booking(conn: Conn, booking_id: int, *, for_update: bool = False) -> Booking | None:
     if for_update:
         await conn.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", booking_id)

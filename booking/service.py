@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -12,7 +12,7 @@ from app.auth import User
 from app.clock import local_today
 from app.crypto import Crypto
 from app.db import Database
-from app.errors import Conflict, Forbidden, invalid_field, not_found
+from app.errors import ApiError, Conflict, Forbidden, invalid_field, not_found
 from booking import access, queries
 from booking.geo import haversine_m
 from booking.lifecycle import ensure_transition, wallet_effect
@@ -123,8 +123,13 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
     """
     request_hash = hashlib.sha256(data.model_dump_json().encode()).digest()
     today = today or local_today()
+    keyed = bool(idempotency_key) and access.may_book_for(actor, data.resident_id)
+    if keyed and _valid_dates(data, today):
+        body = await _create_keyed_in_one_statement(db, actor, data, idempotency_key, request_hash)
+        if body is not None:
+            return body
     async with db.transaction() as conn:
-        if idempotency_key and access.may_book_for(actor, data.resident_id):
+        if keyed:
             return await _create_keyed(conn, actor, data, idempotency_key, request_hash, today)
         if idempotency_key:
             replay = await _replay(conn, actor.id, idempotency_key, request_hash)
@@ -137,6 +142,64 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
             await queries.store_idempotent_response(conn, user_id=actor.id, key=idempotency_key,
                                                     status=201, body=body)
         return body
+
+
+def _valid_dates(data: BookingCreate, today: date) -> bool:
+    try:
+        check_service_date(data.date, today=today)
+        check_window(data.window_start, data.window_end)
+    except ApiError:
+        return False
+    return True
+
+
+async def _create_keyed_in_one_statement(db: Database, actor: User, data: BookingCreate, key: str,
+                                         request_hash: bytes) -> dict[str, Any] | None:
+    """`create_booking` with a key, valid dates and a caller who may book for the elder, as one statement in
+    autocommit (`queries.create_keyed_booking`). None when the transactional path must decide: no such elder
+    or item (a refusal, which must not keep the key — and the key may be taken, which answers first), or
+    the month's split changed under the wallet's lock (the statement was undone)."""
+    response = _response_template(actor, data)
+    async with db.statement() as conn:
+        try:
+            made = await queries.create_keyed_booking(
+                conn, resident_id=data.resident_id, item_code=data.item_code, month=service_month(data.date),
+                user_id=actor.id, key=key, request_hash=request_hash, service_date=data.date,
+                window_start=data.window_start, window_end=data.window_end, channel=data.channel, notes=data.notes,
+                response=response)
+        except asyncpg.CheckViolationError as exc:
+            if exc.constraint_name != "wallet_not_overspent":
+                raise
+            log.info("the subsidy split of elder %s changed under the wallet lock; booking in a transaction",
+                     data.resident_id)
+            return None
+        if not made.targeted:
+            return None
+        if made.booking is None:
+            return await _stored_response(conn, actor.id, key, request_hash)
+        body = BookingRead.of(made.booking).model_dump(mode="json")
+        if body != made.stored:
+            log.warning("booking %s read back unlike its stored response; storing it again", made.booking.id)
+            await queries.store_idempotent_response(conn, user_id=actor.id, key=key, status=201, body=body)
+        return body
+
+
+def _response_template(actor: User, data: BookingCreate) -> dict[str, Any]:
+    """The response to a new booking as far as the request decides it; the statement fills in the rest
+    (queries.KEYED_RESPONSE_FIELDS), so the response has one definition: BookingRead."""
+    draft = Booking(id=0, resident_id=data.resident_id, circle_id=0, item_code=data.item_code, item_name_zh="",
+                    series_id=None, service_date=data.date, window_start=data.window_start,
+                    window_end=data.window_end, channel=data.channel, booked_by=actor.id, notes=data.notes,
+                    price_fen=0, subsidy_fen=0, self_pay_fen=0, priority=1, status=BookingStatus.PENDING,
+                    caregiver_id=None, caregiver_name=None, planned_start=None, created_at=_EPOCH,
+                    resident_name="", rating=None)
+    body = BookingRead.of(draft).model_dump(mode="json")
+    for name in queries.KEYED_RESPONSE_FIELDS:
+        del body[name]
+    return body
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 async def _create_keyed(conn: asyncpg.Connection, actor: User, data: BookingCreate, key: str, request_hash: bytes,

@@ -105,6 +105,57 @@ async def test_a_keyed_create_stores_what_it_answers_in_its_insert(db, conn, cry
         assert body["notes"] == f"请先敲门 {n}"
 
 
+async def test_a_keyed_create_is_one_statement(db, conn, crypto, street, tomorrow, monkeypatch):
+    """With a key, valid dates and a caller who may book, the booking is made in one statement (neither the
+    transactional path nor a second write runs): the month's wallet opened with its grant (ledger: grant,
+    then hold), held in full, partly self-pay, ineligible; the stored response is the booking as read back."""
+    async def never(*args, **kwargs):
+        raise AssertionError("not in one statement")
+
+    monkeypatch.setattr(service, "_create_keyed", never)
+    monkeypatch.setattr(queries, "store_idempotent_response", never)
+    month = service_month(tomorrow)
+    operator = street.users["operator"]
+    first = await book(db, crypto, street, tomorrow, "C01", actor="operator", idempotency_key="one-1")
+    entries = await queries.wallet_entries(conn, street.elder.id, month)
+    assert [(e.kind, e.amount_fen, e.booking_id) for e in entries] == [("grant", 20_000, None),
+                                                                        ("hold", 4_500, first["id"])]
+    assert (first["subsidy_fen"], first["self_pay_fen"]) == (4_500, 0)
+    await conn.execute("UPDATE subsidy_wallets SET held_fen = 19_990 WHERE resident_id = $1", street.elder.id)
+    partly = await book(db, crypto, street, tomorrow, "C01", actor="operator", idempotency_key="one-2")
+    assert (partly["subsidy_fen"], partly["self_pay_fen"]) == (10, 4_490)
+    assert (await queries.wallet(conn, street.elder.id, month)).held_fen == 20_000
+    other = await service.create_booking(db, crypto, actor=operator, data=request_for(street.other_elder.id, tomorrow),
+                                         idempotency_key="one-3")
+    assert (other["subsidy_fen"], other["self_pay_fen"]) == (0, 10_000)
+    assert await queries.wallet(conn, street.other_elder.id, month) is None
+    for key, body in (("one-1", first), ("one-2", partly), ("one-3", other)):
+        stored = await conn.fetchrow("SELECT response_status, response_body FROM idempotency_keys WHERE key = $1", key)
+        assert (stored["response_status"], stored["response_body"]) == (201, body)
+        booking = await service.get_booking(db, actor=operator, booking_id=body["id"])
+        assert BookingRead.of(booking).model_dump(mode="json") == body
+    assert await book(db, crypto, street, tomorrow, "C01", actor="operator", idempotency_key="one-1") == first
+
+
+async def test_a_refused_keyed_create_leaves_no_key(db, conn, crypto, street, tomorrow):
+    """No such item, a day out of range: refused in the order as before, and the key stays free."""
+    operator = street.users["operator"]
+    with pytest.raises(Invalid):
+        await service.create_booking(db, crypto, actor=operator, data=request_for(street.elder.id, tomorrow, "ZZ9"),
+                                     idempotency_key="refused-1")
+    with pytest.raises(Invalid):
+        await service.create_booking(db, crypto, actor=operator,
+                                     data=request_for(street.elder.id, tomorrow + timedelta(days=60)),
+                                     idempotency_key="refused-1")
+    with pytest.raises(NotFound):
+        await service.create_booking(db, crypto, actor=operator, data=request_for(10 ** 9, tomorrow),
+                                     idempotency_key="refused-1")
+    assert await conn.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'refused-1'") == 0
+    made = await service.create_booking(db, crypto, actor=operator, data=request_for(street.elder.id, tomorrow),
+                                        idempotency_key="refused-1")
+    assert made["item_code"] == "B01"
+
+
 async def test_a_stranger_with_a_key_is_refused_and_leaves_no_key(db, conn, crypto, street, tomorrow):
     with pytest.raises(NotFound):
         await service.create_booking(db, crypto, actor=street.users["other_resident"],

@@ -69,3 +69,63 @@ async def test_twenty_simultaneous_creates_with_one_key_make_one_booking(committ
     async with committed_db.connection() as conn:
         assert await conn.fetchval("SELECT count(*) FROM bookings WHERE resident_id = $1", street.elder.id) == 1
         assert await queries.wallets_not_reconciling(conn) == []
+
+
+async def test_fifty_simultaneous_keyed_bookings_never_overspend(committed_db, crypto, tomorrow):
+    """As above with a key each (the one-statement path): when another booking of the month commits between
+    a statement's snapshot and its wallet lock, the statement is undone and the booking made in a
+    transaction; every stored response is the booking as read back."""
+    street = await _street(committed_db, crypto)
+    data = BookingCreate(resident_id=street.elder.id, item_code="C01", date=tomorrow,
+                         window_start=time(9), window_end=time(11))
+
+    async def one(n):
+        return await service.create_booking(committed_db, crypto, actor=street.users["family"], data=data,
+                                            idempotency_key=f"fifty-{n}")
+
+    results = await asyncio.gather(*(one(n) for n in range(50)), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, failures[:3]
+    async with committed_db.connection() as conn:
+        wallet = await queries.wallet(conn, street.elder.id, service_month(tomorrow))
+        held = await conn.fetchval("SELECT sum(subsidy_fen) FROM bookings WHERE resident_id = $1", street.elder.id)
+        assert wallet.held_fen == held == 20_000
+        assert await queries.wallets_not_reconciling(conn) == []
+        stored = {r["key"]: r["response_body"] for r in await conn.fetch(
+            "SELECT key, response_body FROM idempotency_keys WHERE key LIKE 'fifty-%' AND response_status = 201")}
+    assert stored == {f"fifty-{n}": body for n, body in enumerate(results)}
+    assert len({b["id"] for b in results}) == 50
+
+
+async def test_a_split_changed_under_the_wallet_lock_undoes_the_statement(committed_db, crypto, tomorrow, caplog):
+    """The statement splits from its snapshot of the wallet; another transaction takes most of the month's
+    subsidy and commits while the statement waits for the wallet's lock: the statement is undone (nothing
+    of it stays, not the key) and the booking is made in a transaction with the split under the lock."""
+    caplog.set_level("INFO", logger="booking.service")
+    street = await _street(committed_db, crypto)
+    month = service_month(tomorrow)
+    request = BookingCreate(resident_id=street.elder.id, item_code="C01", date=tomorrow,
+                            window_start=time(9), window_end=time(11))
+    first = await service.create_booking(committed_db, crypto, actor=street.users["family"], data=request,
+                                         idempotency_key="lock-1")
+    assert first["subsidy_fen"] == 4_500
+    async with committed_db.pool.acquire() as other:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("UPDATE subsidy_wallets SET held_fen = 19_990 WHERE resident_id = $1 AND month = $2",
+                            street.elder.id, month)
+        task = asyncio.create_task(service.create_booking(committed_db, crypto, actor=street.users["family"],
+                                                          data=request, idempotency_key="lock-2"))
+        await asyncio.sleep(0.5)
+        assert not task.done()   # waiting for the wallet's row lock
+        await tx.commit()
+    second = await task
+    assert "changed under the wallet lock" in caplog.text
+    assert (second["subsidy_fen"], second["self_pay_fen"]) == (10, 4_490)
+    async with committed_db.connection() as conn:
+        assert (await queries.wallet(conn, street.elder.id, month)).held_fen == 20_000
+        assert await conn.fetchval("SELECT count(*) FROM bookings WHERE resident_id = $1", street.elder.id) == 2
+        holds = await conn.fetch("SELECT booking_id, amount_fen FROM wallet_entries WHERE kind = 'hold' ORDER BY id")
+        assert [tuple(h) for h in holds] == [(first["id"], 4_500), (second["id"], 10)]
+        stored = await conn.fetchval("SELECT response_body FROM idempotency_keys WHERE key = 'lock-2'")
+        assert stored == second
