@@ -51,7 +51,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def _token_hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -97,7 +97,7 @@ async def user_for_token(conn: asyncpg.Connection, token: str) -> User | None:
     row = await conn.fetchrow(
         f"""SELECT {_USER_COLUMNS} FROM auth_tokens t JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()
-              AND u.active""", _token_hash(token))
+              AND u.active""", token_hash(token))
     return _user(row) if row else None
 
 
@@ -105,13 +105,13 @@ async def issue_token(conn: asyncpg.Connection, user_id: int, *, ttl: timedelta)
     token = secrets.token_urlsafe(32)
     await conn.execute(
         "INSERT INTO auth_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, now() + $3)",
-        _token_hash(token), user_id, ttl)
+        token_hash(token), user_id, ttl)
     return token
 
 
 async def revoke_token(conn: asyncpg.Connection, token: str) -> None:
     await conn.execute("UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = $1",
-                       _token_hash(token))
+                       token_hash(token))
 
 
 async def check_credentials(conn: asyncpg.Connection, username: str, password: str) -> User:

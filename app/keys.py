@@ -19,3 +19,4 @@ PLANNER = web.AppKey("planner", Any)  # dispatch's planning runner (queue or in-
 # per-request storage
 USER = web.RequestKey("user", Any)    # app.auth.User | None
 TOKEN = web.RequestKey("token", str)
+USER_PENDING = web.RequestKey("user_pending", bool)   # a bearer token not looked up yet (app.http.resolve_user)

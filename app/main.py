@@ -10,11 +10,11 @@ from typing import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from app import auth, keys
+from app import keys
 from app.crypto import Crypto
 from app.db import Database, constraint_error, create_pool
 from app.errors import ApiError, Invalid, Unavailable
-from app.http import respond
+from app.http import resolve_user, respond
 from app.openapi import build_openapi
 from app.redis import create_redis
 from app.routes import api_routes, root_routes
@@ -65,13 +65,16 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Resolve the bearer token (if any) to a user; endpoints decide whether one is needed."""
+    """Resolve the bearer token (if any) to a user; endpoints decide whether one is needed. An endpoint
+    that checks the token in its own statement (`app.http.endpoint(token_checked_by=…)`) gets it unresolved
+    and resolves it itself when that does not answer."""
     request[keys.USER] = None
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and len(header) < 300:
         request[keys.TOKEN] = header[7:].strip()
-        async with request.config_dict[keys.DB].connection() as conn:
-            request[keys.USER] = await auth.user_for_token(conn, request[keys.TOKEN])
+        request[keys.USER_PENDING] = True
+        if not getattr(request.match_info.handler, "__checks_token__", False):
+            await resolve_user(request)
     return await handler(request)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from app.auth import User
 
 EVERY_RESIDENT = ("operator", "admin")
+THEIR_OWN = ("resident", "family")   # act for their own elder (User.acts_for)
 
 
 def may_read_resident(user: User, resident_id: int) -> bool:
@@ -11,9 +12,15 @@ def may_read_resident(user: User, resident_id: int) -> bool:
 
 
 def may_book_for(user: User, resident_id: int) -> bool:
-    if user.role in ("resident", "family"):
+    if user.role in THEIR_OWN:
         return user.acts_for(resident_id)
     return user.role in EVERY_RESIDENT
+
+
+def booking_roles(roles: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """`may_book_for` for the callers an endpoint admits (`roles`), as data for SQL: (the roles that may book
+    for every elder, the roles that may book for the elders they act for)."""
+    return ([r for r in roles if r in EVERY_RESIDENT and r not in THEIR_OWN], [r for r in roles if r in THEIR_OWN])
 
 
 def booking_scope(user: User) -> tuple[str, object]:

@@ -349,8 +349,27 @@ _NOW_JSON = ("""to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
 KEYED_RESPONSE_FIELDS = ("id", "resident_name", "circle_id", "item_name_zh", "price_fen", "subsidy_fen",
                          "self_pay_fen", "created_at")
 
-_CREATE_KEYED_SQL = f"""WITH
-  elder AS (SELECT id, circle_id, name, subsidy_eligible FROM residents WHERE id = $1),
+# the caller behind a bearer token ($5: its hash) as `app.auth.user_for_token` finds them, if they may book for
+# the elder ($1): their role is in $14 (may book for every elder) or in $15 and they act for the elder (it is
+# theirs, or a family link) — booking.access.booking_roles and User.acts_for, checked against each other by
+# tests/booking/test_booking_service.py
+_CALLER_CTE = """caller AS (
+        SELECT u.id FROM auth_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $5 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active
+          AND (u.role = ANY($14::text[])
+               OR (u.role = ANY($15::text[])
+                   AND (u.resident_id = $1
+                        OR EXISTS (SELECT FROM family_links f WHERE f.user_id = u.id AND f.resident_id = $1))))),
+  """
+
+
+def _create_keyed_sql(*, by_token: bool) -> str:
+    """The one-statement keyed create; `by_token`: the caller is not known yet, only their token (see
+    _CALLER_CTE) — without a caller nothing happens, as for a missing elder."""
+    user = "(SELECT id FROM caller)" if by_token else "$5::bigint"
+    return f"""WITH
+  {_CALLER_CTE if by_token else ""}elder AS (SELECT id, circle_id, name, subsidy_eligible FROM residents
+        WHERE id = $1{" AND EXISTS (SELECT FROM caller)" if by_token else ""}),
   item AS (SELECT code, name_zh, price_fen, subsidy_max_fen FROM menu_items WHERE code = $2 AND active),
   target AS (
         SELECT elder.id AS resident_id, elder.circle_id, elder.name, elder.subsidy_eligible AS eligible, item.code,
@@ -362,7 +381,7 @@ _CREATE_KEYED_SQL = f"""WITH
         FROM elder, item),
   claim AS (
         INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body)
-        SELECT $5::bigint, $6::text, $7::bytea, 201, $13::jsonb || jsonb_build_object('id', id, 'resident_name', name,
+        SELECT {user}, $6::text, $7::bytea, 201, $13::jsonb || jsonb_build_object('id', id, 'resident_name', name,
                'circle_id', circle_id, 'item_name_zh', name_zh, 'price_fen', price_fen, 'subsidy_fen', subsidy,
                'self_pay_fen', price_fen - subsidy, 'created_at', {_NOW_JSON})
         FROM target
@@ -380,8 +399,8 @@ _CREATE_KEYED_SQL = f"""WITH
   b AS (
         INSERT INTO bookings (id, resident_id, circle_id, item_code, service_date, window_start, window_end, channel,
                               booked_by, notes, price_fen, subsidy_fen, self_pay_fen) OVERRIDING SYSTEM VALUE
-        SELECT id, resident_id, circle_id, code, $8::date, $9::time, $10::time, $11::text, $5, $12::text, price_fen,
-               subsidy, price_fen - subsidy
+        SELECT id, resident_id, circle_id, code, $8::date, $9::time, $10::time, $11::text, {user}, $12::text,
+               price_fen, subsidy, price_fen - subsidy
         FROM target WHERE EXISTS (SELECT FROM claim)
         RETURNING *),
   entries AS (
@@ -392,20 +411,28 @@ _CREATE_KEYED_SQL = f"""WITH
           UNION ALL
           SELECT 2, $1, $3, b.id, 'hold', b.subsidy_fen FROM b WHERE b.subsidy_fen > 0) AS e
         ORDER BY n)
-SELECT EXISTS (SELECT FROM target) AS targeted, (SELECT response_body FROM claim) AS stored, bk.*
+SELECT EXISTS (SELECT FROM target) AS targeted, (SELECT response_body FROM claim) AS stored,
+       {user} AS caller_id, bk.*
 FROM (VALUES (1)) AS one (x) LEFT JOIN ({_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}) AS bk ON true"""
+
+
+_CREATE_KEYED_SQL = _create_keyed_sql(by_token=False)
+_CREATE_KEYED_BY_TOKEN_SQL = _create_keyed_sql(by_token=True)
 
 
 @dataclass(frozen=True)
 class KeyedCreate:
-    targeted: bool                 # False: no such elder or no such active item; nothing happened
+    targeted: bool                 # False: no such elder, item (or caller, by token); nothing happened
     booking: Booking | None        # the booking made, as `booking()` reads it; None: the key was taken
     stored: dict | None            # the response stored with the key (made by the statement)
+    caller_id: int | None = None   # the user who booked (or whose key was taken)
 
 
-async def create_keyed_booking(conn: Conn, *, resident_id: int, item_code: str, month: date, user_id: int, key: str,
+async def create_keyed_booking(conn: Conn, *, resident_id: int, item_code: str, month: date, key: str,
                                request_hash: bytes, service_date: date, window_start: time, window_end: time,
-                               channel: str, notes: str, response: dict) -> KeyedCreate:
+                               channel: str, notes: str, response: dict, user_id: int | None = None,
+                               token_hash: bytes | None = None,
+                               roles: tuple[list[str], list[str]] | None = None) -> KeyedCreate:
     """A booking with an Idempotency-Key in ONE statement, for autocommit (no BEGIN / COMMIT):
 
     1. the elder and the active item are read, the subsidy split from the month's wallet as the statement's
@@ -417,13 +444,21 @@ async def create_keyed_booking(conn: Conn, *, resident_id: int, item_code: str, 
        ledger entry) or locked, and the hold added — if, under the lock, the split differs from the one in
        the response (another booking of the elder's month committed meanwhile) the hold is set to -1 and
        `wallet_not_overspent` aborts the whole statement;
-    4. the booking and the hold's ledger entry are inserted, and the booking is read back."""
-    row = await conn.fetchrow(_CREATE_KEYED_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN, user_id, key,
-                              request_hash, service_date, window_start, window_end, channel, notes, response)
+    4. the booking and the hold's ledger entry are inserted, and the booking is read back.
+
+    By `user_id`, or by `token_hash` with `roles` = (roles that may book for every elder, roles that may
+    book for the elders they act for): the caller is then found from the token in the same statement
+    (as `user_for_token` does) and must be allowed to book for the elder, or nothing happens."""
+    args = [resident_id, item_code, month, MONTHLY_GRANT_FEN, user_id if token_hash is None else token_hash, key,
+            request_hash, service_date, window_start, window_end, channel, notes, response]
+    if token_hash is None:
+        row = await conn.fetchrow(_CREATE_KEYED_SQL, *args)
+    else:
+        row = await conn.fetchrow(_CREATE_KEYED_BY_TOKEN_SQL, *args, *roles)
     data = dict(row)
-    targeted, stored = data.pop("targeted"), data.pop("stored")
+    targeted, stored, caller_id = data.pop("targeted"), data.pop("stored"), data.pop("caller_id")
     booking = _booking(data) if data["id"] is not None else None
-    return KeyedCreate(targeted, booking, stored)
+    return KeyedCreate(targeted, booking, stored, caller_id)
 
 
 async def booking(conn: Conn, booking_id: int, *, for_update: bool = False) -> Booking | None:

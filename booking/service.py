@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from app.auth import User
+from app.auth import User, token_hash
 from app.clock import local_today
 from app.crypto import Crypto
 from app.db import Database
@@ -153,20 +153,39 @@ def _valid_dates(data: BookingCreate, today: date) -> bool:
     return True
 
 
-async def _create_keyed_in_one_statement(db: Database, actor: User, data: BookingCreate, key: str,
-                                         request_hash: bytes) -> dict[str, Any] | None:
-    """`create_booking` with a key, valid dates and a caller who may book for the elder, as one statement in
-    autocommit (`queries.create_keyed_booking`). None when the transactional path must decide: no such elder
-    or item (a refusal, which must not keep the key — and the key may be taken, which answers first), or
-    the month's split changed under the wallet's lock (the statement was undone)."""
-    response = _response_template(actor, data)
+async def create_booking_for_token(db: Database, *, token: str, roles: tuple[str, ...], data: BookingCreate,
+                                   idempotency_key: str, today: date | None = None) -> dict[str, Any] | None:
+    """`create_booking` with a key for the caller behind a bearer token nobody has looked up yet: the one
+    statement also finds the caller from the token (as `app.auth.user_for_token`) and checks that their
+    role is in `roles` and that they may book for the elder (`access.may_book_for`). None: nothing
+    happened — decide the ordinary way (look the token up, check the role, then `create_booking`), which
+    answers every refusal as before."""
+    today = today or local_today()
+    if not _valid_dates(data, today):
+        return None
+    request_hash = hashlib.sha256(data.model_dump_json().encode()).digest()
+    return await _create_keyed_in_one_statement(db, None, data, idempotency_key, request_hash,
+                                                token=(token_hash(token), access.booking_roles(roles)))
+
+
+async def _create_keyed_in_one_statement(db: Database, actor: User | None, data: BookingCreate, key: str,
+                                         request_hash: bytes, *,
+                                         token: tuple[bytes, tuple[list[str], list[str]]] | None = None
+                                         ) -> dict[str, Any] | None:
+    """`create_booking` with a key, valid dates and a caller who may book for the elder (`actor`, or found by
+    `token` = (token hash, booking roles)), as one statement in autocommit (`queries.create_keyed_booking`).
+    None when the transactional path must decide: no such elder or item (a refusal, which must not keep the
+    key — and the key may be taken, which answers first), or the month's split changed under the wallet's
+    lock (the statement was undone); by token also: no such caller, or one who may not book for the elder."""
+    response = _response_template(data)
     async with db.statement() as conn:
         try:
             made = await queries.create_keyed_booking(
                 conn, resident_id=data.resident_id, item_code=data.item_code, month=service_month(data.date),
-                user_id=actor.id, key=key, request_hash=request_hash, service_date=data.date,
-                window_start=data.window_start, window_end=data.window_end, channel=data.channel, notes=data.notes,
-                response=response)
+                key=key, request_hash=request_hash, service_date=data.date, window_start=data.window_start,
+                window_end=data.window_end, channel=data.channel, notes=data.notes, response=response,
+                user_id=actor.id if actor else None, token_hash=token[0] if token else None,
+                roles=token[1] if token else None)
         except asyncpg.CheckViolationError as exc:
             if exc.constraint_name != "wallet_not_overspent":
                 raise
@@ -176,20 +195,20 @@ async def _create_keyed_in_one_statement(db: Database, actor: User, data: Bookin
         if not made.targeted:
             return None
         if made.booking is None:
-            return await _stored_response(conn, actor.id, key, request_hash)
+            return await _stored_response(conn, made.caller_id, key, request_hash)
         body = BookingRead.of(made.booking).model_dump(mode="json")
         if body != made.stored:
             log.warning("booking %s read back unlike its stored response; storing it again", made.booking.id)
-            await queries.store_idempotent_response(conn, user_id=actor.id, key=key, status=201, body=body)
+            await queries.store_idempotent_response(conn, user_id=made.caller_id, key=key, status=201, body=body)
         return body
 
 
-def _response_template(actor: User, data: BookingCreate) -> dict[str, Any]:
+def _response_template(data: BookingCreate) -> dict[str, Any]:
     """The response to a new booking as far as the request decides it; the statement fills in the rest
     (queries.KEYED_RESPONSE_FIELDS), so the response has one definition: BookingRead."""
     draft = Booking(id=0, resident_id=data.resident_id, circle_id=0, item_code=data.item_code, item_name_zh="",
                     series_id=None, service_date=data.date, window_start=data.window_start,
-                    window_end=data.window_end, channel=data.channel, booked_by=actor.id, notes=data.notes,
+                    window_end=data.window_end, channel=data.channel, booked_by=None, notes=data.notes,
                     price_fen=0, subsidy_fen=0, self_pay_fen=0, priority=1, status=BookingStatus.PENDING,
                     caregiver_id=None, caregiver_name=None, planned_start=None, created_at=_EPOCH,
                     resident_name="", rating=None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from app import keys
 from app.clock import local_today
@@ -83,9 +84,24 @@ async def quote(request: web.Request) -> web.Response:
                              self_pay_fen=split.self_pay_fen, available_fen=available))
 
 
+async def _create_booking_checking_token(request: web.Request) -> web.Response | None:
+    """POST /bookings with an Idempotency-Key in one statement that also checks the bearer token, the role
+    and whom the caller may book for (service.create_booking_for_token); None: the ordinary way decides."""
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if not key:
+        return None
+    try:
+        data = BookingCreate.model_validate_json(await request.read() or b"{}")
+    except ValidationError:
+        return None
+    body = await service.create_booking_for_token(_db(request), token=request[keys.TOKEN], roles=ELDER_SIDE,
+                                                  data=data, idempotency_key=key)
+    return respond(body, status=201) if body is not None else None
+
+
 @routes.post("/bookings")
 @endpoint(roles=ELDER_SIDE, summary="Book a visit (honours Idempotency-Key)", body=BookingCreate,
-          response=BookingRead, status=201)
+          response=BookingRead, status=201, token_checked_by=_create_booking_checking_token)
 async def create_booking(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
     key = request.headers.get("Idempotency-Key")
