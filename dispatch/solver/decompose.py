@@ -40,6 +40,12 @@ POPMUSIC_SHARE = 0.5
 LARGE_POPMUSIC_SHARE = 0.5
 # The same after a start from OR-Tools' first solution (long routes).
 LONG_POPMUSIC_SHARE = 0.0
+# Iterated local search first (plain days, see ``iterated_applies``): share of the budget
+# (or of the solution limit), and at most this many seconds, since it cannot be
+# cancelled before its limit.
+ITERATED_SHARE = 0.7
+ITERATED_MAX_S = 6.0
+ITERATED_MIN_JOBS = 10
 # Mean jobs per route from which "auto" starts from OR-Tools' own first solution.
 LONG_ROUTE_JOBS = 15
 
@@ -51,6 +57,7 @@ class SearchResult:
     routes: list[TimedRoute] | None
     cancelled: bool
     solutions: int = 0
+    iterated: bool = False
 
 
 def optimise(
@@ -73,9 +80,11 @@ def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
     model = build_model(lay, params, mandatory)
     complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
     sp = search_parameters(params, clock.wall_limit(seconds), keep_swaps=not complete)
+    if params.metaheuristic == "ils":
+        ortools_model.use_iterated_local_search(sp, _cost_per_visit(lay, routes, params))
     model.routing.CloseModelWithParameters(sp)
     initial = None
-    if params.first_solution != "ortools":
+    if params.first_solution != "ortools" and params.metaheuristic != "ils":
         initial = model.routing.ReadAssignmentFromRoutes(index_routes(model, routes), True)
     return model, sp, initial
 
@@ -90,17 +99,83 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     routes = [list(r) for r in plan.routes]
     timed: list[TimedRoute | None] = [None] * lay.num_vehicles
     deadline = clock.elapsed() + seconds
+    iterated = iterated_applies(lay, params) and not (should_stop is not None and should_stop())
     params = replace(params, first_solution=start_kind(lay, plan, params))
-    first, count = _first_phase(params, seconds)
-    group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
+    popmusic_share = _popmusic_share(params)
+    on_progress = _strictly_improving(on_progress)
+    if iterated:
+        found = _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_stop, on_progress)
+        seconds = deadline - clock.elapsed()
+        if found.cancelled or seconds <= 0.05 or found.solutions >= (params.solution_limit or found.solutions + 1):
+            return SearchResult(_complete(lay, routes, timed, plan), found.cancelled, iterated=True)
+        params = replace(params, first_solution="insertion", solution_limit=_left(params, found))
+    first, count = _first_phase(params, seconds, popmusic_share)
+    group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
     found = _solve_group(lay, group, routes, timed, first, count, clock, should_stop, on_progress)
     if found.routes is None:
-        return SearchResult(None, found.cancelled)
+        return SearchResult(_complete(lay, routes, timed, plan) if iterated else None, found.cancelled,
+                            iterated=iterated)
     stop, left = found.cancelled, deadline - clock.elapsed()
-    if not stop and _popmusic_share(params) > 0 and left > 0.05:
-        stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop,
-                         None if params.solution_limit is None else params.solution_limit - found.solutions)
-    return SearchResult(_complete(lay, routes, timed, plan), stop)
+    if not stop and popmusic_share > 0 and left > 0.05:
+        stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, _left(params, found))
+    return SearchResult(_complete(lay, routes, timed, plan), stop, iterated=iterated)
+
+
+def _strictly_improving(on_progress: Callable | None) -> Callable | None:
+    """``on_progress`` called only for objectives below every one reported before.
+
+    Each phase's search reports its start again; the caller should see only gains.
+    """
+    if on_progress is None:
+        return None
+    best: list[int] = []
+
+    def report(progress: Progress) -> None:
+        if not best or progress.objective < best[0]:
+            best[:] = [progress.objective]
+            on_progress(progress)
+    return report
+
+
+def iterated_applies(lay: Layout, params: SolveParams) -> bool:
+    """Whether the search starts with OR-Tools' iterated local search (see ``SolveParams``).
+
+    Only for plain days (every job a crew-1, unpinned visit) planned afresh: that search
+    builds its own first solution, and it cannot be stopped before its limit, so it is not
+    used where the dispatcher's routes and pins must be the start. Nor for a handful of
+    visits: OR-Tools 9.15's iterated search never returns, whatever its limits, on a model
+    with one visit (found by tests/dispatch/solver), and small days gain nothing from it.
+    """
+    plain = all(len(n) == 1 for n in lay.job_nodes) and not any(
+        j.pinned_workers or j.pinned_start is not None for j in lay.jobs)
+    big_enough = len(lay.jobs) >= ITERATED_MIN_JOBS
+    return params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools") and plain and big_enough
+
+
+def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_stop, on_progress) -> SearchResult:
+    """Iterated local search on the whole plan for its share of the budget (in place)."""
+    ils = replace(params, metaheuristic="ils")
+    if params.solution_limit is not None:
+        ils = replace(ils, solution_limit=max(1, round(ITERATED_SHARE * params.solution_limit)))
+    budget = min(ITERATED_SHARE * seconds, ITERATED_MAX_S)
+    group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
+    return _solve_group(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
+
+
+def _cost_per_visit(lay: Layout, routes: list[list[int]], params) -> float:
+    """Travel per visit of ``routes`` (1.0 when they serve nothing)."""
+    travel, visits = 0, 0
+    for v, route in enumerate(routes):
+        if route:
+            path = [lay.starts[v], *route, lay.ends[v]]
+            tt = lay.vehicle_travel(v)
+            travel += sum(int(tt[a, b]) for a, b in zip(path, path[1:]))
+            visits += len(route)
+    return travel / visits if visits else 1.0
+
+
+def _left(params, found: SearchResult) -> int | None:
+    return None if params.solution_limit is None else max(1, params.solution_limit - found.solutions)
 
 
 def start_kind(lay: Layout, plan, params) -> str:
@@ -125,9 +200,9 @@ def _popmusic_share(params) -> float:
     return LONG_POPMUSIC_SHARE if params.first_solution == "ortools" else POPMUSIC_SHARE
 
 
-def _first_phase(params, seconds: float):
+def _first_phase(params, seconds: float, popmusic_share: float):
     """Parameters and seconds of the global search (everything if POPMUSIC is off)."""
-    share = 1 - _popmusic_share(params)
+    share = 1 - popmusic_share
     if params.solution_limit is not None:
         return replace(params, solution_limit=max(1, round(share * params.solution_limit))), seconds
     return params, share * seconds
@@ -147,15 +222,16 @@ def _popmusic(lay, routes, timed, params, seconds, clock, on_progress, should_st
     return popmusic.improve(lay, routes, params, seconds, clock, solve_part, solutions, report)
 
 
-def trimmed_fleet(plan, spares: int = SPARES_PER_KIND) -> list[int]:
-    """Used vehicles plus at most ``spares`` empty ones of each interchangeable kind.
+def trimmed_fleet(plan, routes: list[list[int]] | None = None, spares: int = SPARES_PER_KIND) -> list[int]:
+    """Used vehicles (of ``routes``, default the plan's) plus at most ``spares`` empty ones
+    of each interchangeable kind.
 
     Identical empty vehicles only multiply equivalent moves in the local search (a
     Solomon fleet of 25 where 10–12 routes are used); a few spares still let it open
     new routes.
     """
     kept, count = [], {}
-    for v, route in enumerate(plan.routes):
+    for v, route in enumerate(plan.routes if routes is None else routes):
         if route:
             kept.append(v)
             continue

@@ -224,7 +224,15 @@ class SolveParams:
             PARALLEL_CHEAPEST_INSERTION; the own construction is then only the fallback).
             A solve from ``initial_routes`` always starts from them.
         cpu_time: count ``time_limit_s`` in CPU seconds of this process instead of wall
-            seconds (for benchmarks on a shared machine; default False).
+            seconds (for benchmarks on a shared machine; default False). OR-Tools'
+            iterated local search knows only wall time: its phase gets its share as wall
+            seconds.
+        metaheuristic: ``"auto"`` (default: on a plain day planned afresh — every job a
+            crew-1, unpinned visit, no previous routes — OR-Tools' iterated local search
+            takes the first 70% of the budget, at most 6 s, then guided local search and
+            POPMUSIC continue from its plan; otherwise guided local search throughout),
+            ``"gls"`` (guided local search throughout). ``"ils"`` is internal. A stop
+            request during the iterated phase takes effect when that phase ends.
         log_search: let OR-Tools log its search to stderr.
     """
 
@@ -240,10 +248,13 @@ class SolveParams:
     first_solution: str = "auto"
     cpu_time: bool = False
     log_search: bool = False
+    metaheuristic: str = "auto"
 
     def __post_init__(self) -> None:
         if self.strategy not in ("auto", "ortools", "greedy"):
             raise ValueError(f"strategy must be auto, ortools or greedy, not {self.strategy!r}")
+        if self.metaheuristic not in ("auto", "gls", "ils"):
+            raise ValueError(f"metaheuristic must be auto or gls, not {self.metaheuristic!r}")
         if self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be positive, not {self.time_limit_s}")
 

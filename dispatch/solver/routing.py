@@ -261,6 +261,42 @@ def search_parameters(params: SolveParams, seconds: float, keep_swaps: bool):
     return p
 
 
+# OR-Tools' iterated local search (``use_iterated_local_search``): SISR ruin (removes
+# strings of consecutive visits around a random one, Christiaens & Vanden Berghe 2020),
+# recreate by cheapest insertion, greedy descent after each perturbation, simulated
+# annealing acceptance cooling from ILS_TEMPERATURES[0] to [1] times the cost per visit
+# of the first plan (so that they do not depend on the unit of travel; measured on
+# Solomon, see docs/benchmarks.md). ``None`` uses OR-Tools' automatic temperatures.
+ILS_RUIN_VISITS = 10
+ILS_RUIN_STRING = 10
+ILS_BYPASS = 0.01
+ILS_TEMPERATURES: tuple[float, float] | None = (8.0, 0.08)
+
+
+def use_iterated_local_search(p, cost_per_visit: float) -> None:
+    """Turn GLS search parameters ``p`` into OR-Tools' iterated local search (in place).
+
+    Such a search starts from OR-Tools' own first solution (``SolveWithIteratedLocalSearch``
+    takes no start) and stops only at its time or solution limit.
+    """
+    p.use_iterated_local_search = True
+    p.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    ils = p.iterated_local_search_parameters
+    ruin = ils.ruin_recreate_parameters
+    del ruin.ruin_strategies[:]
+    sisr = ruin.ruin_strategies.add().sisr
+    sisr.avg_num_removed_visits = ILS_RUIN_VISITS
+    sisr.max_removed_sequence_size = ILS_RUIN_STRING
+    sisr.bypass_factor = ILS_BYPASS
+    ruin.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    sa = ils.reference_solution_acceptance_strategy.simulated_annealing
+    if ILS_TEMPERATURES is None:
+        sa.automatic_temperatures = True
+    else:
+        scale = max(cost_per_visit, 1.0)
+        sa.initial_temperature, sa.final_temperature = (t * scale for t in ILS_TEMPERATURES)
+
+
 def index_routes(model: Model, node_routes: list[list[int]]) -> list[list[int]]:
     """Node sequences per vehicle → routing indices, as ReadAssignmentFromRoutes wants."""
     return [[model.manager.NodeToIndex(n) for n in route] for route in node_routes]

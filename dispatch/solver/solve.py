@@ -99,7 +99,7 @@ def _search(lay, plan, params, clock, on_progress, should_stop) -> Outcome:
     if found.routes is None:
         why = status if found.cancelled else "fallback"
         return _greedy_outcome(lay, plan, why, "greedy insertion (OR-Tools returned no plan)")
-    strategy = "insertion+gls (decomposed)" if big else "insertion+gls"
+    strategy = "insertion+gls (decomposed)" if big else ("ils+gls" if found.iterated else "insertion+gls")
     return _repair(lay, Outcome(found.routes, status, strategy), params)
 
 
