@@ -84,12 +84,15 @@ async def quote(request: web.Request) -> web.Response:
                              self_pay_fen=split.self_pay_fen, available_fen=available))
 
 
+_SMALL_BODY = 16 * 1024   # a booking's body is under 1 KB (notes: 500 characters)
+
+
 async def _create_booking_checking_token(request: web.Request) -> web.Response | None:
     """POST /bookings with an Idempotency-Key in one statement that also checks the bearer token, the role
     and whom the caller may book for (service.create_booking_for_token); None: the ordinary way decides."""
     key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
-        return None
+    if not key or request.content_length is None or request.content_length > _SMALL_BODY:
+        return None     # a body too large (413) or streamed is read only after the token is checked, as before
     try:
         data = BookingCreate.model_validate_json(await request.read() or b"{}")
     except ValidationError:

@@ -244,7 +244,7 @@ async def test_a_keyed_booking_answers_refusals_in_the_old_order(client, conn, s
     assert (await post("family", "refused-3", {**body, "window_start": "25:00"}))[1].status == 422
     headers, _ = await post("operator", "refused-4", {**body, "item_code": "ZZ9"})
     await conn.execute("UPDATE auth_tokens SET expires_at = now() - interval '1 second'")
-    for payload in (body, {**body, "window_start": "25:00"}):
+    for payload in (body, {**body, "window_start": "25:00"}, {**body, "notes": "长" * 2_000_000}):
         refused = await client.post("/api/v1/bookings", json=payload, headers=headers)
         assert refused.status == 401
     headers, _ = await post("resident", "refused-5", {**body, "item_code": "ZZ9"})
