@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dispatch.solver import SolveParams, check, decompose, solve
 
@@ -94,3 +96,41 @@ def test_small_days_are_planned_without_the_iterated_search(visits):
     assert sol.stats.strategy == "insertion+gls"
     assert sol.stats.assigned == visits
     assert check(p, sol) == []
+
+
+@st.composite
+def plain_days(draw):
+    """3–4 workers and 10–16 crew-1, unpinned visits with random rules (the iterated phase's days)."""
+    n_workers, n_jobs = draw(st.integers(3, 4)), draw(st.integers(decompose.ITERATED_MIN_JOBS, 16))
+    coord = st.integers(0, 30)
+    points = {f"h{i}": (draw(coord), draw(coord)) for i in range(n_workers)}
+    points |= {f"e{i}": (draw(coord), draw(coord)) for i in range(n_jobs)}
+    sites, travel = plane(points)
+    workers = [
+        worker(f"w{i}", sites[f"h{i}"], shift=(start, start + 8 * H), quals=draw(st.sampled_from(["G", "GB"])),
+               gender=draw(st.sampled_from(["F", "M"])), breaks=lunch() if draw(st.booleans()) else (),
+               max_work=draw(st.sampled_from([None, 240, 480])))
+        for i, start in enumerate(draw(st.lists(st.sampled_from([7 * H, 8 * H, 12 * H]), min_size=n_workers,
+                                                 max_size=n_workers)))
+    ]
+    ids = [w.id for w in workers]
+    jobs = []
+    for i in range(n_jobs):
+        lo = draw(st.integers(7 * H, 17 * H))
+        jobs.append(job(
+            f"j{i}", sites[f"e{i}"], minutes=draw(st.sampled_from([10, 30, 60, 90])),
+            window=(lo, lo + draw(st.sampled_from([0, 30, 120, 300]))),
+            qualification=draw(st.sampled_from([None, "G", "B"])), gender=draw(st.sampled_from([None, None, "F"])),
+            priority=draw(st.integers(0, 2)), preferred_worker=draw(st.sampled_from([None, *ids])),
+        ))
+    return problem(workers, jobs, travel)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_days())
+def test_every_plan_of_a_plain_day_passes_the_checker(p):
+    """Random plain days, planned with the iterated phase when enough visits remain after the
+    diagnosis: the plan is feasible and accounts for every visit exactly once."""
+    sol = solve(p, SolveParams(time_limit_s=2, solution_limit=40))
+    assert check(p, sol) == []
+    assert sol.stats.assigned + sol.stats.unassigned == len(p.jobs)
