@@ -81,7 +81,7 @@ def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
     complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
     sp = search_parameters(params, clock.wall_limit(seconds), keep_swaps=not complete)
     if params.metaheuristic == "ils":
-        ortools_model.use_iterated_local_search(sp, _cost_per_visit(lay, routes, params))
+        ortools_model.use_iterated_local_search(sp)
     model.routing.CloseModelWithParameters(sp)
     initial = None
     if params.first_solution != "ortools" and params.metaheuristic != "ils":
@@ -160,18 +160,6 @@ def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_sto
     budget = min(ITERATED_SHARE * seconds, ITERATED_MAX_S)
     group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
     return _solve_group(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
-
-
-def _cost_per_visit(lay: Layout, routes: list[list[int]], params) -> float:
-    """Travel per visit of ``routes`` (1.0 when they serve nothing)."""
-    travel, visits = 0, 0
-    for v, route in enumerate(routes):
-        if route:
-            path = [lay.starts[v], *route, lay.ends[v]]
-            tt = lay.vehicle_travel(v)
-            travel += sum(int(tt[a, b]) for a, b in zip(path, path[1:]))
-            visits += len(route)
-    return travel / visits if visits else 1.0
 
 
 def _left(params, found: SearchResult) -> int | None:

@@ -264,16 +264,14 @@ def search_parameters(params: SolveParams, seconds: float, keep_swaps: bool):
 # OR-Tools' iterated local search (``use_iterated_local_search``): SISR ruin (removes
 # strings of consecutive visits around a random one, Christiaens & Vanden Berghe 2020),
 # recreate by cheapest insertion, greedy descent after each perturbation, simulated
-# annealing acceptance cooling from ILS_TEMPERATURES[0] to [1] times the cost per visit
-# of the first plan (so that they do not depend on the unit of travel; measured on
-# Solomon, see docs/benchmarks.md). ``None`` uses OR-Tools' automatic temperatures.
+# annealing acceptance with OR-Tools' automatic temperatures (fixed ones, relative to the
+# cost per visit, measured no better on Solomon; see docs/benchmarks.md).
 ILS_RUIN_VISITS = 10
 ILS_RUIN_STRING = 10
 ILS_BYPASS = 0.01
-ILS_TEMPERATURES: tuple[float, float] | None = (8.0, 0.08)
 
 
-def use_iterated_local_search(p, cost_per_visit: float) -> None:
+def use_iterated_local_search(p) -> None:
     """Turn GLS search parameters ``p`` into OR-Tools' iterated local search (in place).
 
     Such a search starts from OR-Tools' own first solution (``SolveWithIteratedLocalSearch``
@@ -289,12 +287,7 @@ def use_iterated_local_search(p, cost_per_visit: float) -> None:
     sisr.max_removed_sequence_size = ILS_RUIN_STRING
     sisr.bypass_factor = ILS_BYPASS
     ruin.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
-    sa = ils.reference_solution_acceptance_strategy.simulated_annealing
-    if ILS_TEMPERATURES is None:
-        sa.automatic_temperatures = True
-    else:
-        scale = max(cost_per_visit, 1.0)
-        sa.initial_temperature, sa.final_temperature = (t * scale for t in ILS_TEMPERATURES)
+    ils.reference_solution_acceptance_strategy.simulated_annealing.automatic_temperatures = True
 
 
 def index_routes(model: Model, node_routes: list[list[int]]) -> list[list[int]]:
