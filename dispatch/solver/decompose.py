@@ -159,7 +159,19 @@ def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_sto
         ils = replace(ils, solution_limit=max(1, round(ITERATED_SHARE * params.solution_limit)))
     budget = min(ITERATED_SHARE * seconds, ITERATED_MAX_S)
     group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
-    return _solve_group(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
+    return _solve_afresh(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
+
+
+def _solve_afresh(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress=None) -> SearchResult:
+    """``_solve_group`` with a search that builds its own start (the iterated one): its plan
+    replaces the group's routes only if the whole plan is then no worse."""
+    kept = {v: (routes[v], timed[v]) for v in group.vehicles}
+    before = plan_objective(lay, routes, params.preferred_worker_cost)
+    found = _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop, on_progress)
+    if plan_objective(lay, routes, params.preferred_worker_cost) > before:
+        for v, (route, t) in kept.items():
+            routes[v], timed[v] = route, t
+    return found
 
 
 def _left(params, found: SearchResult) -> int | None:

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.solver import SolveParams, check, decompose, solve
+from dispatch.solver import SolveParams, check, construct, decompose, search, solve
+from dispatch.solver.clock import Clock
+from dispatch.solver.layout import build_layout
+from dispatch.solver.reasons import diagnose
+from dispatch.solver.routing import TimedRoute
+from dispatch.solver.travel import travel_tables
 
 from .helpers import H, job, lunch, plane, problem, worker
 
@@ -134,3 +139,22 @@ def test_every_plan_of_a_plain_day_passes_the_checker(p):
     sol = solve(p, SolveParams(time_limit_s=2, solution_limit=40))
     assert check(p, sol) == []
     assert sol.stats.assigned + sol.stats.unassigned == len(p.jobs)
+
+
+def test_an_iterated_plan_worse_than_the_start_is_not_taken(monkeypatch):
+    """The iterated search builds its own start, so its plan could be worse than the
+    construction's; it replaces the routes only if the whole plan is no worse."""
+    def serves_nobody(model, sp, params, seconds, monitor):
+        empty = TimedRoute((), (), (), 0, 0)
+        return [empty] * model.lay.num_vehicles, False, 1
+
+    monkeypatch.setattr(search, "_iterated", serves_nobody)
+    p = plain_day()
+    tables = travel_tables(p)
+    lay = build_layout(p, tables, diagnose(p, tables))
+    plan = construct.parallel(lay, construct.insertion_order(lay))
+    routes = [list(r) for r in plan.routes]
+    assert any(routes)
+    decompose._iterated_phase(lay, plan, routes, [None] * lay.num_vehicles, SolveParams(solution_limit=10),
+                              5.0, Clock(5.0), None, None)
+    assert routes == [list(r) for r in plan.routes]
