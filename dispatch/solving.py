@@ -51,6 +51,7 @@ class SolverRunner:
     def __init__(self, executor: Executor | None = None):
         self.executor = executor
         self._manager = None
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
@@ -61,13 +62,15 @@ class SolverRunner:
         if not self.uses_processes:
             return queue.Queue(), threading.Event()
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the solver runner is closed")
             if self._manager is None:
                 import multiprocessing
 
                 manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
                 manager.start(initializer=exit_with_parent)
-                self._manager = manager  # only once started: close() may run at any moment
-        return self._manager.Queue(), self._manager.Event()
+                self._manager = manager
+            return self._manager.Queue(), self._manager.Event()  # under the lock: close() waits
 
     async def solve(self, job: SolveJob, *, on_progress: Callable[[Progress], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> Solution:
@@ -92,9 +95,12 @@ class SolverRunner:
             await loop.run_in_executor(self.executor, _warm_up)
 
     def close(self) -> None:
-        if self._manager is not None:
-            self._manager.shutdown()
-            self._manager = None
+        """Shut the Manager down; a start in progress (warm-up) is waited for, then shut."""
+        with self._lock:
+            self._closed = True
+            if self._manager is not None:
+                self._manager.shutdown()
+                self._manager = None
 
 
 def _drain(channel, on_progress: Callable[[Progress], None] | None) -> None:

@@ -41,3 +41,39 @@ def test_solver_children_exit_when_their_parent_is_killed():
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [pid for pid in children if _alive(pid)]
+
+
+CLOSE_DURING_WARM_UP = """
+import asyncio, multiprocessing, time
+from multiprocessing.managers import SyncManager
+from dispatch.solving import SolverRunner, process_pool
+
+start = SyncManager.start
+def slow_start(self, *args, **kwargs):  # close() must land while the Manager starts
+    time.sleep(1.0)
+    return start(self, *args, **kwargs)
+SyncManager.start = slow_start
+
+async def main():
+    runner = SolverRunner(process_pool(1))
+    warming = asyncio.create_task(runner.warm_up())
+    await asyncio.sleep(0.3)
+    await asyncio.get_running_loop().run_in_executor(None, runner.close)
+    try:
+        await warming
+    except RuntimeError:
+        pass
+    runner.executor.shutdown()
+    time.sleep(0.5)
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children() if p.is_alive()), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_close_during_warm_up_shuts_the_manager_down():
+    """A server stopped while the solver warms up leaves no Manager running behind it."""
+    done = subprocess.run([sys.executable, "-c", CLOSE_DURING_WARM_UP], capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []  # no child process alive before the script exits
