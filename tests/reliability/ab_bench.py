@@ -14,20 +14,15 @@ import asyncio
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
 from app.clock import local_today
-from app.db import apply_schema, connect
-from app.embedded import EmbeddedServices, start_postgres, start_redis
-from booking.seed import load_menu
+from app.embedded import EmbeddedServices
 from tests.reliability import load_bench
-from tests.reliability.support import ServerProcess, database_url_with_name
+from tests.reliability.support import ServerProcess
 
 
 @dataclass
@@ -64,17 +59,7 @@ async def run(args: argparse.Namespace) -> None:
     services = EmbeddedServices()
     sides: list[Side] = []
     try:
-        admin_url = start_postgres(tmp, services)
-        redis_url = start_redis(tmp, services)
-        load_bench.POSTMASTER_PID = int((tmp / "pg" / "postmaster.pid").read_text().split()[0])
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute("CREATE DATABASE circle_ab")
-        await admin.close()
-        url = database_url_with_name(admin_url, "circle_ab")
-        conn = await connect(url)
-        await apply_schema(conn)
-        await load_menu(conn)
-        await conn.close()
+        _, redis_url, url = await load_bench.start_bench_database(tmp, services, "circle_ab")
         street = await load_bench.seed(url, residents=args.residents, operators=20)
         sides = [_side("A", args.a_root.resolve(), args.a_workers, url=url, redis_url=redis_url, tmp=tmp,
                        pool=args.pool),

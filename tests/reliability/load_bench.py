@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time as clock, timedelta
+from datetime import date, time as clock, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -108,20 +108,21 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(fields), idle
 
 
-def _process_ticks(pid: int) -> int:
-    """CPU ticks of the server: every live process of its process group (`circle serve` starts its own
-    session: with --workers N, its N web processes and their solver pools are counted too)."""
-    total = 0
+def _proc_stats():
+    """(pid, fields after the command name) of every live process, from /proc/<pid>/stat."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            parts = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            yield int(entry.name), (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(parts[2]) == pid:
-            total += int(parts[11]) + int(parts[12])
-    return total
+
+
+def _process_ticks(pid: int) -> int:
+    """CPU ticks of the server: every live process of its process group (`circle serve` starts its own
+    session: with --workers N, its N web processes and their solver pools are counted too)."""
+    return sum(int(parts[11]) + int(parts[12]) for _, parts in _proc_stats() if int(parts[2]) == pid)
 
 
 def _postgres_ticks() -> int:
@@ -130,14 +131,8 @@ def _postgres_ticks() -> int:
     if POSTMASTER_PID is None:
         return 0
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parts = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry.name), int(parts[1])
+    for pid, parts in _proc_stats():
+        ppid = int(parts[1])
         if pid == POSTMASTER_PID:
             total += sum(int(v) for v in parts[11:15])   # utime, stime, cutime, cstime
         elif ppid == POSTMASTER_PID:
@@ -146,6 +141,26 @@ def _postgres_ticks() -> int:
 
 
 POSTMASTER_PID: int | None = None
+
+
+async def start_bench_database(tmp: Path, services, name: str) -> tuple[str, str, str]:
+    """Embedded PostgreSQL and Redis in ``tmp``, a database ``name`` with the schema and the menu.
+
+    Returns the admin URL, the Redis URL and the database's URL; sets POSTMASTER_PID.
+    """
+    global POSTMASTER_PID
+    admin_url = start_postgres(tmp, services)
+    redis_url = start_redis(tmp, services)
+    POSTMASTER_PID = int((tmp / "pg" / "postmaster.pid").read_text().split()[0])
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    url = database_url_with_name(admin_url, name)
+    conn = await connect(url)
+    await apply_schema(conn)
+    await load_menu(conn)
+    await conn.close()
+    return admin_url, redis_url, url
 
 
 class CpuMeter:
@@ -485,18 +500,7 @@ async def run(args: argparse.Namespace) -> dict:
     services = EmbeddedServices()
     server = None
     try:
-        admin_url = start_postgres(tmp, services)
-        redis_url = start_redis(tmp, services)
-        global POSTMASTER_PID
-        POSTMASTER_PID = int((tmp / "pg" / "postmaster.pid").read_text().split()[0])
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute("CREATE DATABASE circle_bench")
-        await admin.close()
-        url = database_url_with_name(admin_url, "circle_bench")
-        conn = await connect(url)
-        await apply_schema(conn)
-        await load_menu(conn)
-        await conn.close()
+        admin_url, redis_url, url = await start_bench_database(tmp, services, "circle_bench")
         print(f"seeding {args.residents} elders ...", flush=True)
         street = await seed(url, residents=args.residents, operators=20)
         server = ServerProcess(database_url=url, redis_url=redis_url, data_dir=tmp / "server", secret=SECRET,
