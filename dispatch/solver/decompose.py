@@ -106,7 +106,8 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     if iterated:
         found = _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_stop, on_progress)
         seconds = deadline - clock.elapsed()
-        if found.cancelled or seconds <= 0.05 or found.solutions >= (params.solution_limit or found.solutions + 1):
+        spent = params.solution_limit is not None and found.solutions >= params.solution_limit
+        if found.cancelled or seconds <= 0.05 or spent:
             return SearchResult(_complete(lay, routes, timed, plan), found.cancelled, iterated=True)
         params = replace(params, first_solution="insertion", solution_limit=_left(params, found))
     first, count = _first_phase(params, seconds, popmusic_share)
@@ -146,10 +147,15 @@ def iterated_applies(lay: Layout, params: SolveParams) -> bool:
     visits: OR-Tools 9.15's iterated search never returns, whatever its limits, on a model
     with one visit (found by tests/dispatch/solver), and small days gain nothing from it.
     """
-    plain = all(len(n) == 1 for n in lay.job_nodes) and not any(
-        j.pinned_workers or j.pinned_start is not None for j in lay.jobs)
     big_enough = len(lay.jobs) >= ITERATED_MIN_JOBS
-    return params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools") and plain and big_enough
+    fresh = params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools")
+    return fresh and big_enough and plain_day(lay)
+
+
+def plain_day(lay: Layout) -> bool:
+    """Every job a crew-1 visit, none pinned to a worker or a time."""
+    return all(len(n) == 1 for n in lay.job_nodes) and not any(
+        j.pinned_workers or j.pinned_start is not None for j in lay.jobs)
 
 
 def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_stop, on_progress) -> SearchResult:
@@ -189,8 +195,7 @@ def start_kind(lay: Layout, plan, params) -> str:
     if params.first_solution != "auto":
         return params.first_solution
     used = [r for r in plan.routes if r]
-    plain = all(len(n) == 1 for n in lay.job_nodes) and not any(
-        j.pinned_workers or j.pinned_start is not None for j in lay.jobs)
+    plain = plain_day(lay)
     complete = sum(len(r) for r in used) == len(lay.jobs)
     long = bool(used) and sum(len(r) for r in used) >= LONG_ROUTE_JOBS * len(used)
     return "ortools" if plain and complete and long else "insertion"

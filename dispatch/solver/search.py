@@ -84,7 +84,7 @@ def run(model, sp, initial, params: SolveParams, seconds: float, clock,
     monitor = RunMonitor(model, clock, on_progress, should_stop)
     routing.AddAtSolutionCallback(monitor)
     if sp.use_iterated_local_search:
-        return _iterated(model, sp, params, seconds, monitor)
+        return _iterated(model, sp, seconds, monitor)
     deadline = clock.elapsed() + seconds
     by_count = params.solution_limit is not None
     patience = _patience(params, seconds) if iterate else None
@@ -101,16 +101,15 @@ def run(model, sp, initial, params: SolveParams, seconds: float, clock,
         current = _kicked_assignment(model, best, params, rng)
 
 
-def _iterated(model, sp, params: SolveParams, seconds: float, monitor: RunMonitor):
-    """One run of OR-Tools' iterated local search, bounded only by its own limits.
+def _iterated(model, sp, seconds: float, monitor: RunMonitor):
+    """One run of OR-Tools' iterated local search, bounded only by its own limits (the
+    solution limit is set by ``routing.search_parameters``).
 
     Stopping the current search from the monitor would end one descent, not the run, so
     the monitor only reports progress here; a stop request is honoured when the run ends.
     """
     monitor.start_run(float("inf"), None)
-    sp.time_limit.FromMilliseconds(max(1, int(1000 * seconds)))
-    if params.solution_limit is not None:
-        sp.solution_limit = max(1, params.solution_limit)
+    sp.time_limit.FromMilliseconds(max(1, int(1000 * seconds)))  # wall seconds: it knows no CPU clock
     solution = model.routing.SolveWithIteratedLocalSearch(sp)
     if solution is None:
         return None, monitor.cancelled, monitor.solutions

@@ -144,7 +144,7 @@ def test_every_plan_of_a_plain_day_passes_the_checker(p):
 def test_an_iterated_plan_worse_than_the_start_is_not_taken(monkeypatch):
     """The iterated search builds its own start, so its plan could be worse than the
     construction's; it replaces the routes only if the whole plan is no worse."""
-    def serves_nobody(model, sp, params, seconds, monitor):
+    def serves_nobody(model, sp, seconds, monitor):
         empty = TimedRoute((), (), (), 0, 0)
         return [empty] * model.lay.num_vehicles, False, 1
 
