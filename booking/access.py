@@ -20,12 +20,12 @@ def may_book_for(user: User, resident_id: int) -> bool:
 def booking_roles(roles: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """`may_book_for` for the callers an endpoint admits (`roles`), as data for SQL: (the roles that may book
     for every elder, the roles that may book for the elders they act for)."""
-    return ([r for r in roles if r in EVERY_RESIDENT and r not in THEIR_OWN], [r for r in roles if r in THEIR_OWN])
+    return [r for r in roles if r in EVERY_RESIDENT], [r for r in roles if r in THEIR_OWN]
 
 
 def booking_scope(user: User) -> tuple[str, object]:
     """How a booking list is narrowed for this caller: (kind, value)."""
-    if user.role in ("resident", "family"):
+    if user.role in THEIR_OWN:
         return "residents", list({*user.family_resident_ids, *([user.resident_id] if user.resident_id else [])})
     if user.role == "dispatcher" and user.circle_id:
         return "circle", user.circle_id

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from app.auth import live_token_sql
 from app.crypto import Crypto
 from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem,
                             Resident, Series, Wallet, WalletEntry)
@@ -355,7 +356,7 @@ KEYED_RESPONSE_FIELDS = ("id", "resident_name", "circle_id", "item_name_zh", "pr
 # tests/booking/test_booking_service.py
 _CALLER_CTE = """caller AS (
         SELECT u.id FROM auth_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.token_hash = $5 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active
+        WHERE """ + live_token_sql("$5") + """
           AND (u.role = ANY($14::text[])
                OR (u.role = ANY($15::text[])
                    AND (u.resident_id = $1

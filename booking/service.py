@@ -121,7 +121,7 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
     With an idempotency key, a retry of the same request returns the first response and the
     same key with another body is refused; the key is kept in the booking's transaction.
     """
-    request_hash = hashlib.sha256(data.model_dump_json().encode()).digest()
+    request_hash = _request_hash(data)
     today = today or local_today()
     keyed = bool(idempotency_key) and access.may_book_for(actor, data.resident_id)
     if keyed and _valid_dates(data, today):
@@ -144,6 +144,11 @@ async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: Boo
         return body
 
 
+def _request_hash(data: BookingCreate) -> bytes:
+    """What a retry with the same Idempotency-Key must repeat: the request's body, as validated."""
+    return hashlib.sha256(data.model_dump_json().encode()).digest()
+
+
 def _valid_dates(data: BookingCreate, today: date) -> bool:
     try:
         check_service_date(data.date, today=today)
@@ -163,7 +168,7 @@ async def create_booking_for_token(db: Database, *, token: str, roles: tuple[str
     today = today or local_today()
     if not _valid_dates(data, today):
         return None
-    request_hash = hashlib.sha256(data.model_dump_json().encode()).digest()
+    request_hash = _request_hash(data)
     return await _create_keyed_in_one_statement(db, None, data, idempotency_key, request_hash,
                                                 token=(token_hash(token), access.booking_roles(roles)))
 
