@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from app.settings import Settings
+from core.settings import Settings
 
 DEMO_LOGINS = ("resident", "family", "operator", "dispatcher", "provider_admin", "caregiver", "admin")
 
@@ -74,7 +74,7 @@ def _settings(args: argparse.Namespace | None = None) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from app.embedded import ensure_services
+    from core.embedded import ensure_services
 
     settings = _settings(args)
     services = ensure_services(settings)
@@ -95,7 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_web(settings: Settings, *, announce: bool, reuse_port: bool = False) -> None:
     from aiohttp import web
 
-    from app.http import RedactingAccessLogger
+    from core.http import RedactingAccessLogger
     from app.main import create_app
 
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log_class=RedactingAccessLogger,
@@ -183,7 +183,7 @@ def _die_with_parent(parent_pid: int) -> None:
 
 async def _prepare_database(settings: Settings, *, demo: bool) -> bool | None:
     """Apply the schema, load the menu if empty; with `demo`, the demo street if no residents."""
-    from app.db import apply_schema, connect
+    from core.db import apply_schema, connect
     from booking.seed import load_menu
 
     conn = await connect(settings.database_url)
@@ -199,7 +199,7 @@ async def _prepare_database(settings: Settings, *, demo: bool) -> bool | None:
 
 
 async def _load_demo_if_empty(conn, settings: Settings) -> bool:
-    from app.crypto import Crypto
+    from core.crypto import Crypto
     from app.demo import load_demo
 
     if await conn.fetchval("SELECT count(*) FROM residents"):
@@ -219,7 +219,7 @@ def _print_demo_logins(settings: Settings) -> None:
 
 def _with_services(coro_factory):
     """Run `coro_factory(settings)` with embedded services when no URLs are set."""
-    from app.embedded import ensure_services
+    from core.embedded import ensure_services
 
     settings = _settings()
     services = ensure_services(settings)
@@ -232,7 +232,7 @@ def _with_services(coro_factory):
 
 def _init_db(args: argparse.Namespace) -> int:
     async def run(settings: Settings) -> None:
-        from app.db import connect
+        from core.db import connect
 
         await _prepare_database(settings, demo=False)
         conn = await connect(settings.database_url)
@@ -252,7 +252,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _create_user(args: argparse.Namespace) -> int:
-    from app.auth import ROLES
+    from core.users import ROLES
 
     if args.role not in ROLES:
         print(f"--role must be one of: {', '.join(ROLES)}", file=sys.stderr)
@@ -263,8 +263,8 @@ def _create_user(args: argparse.Namespace) -> int:
         return 2
 
     async def run(settings: Settings):
-        from app.auth import create_user
-        from app.db import connect
+        from core.users import create_user
+        from core.db import connect
 
         conn = await connect(settings.database_url)
         try:
@@ -288,8 +288,8 @@ def _ask_password() -> str:
 
 def _materialize(args: argparse.Namespace) -> int:
     async def run(settings: Settings) -> int:
-        from app.crypto import Crypto
-        from app.db import Database, create_pool
+        from core.crypto import Crypto
+        from core.db import Database, create_pool
         from booking.service import materialize_series
 
         pool = await create_pool(settings.database_url, size=2)

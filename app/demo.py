@@ -16,10 +16,10 @@ from datetime import date
 
 import asyncpg
 
-from app.auth import User, create_user, user_by_id
-from app.clock import local_today
-from app.crypto import Crypto
-from app.db import BoundDatabase
+from core.users import User, create_user, user_by_id
+from core.clock import local_today
+from core.crypto import Crypto
+from core.db import BoundDatabase
 from app.demo_data import CIRCLES, PROVIDERS, CaregiverSeed, FamilySeed, Street, build_street
 from booking import queries as booking_queries
 from booking import service as booking_service

@@ -10,15 +10,15 @@ from typing import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from app import keys
-from app.crypto import Crypto
-from app.db import Database, constraint_error, create_pool
-from app.errors import ApiError, Invalid, Unavailable
-from app.http import resolve_user, respond
+from core import keys
+from core.crypto import Crypto
+from core.db import Database, constraint_error, create_pool
+from core.errors import ApiError, Invalid, Unavailable
+from core.http import resolve_user, respond
 from app.openapi import build_openapi
-from app.redis import create_redis
+from core.redis import create_redis
 from app.routes import api_routes, root_routes
-from app.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404
                422: "invalid", 429: "rate_limited"}
 # the database went away or is overloaded: the client may retry (with its Idempotency-Key).
 # InternalClientError: asyncpg's protocol state after the server ended the session mid-query
-# (MagicStack/asyncpg#1069); app.db.Database never hands such a connection out again.
+# (MagicStack/asyncpg#1069); core.db.Database never hands such a connection out again.
 _DB_UNAVAILABLE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
                    asyncpg.InternalClientError,
                    asyncpg.AdminShutdownError, asyncpg.QueryCanceledError, asyncpg.SerializationError,

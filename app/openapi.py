@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app.http import EndpointDoc
+from core.http import EndpointDoc
 
 ERROR_SCHEMA = {
     "type": "object",

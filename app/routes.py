@@ -8,9 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel, StringConstraints
 from typing_extensions import Annotated
 
-from app import auth, keys
-from app.http import PUBLIC, current_user, endpoint, parse_body, respond
-from app.redis import redis_ok
+from core import users as auth, keys
+from core.http import PUBLIC, current_user, endpoint, parse_body, respond
+from core.redis import redis_ok
 
 api_routes = web.RouteTableDef()
 root_routes = web.RouteTableDef()

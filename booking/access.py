@@ -1,7 +1,7 @@
 """Who may see and act for which resident. Pure: decided from the caller's role and links."""
 from __future__ import annotations
 
-from app.auth import User
+from core.users import User
 
 EVERY_RESIDENT = ("operator", "admin")
 THEIR_OWN = ("resident", "family")   # act for their own elder (User.acts_for)

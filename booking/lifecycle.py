@@ -5,7 +5,7 @@ scheduled → missed | not_home | refused (the caregiver came, or nobody came).
 """
 from __future__ import annotations
 
-from app.errors import Conflict
+from core.errors import Conflict
 from booking.models import BookingStatus as S
 
 TRANSITIONS: dict[S, frozenset[S]] = {

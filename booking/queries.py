@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from app.auth import live_token_sql
-from app.crypto import Crypto
+from core.users import live_token_sql
+from core.crypto import Crypto
 from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem,
                             Resident, Series, Wallet, WalletEntry)
 from booking.subsidy import MONTHLY_GRANT_FEN

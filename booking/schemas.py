@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
                       StringConstraints, WithJsonSchema, field_validator)
 
-from app.clock import local_today
-from app.crypto import mask_id_card
+from core.clock import local_today
+from core.crypto import mask_id_card
 from booking.identity import PHONE_PATTERN, valid_id_card
 from booking.lifecycle import STATUS_ZH
 from booking.models import Booking, CallLog, MenuCategory, MenuItem, Resident, Series, Wallet, WalletEntry

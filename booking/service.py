@@ -8,11 +8,11 @@ from typing import Any
 
 import asyncpg
 
-from app.auth import User, token_hash
-from app.clock import local_today
-from app.crypto import Crypto
-from app.db import Database
-from app.errors import ApiError, Conflict, Forbidden, invalid_field, not_found
+from core.users import User, token_hash
+from core.clock import local_today
+from core.crypto import Crypto
+from core.db import Database
+from core.errors import ApiError, Conflict, Forbidden, invalid_field, not_found
 from booking import access, queries
 from booking.geo import haversine_m
 from booking.lifecycle import ensure_transition, wallet_effect

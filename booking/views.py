@@ -4,9 +4,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
-from app import keys
-from app.clock import local_today
-from app.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
+from core import keys
+from core.clock import local_today
+from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from booking import service
 from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallList,
                              CallQuery, CallRead, CancelBody, RescheduleBody, CareCallEntry, CareCallList, CareCallQuery, EvaluationCreate,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from app.errors import invalid_field
+from core.errors import invalid_field
 
 BOOKING_HORIZON_DAYS = 30
 SERVICE_DAY_START = time(6, 0)

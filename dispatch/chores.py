@@ -10,10 +10,10 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
-from app.clock import utc_now
-from app.crypto import Crypto
-from app.db import Database
-from app.redis import REDIS_ERRORS
+from core.clock import utc_now
+from core.crypto import Crypto
+from core.db import Database
+from core.redis import REDIS_ERRORS
 from booking import service as booking_service
 from providers import service as provider_service
 

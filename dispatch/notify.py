@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.clock import LOCAL_TZ
+from core.clock import LOCAL_TZ
 from dispatch.models import Change
 
 SIGNATURE = "【一刻钟服务圈】"

@@ -19,8 +19,8 @@ from typing import Any, AsyncIterator
 
 import redis.asyncio as aioredis
 
-from app.db import Database
-from app.redis import REDIS_ERRORS
+from core.db import Database
+from core.redis import REDIS_ERRORS
 from dispatch import queue, service
 from dispatch.solving import SolverRunner
 

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from app.clock import LOCAL_TZ, local_instant
+from core.clock import LOCAL_TZ, local_instant
 from dispatch.edits import EditSet
 from dispatch.models import ActiveVisit, BookingToPlan, CircleDay, PlanRoute, UnassignedBooking
 from dispatch.reasons import GENDER_ZH, qualification_zh, reason_zh

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.clock import LOCAL_TZ
+from core.clock import LOCAL_TZ
 from dispatch.models import Assignment, Change, Plan, PlanEdit, PlanRoute, PlanVisit, UnassignedBooking
 
 Id = Annotated[int, Field(ge=1, le=2**62)]

@@ -17,10 +17,10 @@ from typing import Any, AsyncIterator, Protocol
 
 import asyncpg
 
-from app.auth import User
-from app.clock import LOCAL_TZ, local_instant, local_today, utc_now
-from app.db import Database
-from app.errors import ApiError, Conflict, invalid_field, not_found
+from core.users import User
+from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
+from core.db import Database
+from core.errors import ApiError, Conflict, invalid_field, not_found
 from booking import service as booking_service
 from dispatch import queries
 from dispatch.changes import changes

@@ -6,8 +6,8 @@ from contextlib import aclosing
 
 from aiohttp import web
 
-from app import keys
-from app.http import current_user, endpoint, parse_body, parse_query, path_id, respond
+from core import keys
+from core.http import current_user, endpoint, parse_body, parse_query, path_id, respond
 from dispatch import service
 from dispatch.planner import QueueOnly, subscriber
 from dispatch.schemas import (AffectedRead, CancelBody, EditCreate, EditRead, PlanCreate, PlanList, PlanQuery,

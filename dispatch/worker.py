@@ -30,10 +30,10 @@ from typing import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from app import keys
-from app.crypto import Crypto
-from app.db import Database, apply_schema, connect, create_pool
-from app.redis import REDIS_ERRORS, create_redis
+from core import keys
+from core.crypto import Crypto
+from core.db import Database, apply_schema, connect, create_pool
+from core.redis import REDIS_ERRORS, create_redis
 from dispatch import queries, queue, service
 from dispatch.chores import run_chores
 from dispatch.planner import Planner, RedisEvents

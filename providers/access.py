@@ -3,7 +3,7 @@ role and links. Anything outside the caller's scope answers 404 (never 403), so 
 probed."""
 from __future__ import annotations
 
-from app.auth import User
+from core.users import User
 
 def may_manage_provider(user: User, provider_id: int) -> bool:
     """Street admins manage every provider; a provider admin only their own."""

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from app.clock import local_instant
-from app.errors import invalid_field
+from core.clock import local_instant
+from core.errors import invalid_field
 from providers.models import Caregiver, DayKind, DayRule, Shift
 
 BREAK_FROM_SHIFT_MINUTES = 6 * 60  # a shift this long or longer includes the lunch break

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from icalendar import Calendar, Event
 
-from app.clock import LOCAL_TZ
+from core.clock import LOCAL_TZ
 from providers.models import SheetEntry
 
 PRODID = "-//Service Circle//一刻钟服务圈//ZH"

@@ -11,11 +11,11 @@ from typing import Any
 
 import asyncpg
 
-from app.auth import User, create_user
-from app.clock import LOCAL_TZ, local_instant, local_today, utc_now
-from app.crypto import Crypto
-from app.db import Database, constraint_error
-from app.errors import Conflict, invalid_field, not_found
+from core.users import User, create_user
+from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
+from core.crypto import Crypto
+from core.db import Database, constraint_error
+from core.errors import Conflict, invalid_field, not_found
 from booking import queries as booking_queries
 from booking import service as booking_service
 from booking.models import BookingStatus

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app import keys
-from app.auth import ROLES, STAFF
-from app.clock import local_today
-from app.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
+from core import keys
+from core.users import ROLES, STAFF
+from core.clock import local_today
+from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from booking.subsidy import parse_month
 from providers import service
 from providers.schemas import (AlertList, AlertQuery, AlertRead, AssignmentRead, AvailabilityPut,

@@ -10,13 +10,13 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from app.clock import local_today
-from app.crypto import Crypto
-from app.db import BoundDatabase, Database, apply_schema, connect, create_pool
-from app.embedded import EmbeddedServices, start_postgres, start_redis
+from core.clock import local_today
+from core.crypto import Crypto
+from core.db import BoundDatabase, Database, apply_schema, connect, create_pool
+from core.embedded import EmbeddedServices, start_postgres, start_redis
 from app.main import create_app
-from app.redis import create_redis
-from app.settings import Settings
+from core.redis import create_redis
+from core.settings import Settings
 from booking.seed import load_menu
 from tests import factories
 

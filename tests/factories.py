@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from app.auth import User, create_user, hash_password
-from app.crypto import Crypto
+from core.users import User, create_user, hash_password
+from core.crypto import Crypto
 from booking import queries as booking_queries
 from booking.models import Resident
 

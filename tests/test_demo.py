@@ -6,7 +6,7 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from app.auth import check_credentials
+from core.users import check_credentials
 from app.demo import DEMO_ROLES, load_demo
 from app.demo_data import CIRCLES, CaregiverSeed, DayBoard, build_street, offset
 from booking import queries as booking_queries

@@ -213,7 +213,7 @@ async def test_reschedule_over_http(client, street, tomorrow):
 async def test_a_keyed_booking_checks_its_token_in_its_own_statement(client, conn, street, tomorrow, monkeypatch):
     """POST /bookings with a key: the caller is found from the token inside the booking statement (no
     separate lookup); a replay too. Every other request still looks the token up first."""
-    from app import auth
+    from core import users as auth
 
     headers = {**await login(client, "family"), "Idempotency-Key": "own-statement-1"}
 
@@ -261,8 +261,8 @@ async def test_who_may_book_in_sql_is_who_may_book_in_python(conn, crypto, stree
     """The statement's caller check (role and whom one acts for, in SQL) against the role guard and
     access.may_book_for, for every role of the street and every relation to the elder; a caller it does
     not admit changes nothing."""
-    from app.auth import issue_token
-    from app.db import BoundDatabase
+    from core.users import issue_token
+    from core.db import BoundDatabase
     from booking import access, queries, service
     from booking.schemas import BookingCreate
     from booking.views import ELDER_SIDE

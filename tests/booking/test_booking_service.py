@@ -3,7 +3,7 @@ from datetime import time, timedelta
 
 import pytest
 
-from app.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, NotFound
 from booking import queries, service
 from booking.models import BookingStatus
 from booking.schemas import BookingCreate, BookingRead, SeriesCreate

@@ -2,7 +2,7 @@
 import asyncio
 from datetime import time, timedelta
 
-from app.errors import ApiError
+from core.errors import ApiError
 from booking import queries, service
 from booking.schemas import BookingCreate
 from booking.subsidy import service_month

@@ -3,7 +3,7 @@ from datetime import date, time
 
 import pytest
 
-from app.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid
 from booking.identity import valid_id_card
 from booking.lifecycle import TRANSITIONS, can_transition, ensure_transition, wallet_effect
 from booking.models import BookingStatus as S

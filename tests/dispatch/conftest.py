@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from app import keys
+from core import keys
 from app.main import create_app
 from dispatch.planner import Planner
 from dispatch.solving import SolverRunner

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from app import keys
-from app.auth import issue_token
+from core import keys
+from core.users import issue_token
 from app.main import create_app
-from app.redis import create_redis
+from core.redis import create_redis
 from dispatch import service
 from dispatch.planner import Planner, subscriber
 from dispatch.schemas import PlanCreate

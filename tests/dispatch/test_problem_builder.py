@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from app.clock import local_instant
+from core.clock import local_instant
 from dispatch.changes import changes
 from dispatch.edits import EditSet, Pin, effective_edits
 from dispatch.models import ActiveVisit, Assignment, BookingToPlan, CircleDay, EditAction, PlanEdit

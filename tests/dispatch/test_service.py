@@ -7,9 +7,9 @@ from datetime import time, timedelta
 
 import pytest
 
-from app.clock import local_instant
-from app.errors import ApiError, Conflict
-from app.redis import create_redis
+from core.clock import local_instant
+from core.errors import ApiError, Conflict
+from core.redis import create_redis
 from dispatch import queries, service
 from dispatch.models import PlanStatus
 from dispatch.planner import Planner

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from app.redis import create_redis
+from core.redis import create_redis
 from dispatch import queue, service
 from dispatch.models import PlanStatus
 from dispatch.planner import QueueOnly

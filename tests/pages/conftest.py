@@ -41,7 +41,7 @@ async def planning_base_url(settings, db, redis):
     transaction: what the dispatcher console needs end to end."""
     from aiohttp.test_utils import TestServer
 
-    from app import keys
+    from core import keys
     from app.main import create_app
     from dispatch.planner import Planner
     from dispatch.solving import SolverRunner
@@ -102,7 +102,7 @@ async def published_visit(conn, street, *, item_code: str = "K02", start=None, m
     visit's id. (A plan is not needed: the day sheet reads active visits.)"""
     from datetime import timedelta
 
-    from app.clock import local_now
+    from core.clock import local_now
     from booking import queries as booking_queries
     from booking import service as booking_service
     from providers import service as provider_service

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from app.clock import local_instant
+from core.clock import local_instant
 from booking import service as booking_service
 from booking.schemas import BookingCreate
 from providers import service

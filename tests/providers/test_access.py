@@ -1,5 +1,5 @@
 """Who may see which caregiver: pure rules of providers.access."""
-from app.auth import User
+from core.users import User
 from providers import access
 
 

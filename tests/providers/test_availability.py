@@ -1,7 +1,7 @@
 """Pure availability rules: a caregiver's working shift on tricky days."""
 from datetime import date, time
 
-from app.clock import local_instant
+from core.clock import local_instant
 from providers.availability import working_shift
 from providers.models import Caregiver, DayKind, DayRule
 

@@ -2,8 +2,8 @@
 import asyncio
 from datetime import time, timedelta
 
-from app.clock import local_instant
-from app.errors import ApiError
+from core.clock import local_instant
+from core.errors import ApiError
 from booking import queries as booking_queries
 from booking.subsidy import service_month
 from providers import service

@@ -4,8 +4,8 @@ from datetime import time, timedelta
 import pytest
 from icalendar import Calendar
 
-from app.clock import LOCAL_TZ, local_instant
-from app.errors import NotFound
+from core.clock import LOCAL_TZ, local_instant
+from core.errors import NotFound
 from providers import service
 from tests.factories import make_caregiver, make_provider, make_user
 from tests.providers.helpers import book_and_publish

@@ -5,7 +5,7 @@ from datetime import time, timedelta
 
 from icalendar import Calendar
 
-from app.clock import local_instant, local_now
+from core.clock import local_instant, local_now
 from booking import service as booking_service
 from booking.schemas import BookingCreate
 from providers import service

@@ -3,8 +3,8 @@ from datetime import time, timedelta
 
 import pytest
 
-from app.clock import local_instant
-from app.errors import ApiError
+from core.clock import local_instant
+from core.errors import ApiError
 from providers import service
 from providers.models import PlannedVisit
 from tests.factories import make_caregiver, make_circle, make_provider

@@ -3,8 +3,8 @@ from datetime import time, timedelta
 
 import pytest
 
-from app.clock import local_instant
-from app.errors import ApiError, Invalid, NotFound
+from core.clock import local_instant
+from core.errors import ApiError, Invalid, NotFound
 from providers import service
 from providers.schemas import AvailabilityDay, CaregiverCreate, CaregiverUpdate, CircleCreate, ProviderCreate
 from tests.factories import make_caregiver, make_provider, make_user

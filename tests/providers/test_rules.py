@@ -2,7 +2,7 @@
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
-from app.clock import local_instant
+from core.clock import local_instant
 from booking.models import BookingStatus
 from providers import checkin
 from providers.daysheet import care_notes_visible, what_to_bring

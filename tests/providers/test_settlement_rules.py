@@ -3,7 +3,7 @@ import csv
 import io
 from datetime import date, time, timedelta
 
-from app.clock import local_instant
+from core.clock import local_instant
 from providers.models import SettlementBooking, SettlementVisit
 from providers.settlement import settle, settlement_csv, withheld_reasons, yuan
 

@@ -3,8 +3,8 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from app.clock import local_instant
-from app.errors import Conflict, Invalid, NotFound
+from core.clock import local_instant
+from core.errors import Conflict, Invalid, NotFound
 from booking import service as booking_service
 from providers import service
 from tests.factories import make_caregiver, make_provider, make_user

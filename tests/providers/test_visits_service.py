@@ -3,8 +3,8 @@ from datetime import time, timedelta
 
 import pytest
 
-from app.clock import local_instant
-from app.errors import Conflict, Invalid, NotFound
+from core.clock import local_instant
+from core.errors import Conflict, Invalid, NotFound
 from booking import queries as booking_queries
 from booking.subsidy import service_month
 from providers import service

@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.clock import local_today
-from app.embedded import EmbeddedServices
+from core.clock import local_today
+from core.embedded import EmbeddedServices
 from tests.reliability import load_bench
 from tests.reliability.support import ServerProcess
 

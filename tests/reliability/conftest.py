@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from app.db import apply_schema, connect, create_pool
+from core.db import apply_schema, connect, create_pool
 from booking.seed import load_menu
 from tests.conftest import DATA_TABLES
 from tests.reliability.support import database_url_with_name

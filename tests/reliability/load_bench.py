@@ -38,11 +38,11 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from app.auth import issue_token
-from app.clock import local_instant, local_today
-from app.crypto import Crypto
-from app.db import apply_schema, connect
-from app.embedded import EmbeddedServices, start_postgres, start_redis
+from core.users import issue_token
+from core.clock import local_instant, local_today
+from core.crypto import Crypto
+from core.db import apply_schema, connect
+from core.embedded import EmbeddedServices, start_postgres, start_redis
 from booking.seed import load_menu
 from tests import factories
 from tests.reliability.support import ServerProcess, database_url_with_name, id_card, percentile
@@ -432,7 +432,7 @@ def run_pgbench(url: str, *, clients: int, seconds: int, residents: int, workdir
 
 async def publish_day(url: str, street: Street, day: date, *, caregivers: int, per_caregiver: int) -> None:
     """Give `caregivers` caregivers `per_caregiver` visits each on `day`, the way publishing writes them."""
-    from app.auth import create_user, hash_password
+    from core.users import create_user, hash_password
     from booking import service as booking_service
     from providers import service as provider_service
     from providers.models import PlannedVisit
@@ -468,7 +468,7 @@ async def publish_day(url: str, street: Street, day: date, *, caregivers: int, p
 def day_sheet_route_exists() -> bool:
     from app.main import create_app
     from app.openapi import documented_routes
-    from app.settings import Settings
+    from core.settings import Settings
 
     app = create_app(Settings(DATABASE_URL="postgresql://unused", REDIS_URL="redis://unused",
                               CIRCLE_SECRET_KEY="routes-only"), with_background=False)

@@ -22,12 +22,12 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from app.auth import ROLES
-from app.db import BoundDatabase
-from app.http import RedactingAccessLogger
+from core.users import ROLES
+from core.db import BoundDatabase
+from core.http import RedactingAccessLogger
 from app.main import create_app
 from app.openapi import documented_routes
-from app.settings import Settings
+from core.settings import Settings
 from tests.reliability.support import secrets_in
 from tests.reliability.world import PASSWORD, Tenant, World, make_world
 

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import aiohttp
 import pytest
 
-from app.clock import local_today
+from core.clock import local_today
 from tests import factories
 from tests.conftest import TEST_SECRET
 from tests.reliability.support import ServerProcess, integrity_problems, post_bookings, secrets_in, tracebacks
@@ -35,7 +35,7 @@ class Seed:
 
 async def seed(pool, crypto, *, residents: int, operators: int) -> Seed:
     """A circle of elders (two in three subsidy-eligible), each with an ID number and care notes."""
-    from app.auth import create_user
+    from core.users import create_user
     from tests.reliability.support import id_card
 
     async with pool.acquire() as conn, conn.transaction():

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
-from app.auth import issue_token
-from app.clock import local_today
+from core.users import issue_token
+from core.clock import local_today
 from app.main import create_app
 from tests.reliability.support import integrity_problems, post_bookings
 from tests.reliability.test_crash_safety import booking_requests, seed

@@ -21,10 +21,10 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings as hypothesis_settings
 from schemathesis import checks
 
-from app.db import connect
+from core.db import connect
 from app.main import create_app
 from app.openapi import build_openapi
-from app.settings import Settings
+from core.settings import Settings
 from tests.conftest import DATA_TABLES
 from tests.reliability.support import free_port
 from tests.reliability.world import World, make_world

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from argon2 import Type, extract_parameters
 from cryptography.fernet import InvalidToken
 
-from app import auth
-from app.crypto import Crypto
-from app.errors import RateLimited
+from core import users as auth
+from core.crypto import Crypto
+from core.errors import RateLimited
 from app.main import create_app
 from tests.conftest import login
 from tests.reliability.support import id_card

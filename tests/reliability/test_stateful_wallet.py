@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, settings as hypothesis_settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule, run_state_machine_as_test
 
-from app.auth import User
-from app.db import BoundDatabase, connect
-from app.errors import Conflict
+from core.users import User
+from core.db import BoundDatabase, connect
+from core.errors import Conflict
 from booking import queries, service
 from booking.lifecycle import TRANSITIONS
 from booking.models import BookingStatus as S

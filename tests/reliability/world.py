@@ -9,10 +9,10 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
-from app.auth import ROLES, User, create_user, hash_password, issue_token
-from app.clock import local_today, utc_now
-from app.crypto import Crypto
-from app.db import BoundDatabase
+from core.users import ROLES, User, create_user, hash_password, issue_token
+from core.clock import local_today, utc_now
+from core.crypto import Crypto
+from core.db import BoundDatabase
 from booking import service as booking_service
 from booking.models import BookingStatus, Resident
 from booking.schemas import BookingCreate, SeriesCreate

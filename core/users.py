@@ -10,8 +10,8 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.errors import RateLimited, Unauthenticated, Unavailable
-from app.redis import REDIS_ERRORS
+from core.errors import RateLimited, Unauthenticated, Unavailable
+from core.redis import REDIS_ERRORS
 
 ROLES = ("resident", "family", "operator", "dispatcher", "provider_admin", "caregiver", "admin")
 STAFF = ("operator", "dispatcher", "provider_admin", "caregiver", "admin")

@@ -6,9 +6,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from app.crypto import Crypto
-from app.db import Database
-from app.settings import Settings
+from core.crypto import Crypto
+from core.db import Database
+from core.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -17,6 +17,6 @@ CRYPTO = web.AppKey("crypto", Crypto)
 PLANNER = web.AppKey("planner", Any)  # dispatch's planning runner (queue or in-process)
 
 # per-request storage
-USER = web.RequestKey("user", Any)    # app.auth.User | None
+USER = web.RequestKey("user", Any)    # core.users.User | None
 TOKEN = web.RequestKey("token", str)
-USER_PENDING = web.RequestKey("user_pending", bool)   # a bearer token not looked up yet (app.http.resolve_user)
+USER_PENDING = web.RequestKey("user_pending", bool)   # a bearer token not looked up yet (core.http.resolve_user)

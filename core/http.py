@@ -12,9 +12,9 @@ from aiohttp import web
 from aiohttp.web_log import AccessLogger
 from pydantic import BaseModel, ValidationError
 
-from app import auth, keys
-from app.auth import User
-from app.errors import Forbidden, Invalid, Unauthenticated
+from core import users as auth, keys
+from core.users import User
+from core.errors import Forbidden, Invalid, Unauthenticated
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

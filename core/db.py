@@ -8,8 +8,8 @@ from typing import AsyncIterator
 
 import asyncpg
 
-from app.errors import ApiError, Conflict, Invalid
-from app.settings import ROOT
+from core.errors import ApiError, Conflict, Invalid
+from core.settings import ROOT
 
 SCHEMA_PATH = ROOT / "schema.sql"
 SCHEMA_LOCK_ID = 20_241_121  # advisory lock: one process applies the schema at a time
