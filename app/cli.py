@@ -252,7 +252,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _create_user(args: argparse.Namespace) -> int:
-    from core.users import ROLES
+    from core.roles import ROLES
 
     if args.role not in ROLES:
         print(f"--role must be one of: {', '.join(ROLES)}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, StringConstraints
 from typing_extensions import Annotated
 
 from core import users as auth, keys
+from core.roles import ROLES
 from core.http import PUBLIC, current_user, endpoint, parse_body, respond
 from core.redis import redis_ok
 
@@ -85,7 +86,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 @api_routes.post("/auth/logout")
-@endpoint(roles=auth.ROLES, summary="Revoke the token of this request")
+@endpoint(roles=ROLES, summary="Revoke the token of this request")
 async def logout(request: web.Request) -> web.Response:
     current_user(request)
     async with request.config_dict[keys.DB].transaction() as conn:
@@ -94,6 +95,6 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @api_routes.get("/auth/me")
-@endpoint(roles=auth.ROLES, summary="The signed-in user", response=UserRead)
+@endpoint(roles=ROLES, summary="The signed-in user", response=UserRead)
 async def me(request: web.Request) -> web.Response:
     return respond(UserRead.of(current_user(request)))

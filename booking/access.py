@@ -1,10 +1,8 @@
 """Who may see and act for which resident. Pure: decided from the caller's role and links."""
 from __future__ import annotations
 
+from core.roles import CAREGIVER, EVERY_RESIDENT, PROVIDER_ADMIN, THEIR_OWN, circle_limit
 from core.users import User
-
-EVERY_RESIDENT = ("operator", "admin")
-THEIR_OWN = ("resident", "family")   # act for their own elder (User.acts_for)
 
 
 def may_read_resident(user: User, resident_id: int) -> bool:
@@ -27,10 +25,10 @@ def booking_scope(user: User) -> tuple[str, object]:
     """How a booking list is narrowed for this caller: (kind, value)."""
     if user.role in THEIR_OWN:
         return "residents", list({*user.family_resident_ids, *([user.resident_id] if user.resident_id else [])})
-    if user.role == "dispatcher" and user.circle_id:
-        return "circle", user.circle_id
-    if user.role == "provider_admin":
+    if circle_limit(user) is not None:
+        return "circle", circle_limit(user)
+    if user.role == PROVIDER_ADMIN:
         return "provider", user.provider_id
-    if user.role == "caregiver":
+    if user.role == CAREGIVER:
         return "caregiver", user.caregiver_id
     return "all", None

@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from core import keys
 from core.clock import local_today
+from core.roles import BOOKING_READERS, ELDER_SIDE, HOTLINE
 from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from booking import service
 from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallList,
@@ -16,9 +17,6 @@ from booking.subsidy import parse_month, service_month
 
 routes = web.RouteTableDef()
 
-ELDER_SIDE = ("resident", "family", "operator", "admin")
-HOTLINE = ("operator", "admin")
-BOOKING_READERS = ("resident", "family", "operator", "admin", "dispatcher", "provider_admin", "caregiver")
 
 
 def _db(request: web.Request):

@@ -13,8 +13,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from core.errors import RateLimited, Unauthenticated, Unavailable
 from core.redis import REDIS_ERRORS
 
-ROLES = ("resident", "family", "operator", "dispatcher", "provider_admin", "caregiver", "admin")
-STAFF = ("operator", "dispatcher", "provider_admin", "caregiver", "admin")
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 _DUMMY_HASH = _hasher.hash("not-a-password")

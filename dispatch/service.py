@@ -22,7 +22,7 @@ from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.db import Database
 from core.errors import ApiError, Conflict, invalid_field, not_found
 from booking import service as booking_service
-from dispatch import queries
+from dispatch import access, queries
 from dispatch.changes import changes
 from dispatch.edits import effective_edits
 from dispatch.models import (Assignment, CancelMode, Change, CircleDay, EditAction, Plan, PlanEdit, PlanKind,
@@ -39,7 +39,6 @@ from providers.models import PlannedVisit
 
 log = logging.getLogger(__name__)
 
-PLANNERS = ("dispatcher", "admin")
 HORIZON_DAYS = 31
 DEFAULT_FREEZE_MINUTES = 30
 
@@ -58,21 +57,9 @@ class EventSink(Protocol):
 # ------------------------------------------------------------------ who may see a plan
 
 
-def _circle_scope(actor: User) -> int | None:
-    """The one circle a dispatcher works for, or None for every circle (admin, unscoped)."""
-    return actor.circle_id if actor.role == "dispatcher" else None
-
-
-def _check_circle_access(actor: User, circle_id: int) -> None:
-    scope = _circle_scope(actor)
-    if scope is not None and scope != circle_id:
-        raise not_found("circle", circle_id, "服务圈")
-
-
 async def _visible_plan(conn: asyncpg.Connection, actor: User, plan_id: int, *, for_update: bool = False) -> Plan:
     plan = await queries.plan(conn, plan_id, for_update=for_update)
-    scope = _circle_scope(actor)
-    if plan is None or (scope is not None and plan.circle_id != scope):
+    if plan is None or not access.may_see_plan(actor, plan.circle_id):
         raise not_found("plan", plan_id, "排班方案")
     return plan
 
@@ -114,7 +101,7 @@ def _check_plan_date(day: date, today: date, field_name: str = "date") -> None:
 
 
 async def _check_circle(conn: asyncpg.Connection, actor: User, circle_id: int) -> None:
-    _check_circle_access(actor, circle_id)
+    access.check_circle(actor, circle_id)
     if not await queries.circle_exists(conn, circle_id):
         raise invalid_field("circle_id", circle_id, "no such service circle", "没有这个服务圈")
 
@@ -214,11 +201,8 @@ def _affected(plan: Plan, base: Plan | None) -> list[Change]:
 
 async def list_plans(db: Database, *, actor: User, circle_id: int | None, day: date | None) -> list[Plan]:
     """The versions of the caller's circle(s), newest first (optionally one circle-day)."""
-    scope = _circle_scope(actor)
-    if circle_id is not None:
-        _check_circle_access(actor, circle_id)
     async with db.connection() as conn:
-        return await queries.plans_of(conn, circle_id=circle_id or scope, day=day)
+        return await queries.plans_of(conn, circle_id=access.plans_circle(actor, circle_id), day=day)
 
 # ------------------------------------------------------------------ dispatcher edits
 

@@ -7,6 +7,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from core import keys
+from core.roles import PLANNERS
 from core.http import current_user, endpoint, parse_body, parse_query, path_id, respond
 from dispatch import service
 from dispatch.planner import QueueOnly, subscriber
@@ -15,7 +16,6 @@ from dispatch.schemas import (AffectedRead, CancelBody, EditCreate, EditRead, Pl
 
 routes = web.RouteTableDef()
 
-PLANNERS = service.PLANNERS
 
 
 def _db(request: web.Request):

@@ -3,42 +3,43 @@ role and links. Anything outside the caller's scope answers 404 (never 403), so 
 probed."""
 from __future__ import annotations
 
+from core.roles import ADMIN, CAREGIVER, DISPATCHER, PROVIDER_ADMIN, circle_limit, may_see_circle
 from core.users import User
+
 
 def may_manage_provider(user: User, provider_id: int) -> bool:
     """Street admins manage every provider; a provider admin only their own."""
-    return user.role == "admin" or (user.role == "provider_admin" and user.provider_id == provider_id)
+    return user.role == ADMIN or (user.role == PROVIDER_ADMIN and user.provider_id == provider_id)
 
 
 def may_see_caregiver(user: User, *, caregiver_id: int, provider_id: int, circle_id: int) -> bool:
     """Admins see every caregiver; a dispatcher those of their circle (all, if bound to none);
     a provider admin their own provider's; a caregiver themself."""
-    if user.role == "admin" or may_manage_provider(user, provider_id):
+    if user.role == ADMIN or may_manage_provider(user, provider_id):
         return True
-    if user.role == "dispatcher":
-        return user.circle_id is None or user.circle_id == circle_id
-    return user.role == "caregiver" and user.caregiver_id == caregiver_id
+    if user.role == DISPATCHER:
+        return may_see_circle(user, circle_id)
+    return is_visit_caregiver(user, caregiver_id)
 
 
 def circle_scope(user: User, requested: int | None) -> tuple[int | None, bool]:
     """(circle to narrow a list to, whether anything may be listed at all): a dispatcher bound
     to a circle sees only that circle; asking for another one lists nothing."""
-    if user.role == "dispatcher" and user.circle_id:
-        return user.circle_id, requested in (None, user.circle_id)
+    limit = circle_limit(user)
+    if limit is not None:
+        return limit, requested in (None, limit)
     return requested, True
 
 
 def may_manage_calendar(user: User, *, caregiver_id: int, provider_id: int) -> bool:
     """The caregiver themself, their provider's admin, or a street admin."""
-    if may_manage_provider(user, provider_id):
-        return True
-    return user.role == "caregiver" and user.caregiver_id == caregiver_id
+    return may_manage_provider(user, provider_id) or is_visit_caregiver(user, caregiver_id)
 
 
 def is_visit_caregiver(user: User, caregiver_id: int) -> bool:
-    return user.role == "caregiver" and user.caregiver_id == caregiver_id
+    return user.role == CAREGIVER and user.caregiver_id == caregiver_id
 
 
 def provider_scope(user: User, requested: int | None) -> int | None:
     """The provider a list is narrowed to: a provider admin always sees only their own."""
-    return user.provider_id if user.role == "provider_admin" else requested
+    return user.provider_id if user.role == PROVIDER_ADMIN else requested

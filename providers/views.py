@@ -4,7 +4,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from core import keys
-from core.users import ROLES, STAFF
+from core.roles import (ADMIN_ONLY, ALERT_READERS, CALENDAR_OWNERS, CAREGIVER_LISTERS, CAREGIVER_READERS,
+                        PROVIDER_SIDE, ROLES, STAFF, VISIT_ACTORS)
 from core.clock import local_today
 from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from booking.subsidy import parse_month
@@ -20,10 +21,6 @@ from providers.settlement import settlement_csv
 
 routes = web.RouteTableDef()
 
-ADMIN = ("admin",)
-PROVIDER_SIDE = ("provider_admin", "admin")
-CAREGIVER_READERS = ("provider_admin", "admin", "dispatcher", "caregiver")
-DISPATCH = ("dispatcher", "provider_admin", "admin")
 
 
 def _db(request: web.Request):
@@ -45,21 +42,21 @@ async def get_circle(request: web.Request) -> web.Response:
 
 
 @routes.post("/circles")
-@endpoint(roles=ADMIN, summary="Add a service circle", body=CircleCreate, response=CircleRead, status=201)
+@endpoint(roles=ADMIN_ONLY, summary="Add a service circle", body=CircleCreate, response=CircleRead, status=201)
 async def create_circle(request: web.Request) -> web.Response:
     data = await parse_body(request, CircleCreate)
     return respond(CircleRead.of(await service.create_circle(_db(request), data=data)), status=201)
 
 
 @routes.get("/providers")
-@endpoint(roles=ADMIN, summary="Provider organisations with their circles and items", response=ProviderList)
+@endpoint(roles=ADMIN_ONLY, summary="Provider organisations with their circles and items", response=ProviderList)
 async def list_providers(request: web.Request) -> web.Response:
     found = await service.list_providers(_db(request))
     return respond(ProviderList(providers=[ProviderRead.of(p) for p in found]))
 
 
 @routes.post("/providers")
-@endpoint(roles=ADMIN, summary="Add a provider: the circles it serves and the menu items it delivers",
+@endpoint(roles=ADMIN_ONLY, summary="Add a provider: the circles it serves and the menu items it delivers",
           body=ProviderCreate, response=ProviderRead, status=201)
 async def create_provider(request: web.Request) -> web.Response:
     data = await parse_body(request, ProviderCreate)
@@ -78,7 +75,7 @@ async def create_caregiver(request: web.Request) -> web.Response:
 
 
 @routes.get("/caregivers")
-@endpoint(roles=("provider_admin", "admin", "dispatcher"), summary="Caregivers (a provider admin: their own)",
+@endpoint(roles=CAREGIVER_LISTERS, summary="Caregivers (a provider admin: their own)",
           query=CaregiverQuery, response=CaregiverList)
 async def list_caregivers(request: web.Request) -> web.Response:
     q = parse_query(request, CaregiverQuery)
@@ -157,7 +154,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
 
 
 @routes.post("/caregivers/{id}/calendar-token")
-@endpoint(roles=("caregiver", "provider_admin", "admin"), summary="Issue a new calendar-feed token; the old "
+@endpoint(roles=CALENDAR_OWNERS, summary="Issue a new calendar-feed token; the old "
           "one stops working", response=CalendarTokenRead, status=201)
 async def issue_calendar_token(request: web.Request) -> web.Response:
     caregiver_id = path_id(request)
@@ -169,7 +166,7 @@ async def issue_calendar_token(request: web.Request) -> web.Response:
 
 
 @routes.post("/visits/{id}/check-in")
-@endpoint(roles=("caregiver",), summary="Check in at the door with the phone's position (far: flagged, "
+@endpoint(roles=VISIT_ACTORS, summary="Check in at the door with the phone's position (far: flagged, "
           "never refused)", body=CheckInBody, response=VisitRead)
 async def check_in(request: web.Request) -> web.Response:
     body = await parse_body(request, CheckInBody)
@@ -179,7 +176,7 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 @routes.post("/visits/{id}/check-out")
-@endpoint(roles=("caregiver",), summary="Check out with position and outcome; the booking follows",
+@endpoint(roles=VISIT_ACTORS, summary="Check out with position and outcome; the booking follows",
           body=CheckOutBody, response=VisitRead)
 async def check_out(request: web.Request) -> web.Response:
     body = await parse_body(request, CheckOutBody)
@@ -189,7 +186,7 @@ async def check_out(request: web.Request) -> web.Response:
 
 
 @routes.get("/visits/alerts")
-@endpoint(roles=DISPATCH, summary="The day's flagged visits: far or late check-ins, no-shows, shortened",
+@endpoint(roles=ALERT_READERS, summary="The day's flagged visits: far or late check-ins, no-shows, shortened",
           query=AlertQuery, response=AlertList)
 async def alerts(request: web.Request) -> web.Response:
     q = parse_query(request, AlertQuery)
@@ -234,7 +231,7 @@ async def settlement_export(request: web.Request) -> web.Response:
 
 
 @routes.post("/evaluations/{id}/clear")
-@endpoint(roles=ADMIN, summary="Clear a low rating after review, so settlement no longer withholds it",
+@endpoint(roles=ADMIN_ONLY, summary="Clear a low rating after review, so settlement no longer withholds it",
           response=EvaluationClearRead)
 async def clear_evaluation(request: web.Request) -> web.Response:
     found = await service.clear_evaluation(_db(request), actor=current_user(request), evaluation_id=path_id(request))

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from core.users import ROLES
+from core.roles import ROLES
 from core.db import BoundDatabase
 from core.http import RedactingAccessLogger
 from app.main import create_app

@@ -9,7 +9,8 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
-from core.users import ROLES, User, create_user, hash_password, issue_token
+from core.roles import ROLES
+from core.users import User, create_user, hash_password, issue_token
 from core.clock import local_today, utc_now
 from core.crypto import Crypto
 from core.db import BoundDatabase
