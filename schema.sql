@@ -225,6 +225,10 @@ CREATE TABLE IF NOT EXISTS bookings (
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     cancel_reason  text,
+    -- who comes, kept by the triggers below from the providers' tables (booking reads only its own)
+    caregiver_name     text,
+    team_caregiver_ids bigint[] NOT NULL DEFAULT '{}',
+    team_provider_ids  bigint[] NOT NULL DEFAULT '{}',
     CONSTRAINT bookings_price_split CHECK (price_fen = subsidy_fen + self_pay_fen),
     CONSTRAINT bookings_window_order CHECK (window_start <= window_end)
 );
@@ -259,9 +263,9 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     user_id          bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     key              text NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
     request_hash     bytea NOT NULL,
-    response_status  integer,
-    response_body    jsonb,
     created_at       timestamptz NOT NULL DEFAULT now(),
+    -- the booking the first request made; set in the transaction that claimed the key
+    booking_id       bigint REFERENCES bookings (id),
     PRIMARY KEY (user_id, key)
 );
 
@@ -414,6 +418,51 @@ CREATE OR REPLACE TRIGGER bookings_release_visits
     AFTER UPDATE OF status ON bookings FOR EACH ROW
     WHEN (NEW.status IN ('cancelled', 'missed') AND OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION release_visits_of_closed_booking();
+
+-- Who comes to a booking, kept on the booking (bookings.caregiver_name, team_*_ids).
+CREATE OR REPLACE FUNCTION booking_caregiver_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.caregiver_name := (SELECT name FROM caregivers WHERE id = NEW.caregiver_id);
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER bookings_caregiver_name
+    BEFORE INSERT OR UPDATE OF caregiver_id ON bookings FOR EACH ROW
+    EXECUTE FUNCTION booking_caregiver_name();
+
+CREATE OR REPLACE FUNCTION caregiver_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE bookings SET caregiver_name = NEW.name WHERE caregiver_id = NEW.id;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER caregivers_name_to_bookings
+    AFTER UPDATE OF name ON caregivers FOR EACH ROW
+    WHEN (OLD.name IS DISTINCT FROM NEW.name)
+    EXECUTE FUNCTION caregiver_renamed();
+
+CREATE OR REPLACE FUNCTION booking_team(booking bigint) RETURNS void LANGUAGE sql AS $$
+    UPDATE bookings b SET
+        team_caregiver_ids = coalesce((SELECT array_agg(DISTINCT v.caregiver_id ORDER BY v.caregiver_id)
+                                       FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL), '{}'),
+        team_provider_ids = coalesce((SELECT array_agg(DISTINCT c.provider_id ORDER BY c.provider_id)
+                                      FROM visits v JOIN caregivers c ON c.id = v.caregiver_id
+                                      WHERE v.booking_id = b.id AND v.released_at IS NULL), '{}')
+    WHERE b.id = booking
+$$;
+CREATE OR REPLACE FUNCTION visits_to_booking_team() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM booking_team(NEW.booking_id);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM booking_team(OLD.booking_id);
+    ELSE
+        PERFORM booking_team(NEW.booking_id);
+        IF OLD.booking_id <> NEW.booking_id THEN PERFORM booking_team(OLD.booking_id); END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER visits_booking_team
+    AFTER INSERT OR DELETE OR UPDATE OF booking_id, caregiver_id, released_at ON visits FOR EACH ROW
+    EXECUTE FUNCTION visits_to_booking_team();
 
 -- Messages that must reach the elder, the family or the caregiver when a plan changes.
 CREATE TABLE IF NOT EXISTS notifications (

@@ -288,13 +288,12 @@ def _ask_password() -> str:
 
 def _materialize(args: argparse.Namespace) -> int:
     async def run(settings: Settings) -> int:
-        from core.crypto import Crypto
         from core.db import Database, create_pool
         from booking.service import materialize_series
 
         pool = await create_pool(settings.database_url, size=2)
         try:
-            return await materialize_series(Database(pool), Crypto(settings.resolved_secret()))
+            return await materialize_series(Database(pool))
         finally:
             await pool.close()
     print(f"{_with_services(run)} bookings created from series")

@@ -19,11 +19,11 @@ import asyncpg
 from core.users import User, create_user, user_by_id
 from core.clock import local_today
 from core.crypto import Crypto
-from core.db import BoundDatabase
+from core.db import UnitOfWork
 from app.demo_data import CIRCLES, PROVIDERS, CaregiverSeed, FamilySeed, Street, build_street
 from booking import queries as booking_queries
 from booking import service as booking_service
-from booking.schemas import BookingCreate, SeriesCreate
+from booking.models import BookingRequest, NewResident, SeriesRequest
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,11 @@ async def _insert_residents(conn: asyncpg.Connection, crypto: Crypto, street: St
                             circle_ids: list[int]) -> list[int]:
     ids = []
     for r in street.residents:
-        resident = await booking_queries.insert_resident(
-            conn, crypto, circle_id=circle_ids[r.circle], name=r.name, gender=r.gender, birth_date=r.birth_date,
-            phone=r.phone, address=r.address, lat=r.lat, lon=r.lon, lives_alone=r.lives_alone,
-            subsidy_eligible=r.subsidy_eligible, eligibility=list(r.eligibility),
-            caregiver_gender=r.caregiver_gender, care_notes=r.care_notes, id_card_no=r.id_card_no)
+        resident = await booking_queries.insert_resident(conn, crypto, NewResident(
+            circle_id=circle_ids[r.circle], name=r.name, gender=r.gender, birth_date=r.birth_date, phone=r.phone,
+            address=r.address, lat=r.lat, lon=r.lon, lives_alone=r.lives_alone,
+            subsidy_eligible=r.subsidy_eligible, eligibility=tuple(r.eligibility),
+            caregiver_gender=r.caregiver_gender, care_notes=r.care_notes, id_card_no=r.id_card_no))
         ids.append(resident.id)
     return ids
 
@@ -193,16 +193,14 @@ async def _book(conn: asyncpg.Connection, crypto: Crypto, street: Street, reside
                 actor: User, today: date) -> int:
     """Series first (regular lunches hold their subsidy first), then the single bookings in the
     order they were 'received'. Returns the number of series."""
-    db = BoundDatabase(conn)
+    db = UnitOfWork(conn)
     for s in street.series:
-        await booking_service.create_series(db, crypto, actor=actor, today=today, data=SeriesCreate(
-            resident_id=resident_ids[s.resident], item_code=s.item_code, weekdays=list(s.weekdays),
-            window_start=s.window_start, window_end=s.window_end, start_date=s.start_date, end_date=s.end_date,
-            notes=s.notes, channel=s.channel))
+        await booking_service.create_series(db, actor=actor, today=today, request=SeriesRequest(
+            resident_ids[s.resident], s.item_code, tuple(s.weekdays), s.window_start, s.window_end, s.start_date,
+            s.end_date, s.notes, s.channel))
     for b in street.bookings:
-        await booking_service.create_booking(db, crypto, actor=actor, today=today, data=BookingCreate(
-            resident_id=resident_ids[b.resident], item_code=b.item_code, date=b.day, window_start=b.window_start,
-            window_end=b.window_end, notes=b.notes, channel=b.channel))
+        await booking_service.create_booking(db, actor=actor, today=today, request=BookingRequest(
+            resident_ids[b.resident], b.item_code, b.day, b.window_start, b.window_end, b.notes, b.channel))
     return len(street.series)
 
 

@@ -65,16 +65,11 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """Resolve the bearer token (if any) to a user; endpoints decide whether one is needed. An endpoint
-    that checks the token in its own statement (`app.http.endpoint(token_checked_by=…)`) gets it unresolved
-    and resolves it itself when that does not answer."""
+    """Resolve the bearer token (if any) to a user; endpoints decide whether one is needed."""
     request[keys.USER] = None
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and len(header) < 300:
-        request[keys.TOKEN] = header[7:].strip()
-        request[keys.USER_PENDING] = True
-        if not getattr(request.match_info.handler, "__checks_token__", False):
-            await resolve_user(request)
+        await resolve_user(request, header[7:].strip())
     return await handler(request)
 
 
@@ -107,11 +102,14 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 def _api_app() -> web.Application:
+    from booking.views import CIRCLE_REACH
     from booking.views import routes as booking_routes
     from dispatch.views import routes as dispatch_routes
+    from providers.queries import circle_reach
     from providers.views import routes as provider_routes
 
     api = web.Application()
+    api[CIRCLE_REACH] = circle_reach
     for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
         api.add_routes(table)
     api.router.add_get("/openapi.json", _openapi)

@@ -15,12 +15,6 @@ def may_book_for(user: User, resident_id: int) -> bool:
     return user.role in EVERY_RESIDENT
 
 
-def booking_roles(roles: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """`may_book_for` for the callers an endpoint admits (`roles`), as data for SQL: (the roles that may book
-    for every elder, the roles that may book for the elders they act for)."""
-    return [r for r in roles if r in EVERY_RESIDENT], [r for r in roles if r in THEIR_OWN]
-
-
 def booking_scope(user: User) -> tuple[str, object]:
     """How a booking list is narrowed for this caller: (kind, value)."""
     if user.role in THEIR_OWN:

@@ -116,6 +116,12 @@ class Booking:
     rating: int | None = None  # the latest evaluation's, once rated
 
 
+def booking_on(series: Series | SeriesRequest, day: date) -> BookingRequest:
+    """The booking a repeating booking asks for on one of its days."""
+    return BookingRequest(series.resident_id, series.item_code, day, series.window_start, series.window_end,
+                          series.notes, series.channel)
+
+
 @dataclass(frozen=True)
 class Series:
     id: int
@@ -130,6 +136,9 @@ class Series:
     notes: str
     status: str
     booked_by: int | None
+
+    def booking_on(self, day: date) -> BookingRequest:
+        return booking_on(self, day)
 
 
 @dataclass(frozen=True)
@@ -152,3 +161,65 @@ class CallLog:
     booking_id: int | None
     notes: str
     created_at: datetime
+
+# ------------------------------------------------------------------ commands (what a caller asks for)
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """A visit someone asks to book (create, quote, reschedule)."""
+
+    resident_id: int
+    item_code: str
+    service_date: date
+    window_start: time
+    window_end: time
+    notes: str = ""
+    channel: str = "app"
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    """A repeating booking someone asks for: the same window on the chosen ISO weekdays."""
+
+    resident_id: int
+    item_code: str
+    weekdays: tuple[int, ...]
+    window_start: time
+    window_end: time
+    start_date: date
+    end_date: date
+    notes: str = ""
+    channel: str = "app"
+
+    def booking_on(self, day: date) -> BookingRequest:
+        return booking_on(self, day)
+
+
+@dataclass(frozen=True)
+class NewResident:
+    """An elder to register."""
+
+    circle_id: int
+    name: str
+    gender: str
+    birth_date: date
+    phone: str
+    address: str
+    lat: float
+    lon: float
+    subsidy_eligible: bool = False
+    eligibility: tuple[str, ...] = ()
+    lives_alone: bool = False
+    caregiver_gender: str | None = None
+    care_notes: str = ""
+    id_card_no: str | None = None
+
+
+@dataclass(frozen=True)
+class CircleReach:
+    """Where a service circle's centre is and how far it reaches (what registering an elder checks)."""
+
+    lat: float
+    lon: float
+    radius_m: int

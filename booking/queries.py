@@ -1,16 +1,14 @@
 """All booking SQL. asyncpg Records become booking models here and nowhere else."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, time
 from typing import Any
 
 import asyncpg
 
-from core.users import live_token_sql
 from core.crypto import Crypto
-from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem,
-                            Resident, Series, Wallet, WalletEntry)
+from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem, NewResident,
+                            Resident, Series, SeriesRequest, Wallet, WalletEntry)
 from booking.subsidy import MONTHLY_GRANT_FEN
 
 Conn = asyncpg.Connection
@@ -65,21 +63,18 @@ def _resident(row: asyncpg.Record, crypto: Crypto) -> Resident:
     return Resident(**data)
 
 
-async def insert_resident(conn: Conn, crypto: Crypto, *, circle_id: int, name: str, gender: str,
-                          birth_date: date, phone: str, address: str, lat: float, lon: float,
-                          lives_alone: bool, subsidy_eligible: bool, eligibility: list[str],
-                          caregiver_gender: str | None, care_notes: str,
-                          id_card_no: str | None) -> Resident:
+async def insert_resident(conn: Conn, crypto: Crypto, new: NewResident) -> Resident:
+    id_card = new.id_card_no
     row = await conn.fetchrow(
         f"""INSERT INTO residents (circle_id, name, gender, birth_date, phone, address, lat, lon,
                lives_alone, subsidy_eligible, eligibility, caregiver_gender, care_notes_enc,
                id_card_hmac, id_card_last4, id_card_enc)
             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
             RETURNING {_RESIDENT_COLUMNS}""",
-        circle_id, name, gender, birth_date, phone, address, lat, lon, lives_alone,
-        subsidy_eligible, eligibility, caregiver_gender, crypto.encrypt(care_notes),
-        crypto.keyed_hash(id_card_no) if id_card_no else None,
-        id_card_no[-4:] if id_card_no else None, crypto.encrypt(id_card_no))
+        new.circle_id, new.name, new.gender, new.birth_date, new.phone, new.address, new.lat, new.lon,
+        new.lives_alone, new.subsidy_eligible, list(new.eligibility), new.caregiver_gender,
+        crypto.encrypt(new.care_notes), crypto.keyed_hash(id_card) if id_card else None,
+        id_card[-4:] if id_card else None, crypto.encrypt(id_card))
     return _resident(row, crypto)
 
 
@@ -116,16 +111,6 @@ def _wallet(row: asyncpg.Record) -> Wallet:
     return Wallet(**row)
 
 
-async def open_wallet(conn: Conn, resident_id: int, month: date) -> None:
-    """Create the month's wallet with its grant (once), for an eligible resident."""
-    created = await conn.fetchval(
-        """INSERT INTO subsidy_wallets (resident_id, month, granted_fen) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING granted_fen""", resident_id, month, MONTHLY_GRANT_FEN)
-    if created:
-        await add_entry(conn, resident_id=resident_id, month=month, booking_id=None, kind="grant",
-                        amount_fen=created)
-
-
 async def lock_wallet(conn: Conn, resident_id: int, month: date) -> Wallet:
     """The month's wallet of an eligible elder, row-locked until the transaction ends; opened with its
     grant (and the grant's ledger entry) on first use. One statement: an upsert locks the row even when
@@ -150,19 +135,13 @@ _TARGET_SELECT = ", ".join([f"r.{c} AS r_{c}" for c in _TARGET_RESIDENT] + [f"m.
                            + [f"w.{c} AS w_{c}" for c in _TARGET_WALLET])
 
 
-def _target_sql(*, claim: bool) -> str:
-    """The target statement; with `claim`, the Idempotency-Key ($5 user, $6 key, $7 request hash) is
-    claimed first — the elder's row is read only when the claim succeeded, so the wallet (read from
-    it) is locked after the key, as when they were two statements — and the booking's id and the
-    transaction's now() are taken, for the response stored with the insert."""
-    claim_cte = ("claim AS (INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($5, $6, $7)\n"
-                 "          ON CONFLICT DO NOTHING RETURNING true),\n  ") if claim else ""
-    gate = " AND EXISTS (SELECT FROM claim)" if claim else ""
-    extra = ("EXISTS (SELECT FROM claim) AS claimed, now() AS now,\n"
-             "  CASE WHEN r.id IS NOT NULL AND m.code IS NOT NULL\n"
-             "       THEN nextval(pg_get_serial_sequence('bookings', 'id')) END AS next_id,\n  ") if claim else ""
-    return f"""WITH {claim_cte}r AS (SELECT {", ".join(_TARGET_RESIDENT)}, subsidy_eligible AS eligible FROM residents
-        WHERE id = $1{gate}),
+_QUOTE_SQL = f"""WITH r AS (SELECT {", ".join(_TARGET_RESIDENT)} FROM residents WHERE id = $1),
+  m AS (SELECT {_ITEM_COLUMNS} FROM menu_items WHERE code = $2 AND active),
+  w AS (SELECT {", ".join(_TARGET_WALLET)} FROM subsidy_wallets WHERE resident_id = $1 AND month = $3)
+SELECT {_TARGET_SELECT}
+FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN m ON true LEFT JOIN w ON true"""
+_TARGET_SQL = f"""WITH r AS (SELECT {", ".join(_TARGET_RESIDENT)}, subsidy_eligible AS eligible FROM residents
+        WHERE id = $1),
   m AS (SELECT {_ITEM_COLUMNS} FROM menu_items WHERE code = $2 AND active),
   w AS (INSERT INTO subsidy_wallets AS sw (resident_id, month, granted_fen)
         SELECT id, $3, $4 FROM r WHERE eligible AND EXISTS (SELECT FROM m)
@@ -170,12 +149,8 @@ def _target_sql(*, claim: bool) -> str:
         RETURNING {", ".join("sw." + c for c in _TARGET_WALLET)}, sw.xmax = 0 AS created),
   grant_entry AS (INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
         SELECT resident_id, month, NULL, 'grant', granted_fen FROM w WHERE created)
-SELECT {extra}{_TARGET_SELECT}
+SELECT {_TARGET_SELECT}
 FROM (VALUES (1)) AS one (x) LEFT JOIN r ON true LEFT JOIN m ON true LEFT JOIN w ON true"""
-
-
-_TARGET_SQL = _target_sql(claim=False)
-_CLAIM_TARGET_SQL = _target_sql(claim=True)
 
 
 def _target(row: asyncpg.Record) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
@@ -192,33 +167,14 @@ def _target(row: asyncpg.Record) -> tuple[Resident | None, MenuItem | None, Wall
     return resident, item, wallet
 
 
-async def booking_target(conn: Conn, *, resident_id: int, item_code: str,
-                         month: date) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
+async def booking_target(conn: Conn, *, resident_id: int, item_code: str, month: date,
+                         lock: bool) -> tuple[Resident | None, MenuItem | None, Wallet | None]:
     """What booking needs, in one round trip: the elder (care notes left encrypted: None), the active
-    menu item and — for an eligible elder, when both exist — the month's wallet, opened with its grant
-    on first use and row-locked as `lock_wallet` does."""
-    return _target(await conn.fetchrow(_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN))
-
-
-@dataclass(frozen=True)
-class ClaimedTarget:
-    claimed: bool                  # False: another request holds (or held) the key; nothing was locked
-    now: datetime                  # the transaction's now(): the booking's created_at
-    next_id: int | None            # the booking's id, taken from its sequence (when elder and item exist)
-    resident: Resident | None
-    item: MenuItem | None
-    wallet: Wallet | None
-
-
-async def claim_booking_target(conn: Conn, *, resident_id: int, item_code: str, month: date, user_id: int,
-                               key: str, request_hash: bytes) -> ClaimedTarget:
-    """`claim_idempotency_key` and then `booking_target` in one round trip (the claim waits for a
-    concurrent first request with the key to finish; when it did not succeed, nothing else happens)."""
-    row = await conn.fetchrow(_CLAIM_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN, user_id, key,
-                              request_hash)
-    if not row["claimed"]:
-        return ClaimedTarget(False, row["now"], None, None, None, None)
-    return ClaimedTarget(True, row["now"], row["next_id"], *_target(row))
+    menu item and the month's wallet. With `lock` — for an eligible elder, when both exist — the wallet
+    is opened with its grant on first use and row-locked as `lock_wallet` does; without, only read."""
+    if lock:
+        return _target(await conn.fetchrow(_TARGET_SQL, resident_id, item_code, month, MONTHLY_GRANT_FEN))
+    return _target(await conn.fetchrow(_QUOTE_SQL, resident_id, item_code, month))
 
 
 async def wallet(conn: Conn, resident_id: int, month: date, *, for_update: bool = False) -> Wallet | None:
@@ -267,11 +223,10 @@ async def wallets_not_reconciling(conn: Conn) -> list[asyncpg.Record]:
 _BOOKING_SELECT = """SELECT b.id, b.resident_id, b.circle_id, b.item_code, m.name_zh AS item_name_zh,
     b.series_id, b.service_date, b.window_start, b.window_end, b.channel, b.booked_by, b.notes,
     b.price_fen, b.subsidy_fen, b.self_pay_fen, b.priority, b.status, b.caregiver_id,
-    c.name AS caregiver_name, b.planned_start, b.created_at, r.name AS resident_name,
+    b.caregiver_name, b.planned_start, b.created_at, r.name AS resident_name,
     (SELECT e.rating FROM evaluations e WHERE e.booking_id = b.id ORDER BY e.id DESC LIMIT 1) AS rating
   FROM bookings b JOIN menu_items m ON m.code = b.item_code
-  JOIN residents r ON r.id = b.resident_id
-  LEFT JOIN caregivers c ON c.id = b.caregiver_id"""
+  JOIN residents r ON r.id = b.resident_id"""
 
 
 def _booking(row: asyncpg.Record) -> Booking:
@@ -292,174 +247,29 @@ async def insert_booking(conn: Conn, *, resident_id: int, circle_id: int, item_c
         channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
 
 
-def _insert_with_hold_sql(*, with_id: bool, store: bool) -> str:
-    columns = """resident_id, circle_id, item_code, series_id, service_date, window_start,
-                  window_end, channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen"""
-    values = "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13"
-    if with_id:
-        columns, values = "id, " + columns, "$15, " + values
-    stored = ("""
-            stored AS (
-              UPDATE idempotency_keys SET response_status = 201, response_body = $18
-              WHERE user_id = $16 AND key = $17),""") if store else ""
-    return f"""WITH b AS (
-              INSERT INTO bookings ({columns}){" OVERRIDING SYSTEM VALUE" if with_id else ""}
-              VALUES ({values}) RETURNING *),
+_INSERT_WITH_HOLD_SQL = f"""WITH b AS (
+              INSERT INTO bookings (resident_id, circle_id, item_code, series_id, service_date, window_start,
+                                    window_end, channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen)
+              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING *),
             held AS (
               UPDATE subsidy_wallets SET held_fen = held_fen + $12
-              WHERE $12 > 0 AND resident_id = $1 AND month = $14),{stored}
+              WHERE $12 > 0 AND resident_id = $1 AND month = $14),
             hold_entry AS (
               INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
               SELECT $1, $14, b.id, 'hold', $12 FROM b WHERE $12 > 0)
             {_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}"""
 
 
-_INSERT_WITH_HOLD_SQL = _insert_with_hold_sql(with_id=False, store=False)
-_INSERT_WITH_HOLD_STORED_SQL = _insert_with_hold_sql(with_id=True, store=True)
-
-
 async def insert_booking_with_hold(conn: Conn, *, resident_id: int, circle_id: int, item_code: str,
                                    series_id: int | None, service_date: date, window_start: time, window_end: time,
                                    channel: str, booked_by: int | None, notes: str, price_fen: int,
-                                   subsidy_fen: int, self_pay_fen: int, month: date,
-                                   stored: tuple[int, int, str, dict] | None = None) -> Booking:
+                                   subsidy_fen: int, self_pay_fen: int, month: date) -> Booking:
     """Insert a booking and hold its subsidy part — the wallet's held_fen and the ledger's hold entry —
     in one statement, and return the booking as `booking()` reads it. The caller holds the wallet's
-    row lock (`lock_wallet`); wallet_not_overspent still guards the update.
-
-    `stored` = (booking id from the sequence, user id, Idempotency-Key, response body): the booking gets
-    that id and the key's record its response (201, the body), in the same statement."""
-    args = [resident_id, circle_id, item_code, series_id, service_date, window_start, window_end, channel,
-            booked_by, notes, price_fen, subsidy_fen, self_pay_fen, month]
-    if stored is None:
-        return _booking(await conn.fetchrow(_INSERT_WITH_HOLD_SQL, *args))
-    return _booking(await conn.fetchrow(_INSERT_WITH_HOLD_STORED_SQL, *args, *stored))
-
-
-def subsidy_sql(*, price: str, cap: str, available: str, eligible: str = "true") -> str:
-    """`booking.subsidy.split_price`'s subsidy part as a SQL expression over SQL operands (for the booking
-    created in one statement); tests/booking/test_rules.py checks with hypothesis that the two agree."""
-    return f"(CASE WHEN {eligible} THEN least({price}, {cap}, greatest({available}, 0)) ELSE 0 END)"
-
-
-# the JSON form of a timestamptz as pydantic writes an aware UTC datetime (microseconds only when not 0)
-_NOW_JSON = ("""to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')"""
-             " || CASE WHEN extract(microseconds FROM now())::bigint % 1000000 = 0 THEN ''"
-             " ELSE to_char(now() AT TIME ZONE 'UTC', '.US') END || 'Z'")
-# the fields of the response that the statement fills in (the rest comes from the request)
-KEYED_RESPONSE_FIELDS = ("id", "resident_name", "circle_id", "item_name_zh", "price_fen", "subsidy_fen",
-                         "self_pay_fen", "created_at")
-
-# the caller behind a bearer token ($5: its hash) as `app.auth.user_for_token` finds them, if they may book for
-# the elder ($1): their role is in $14 (may book for every elder) or in $15 and they act for the elder (it is
-# theirs, or a family link) — booking.access.booking_roles and User.acts_for, checked against each other by
-# tests/booking/test_booking_service.py
-_CALLER_CTE = """caller AS (
-        SELECT u.id FROM auth_tokens t JOIN users u ON u.id = t.user_id
-        WHERE """ + live_token_sql("$5") + """
-          AND (u.role = ANY($14::text[])
-               OR (u.role = ANY($15::text[])
-                   AND (u.resident_id = $1
-                        OR EXISTS (SELECT FROM family_links f WHERE f.user_id = u.id AND f.resident_id = $1))))),
-  """
-
-
-def _create_keyed_sql(*, by_token: bool) -> str:
-    """The one-statement keyed create; `by_token`: the caller is not known yet, only their token (see
-    _CALLER_CTE) — without a caller nothing happens, as for a missing elder."""
-    user = "(SELECT id FROM caller)" if by_token else "$5::bigint"
-    return f"""WITH
-  {_CALLER_CTE if by_token else ""}elder AS (SELECT id, circle_id, name, subsidy_eligible FROM residents
-        WHERE id = $1{" AND EXISTS (SELECT FROM caller)" if by_token else ""}),
-  item AS (SELECT code, name_zh, price_fen, subsidy_max_fen FROM menu_items WHERE code = $2 AND active),
-  target AS (
-        SELECT elder.id AS resident_id, elder.circle_id, elder.name, elder.subsidy_eligible AS eligible, item.code,
-               item.name_zh, item.price_fen, item.subsidy_max_fen,
-               {subsidy_sql(price="item.price_fen", cap="item.subsidy_max_fen", eligible="elder.subsidy_eligible",
-                            available="coalesce((SELECT granted_fen - held_fen - spent_fen FROM subsidy_wallets "
-                                      "WHERE resident_id = $1 AND month = $3), $4)")} AS subsidy,
-               nextval(pg_get_serial_sequence('bookings', 'id')) AS id
-        FROM elder, item),
-  claim AS (
-        INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body)
-        SELECT {user}, $6::text, $7::bytea, 201, $13::jsonb || jsonb_build_object('id', id, 'resident_name', name,
-               'circle_id', circle_id, 'item_name_zh', name_zh, 'price_fen', price_fen, 'subsidy_fen', subsidy,
-               'self_pay_fen', price_fen - subsidy, 'created_at', {_NOW_JSON})
-        FROM target
-        ON CONFLICT DO NOTHING RETURNING response_body),
-  w AS (
-        INSERT INTO subsidy_wallets AS sw (resident_id, month, granted_fen, held_fen)
-        SELECT resident_id, $3::date, $4::integer, subsidy FROM target WHERE eligible AND EXISTS (SELECT FROM claim)
-        ON CONFLICT (resident_id, month) DO UPDATE SET held_fen = CASE
-          WHEN excluded.held_fen = {subsidy_sql(price="(SELECT price_fen FROM target)",
-                                                cap="(SELECT subsidy_max_fen FROM target)",
-                                                available="sw.granted_fen - sw.held_fen - sw.spent_fen")}
-          THEN sw.held_fen + excluded.held_fen
-          ELSE -1 END   -- the split changed since the statement's snapshot: wallet_not_overspent ends it
-        RETURNING sw.granted_fen, sw.xmax = 0 AS created),
-  b AS (
-        INSERT INTO bookings (id, resident_id, circle_id, item_code, service_date, window_start, window_end, channel,
-                              booked_by, notes, price_fen, subsidy_fen, self_pay_fen) OVERRIDING SYSTEM VALUE
-        SELECT id, resident_id, circle_id, code, $8::date, $9::time, $10::time, $11::text, {user}, $12::text,
-               price_fen, subsidy, price_fen - subsidy
-        FROM target WHERE EXISTS (SELECT FROM claim)
-        RETURNING *),
-  entries AS (
-        INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
-        SELECT resident_id, month, booking_id, kind, amount_fen FROM (
-          SELECT 1 AS n, $1::bigint AS resident_id, $3::date AS month, NULL::bigint AS booking_id, 'grant' AS kind,
-                 granted_fen AS amount_fen FROM w WHERE created
-          UNION ALL
-          SELECT 2, $1, $3, b.id, 'hold', b.subsidy_fen FROM b WHERE b.subsidy_fen > 0) AS e
-        ORDER BY n)
-SELECT EXISTS (SELECT FROM target) AS targeted, (SELECT response_body FROM claim) AS stored,
-       {user} AS caller_id, bk.*
-FROM (VALUES (1)) AS one (x) LEFT JOIN ({_BOOKING_SELECT.replace("FROM bookings b", "FROM b", 1)}) AS bk ON true"""
-
-
-_CREATE_KEYED_SQL = _create_keyed_sql(by_token=False)
-_CREATE_KEYED_BY_TOKEN_SQL = _create_keyed_sql(by_token=True)
-
-
-@dataclass(frozen=True)
-class KeyedCreate:
-    targeted: bool                 # False: no such elder, item (or caller, by token); nothing happened
-    booking: Booking | None        # the booking made, as `booking()` reads it; None: the key was taken
-    stored: dict | None            # the response stored with the key (made by the statement)
-    caller_id: int | None = None   # the user who booked (or whose key was taken)
-
-
-async def create_keyed_booking(conn: Conn, *, resident_id: int, item_code: str, month: date, key: str,
-                               request_hash: bytes, service_date: date, window_start: time, window_end: time,
-                               channel: str, notes: str, response: dict, user_id: int | None = None,
-                               token_hash: bytes | None = None,
-                               roles: tuple[list[str], list[str]] | None = None) -> KeyedCreate:
-    """A booking with an Idempotency-Key in ONE statement, for autocommit (no BEGIN / COMMIT):
-
-    1. the elder and the active item are read, the subsidy split from the month's wallet as the statement's
-       snapshot sees it (a wallet not opened yet: the full grant), and the booking's id taken;
-    2. the key is claimed with its response — `response` (from the request) with the fields in
-       KEYED_RESPONSE_FIELDS filled in — only if elder and item exist; the claim waits for a concurrent
-       first request with the key to end and, if the key is taken, nothing else happens;
-    3. only then (the key before the wallet) the month's wallet is opened (with its grant and the grant's
-       ledger entry) or locked, and the hold added — if, under the lock, the split differs from the one in
-       the response (another booking of the elder's month committed meanwhile) the hold is set to -1 and
-       `wallet_not_overspent` aborts the whole statement;
-    4. the booking and the hold's ledger entry are inserted, and the booking is read back.
-
-    By `user_id`, or by `token_hash` with `roles` = (roles that may book for every elder, roles that may
-    book for the elders they act for): the caller is then found from the token in the same statement
-    (as `user_for_token` does) and must be allowed to book for the elder, or nothing happens."""
-    args = [resident_id, item_code, month, MONTHLY_GRANT_FEN, user_id if token_hash is None else token_hash, key,
-            request_hash, service_date, window_start, window_end, channel, notes, response]
-    if token_hash is None:
-        row = await conn.fetchrow(_CREATE_KEYED_SQL, *args)
-    else:
-        row = await conn.fetchrow(_CREATE_KEYED_BY_TOKEN_SQL, *args, *roles)
-    data = dict(row)
-    targeted, stored, caller_id = data.pop("targeted"), data.pop("stored"), data.pop("caller_id")
-    booking = _booking(data) if data["id"] is not None else None
-    return KeyedCreate(targeted, booking, stored, caller_id)
+    row lock (`lock_wallet`); wallet_not_overspent still guards the update."""
+    return _booking(await conn.fetchrow(
+        _INSERT_WITH_HOLD_SQL, resident_id, circle_id, item_code, series_id, service_date, window_start, window_end,
+        channel, booked_by, notes, price_fen, subsidy_fen, self_pay_fen, month))
 
 
 async def booking(conn: Conn, booking_id: int, *, for_update: bool = False) -> Booking | None:
@@ -473,10 +283,8 @@ _SCOPE_FILTERS = {
     "all": "true",
     "residents": "b.resident_id = ANY({p}::bigint[])",
     "circle": "b.circle_id = {p}::bigint",
-    "caregiver": "EXISTS (SELECT 1 FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL"
-                 " AND v.caregiver_id = {p}::bigint)",
-    "provider": "EXISTS (SELECT 1 FROM visits v JOIN caregivers vc ON vc.id = v.caregiver_id"
-                " WHERE v.booking_id = b.id AND v.released_at IS NULL AND vc.provider_id = {p}::bigint)",
+    "caregiver": "{p}::bigint = ANY(b.team_caregiver_ids)",
+    "provider": "{p}::bigint = ANY(b.team_provider_ids)",
 }
 
 
@@ -514,23 +322,23 @@ async def set_status(conn: Conn, booking_id: int, status: str, *, cancel_reason:
 
 
 async def claim_idempotency_key(conn: Conn, *, user_id: int, key: str, request_hash: bytes) -> bool:
-    """True if this request is the first with the key; waits for a concurrent first to finish."""
+    """True if this request is the first with the key; waits for a concurrent first to finish
+    (and, if that one rolled back, claims the key itself)."""
     return bool(await conn.fetchval(
         """INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING RETURNING true""", user_id, key, request_hash))
 
 
-async def idempotent_response(conn: Conn, *, user_id: int, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT request_hash, response_status, response_body FROM idempotency_keys
-           WHERE user_id = $1 AND key = $2""", user_id, key)
+async def keyed_booking(conn: Conn, *, user_id: int, key: str) -> tuple[bytes, int | None]:
+    """(the request hash, the booking id) kept with a key claimed earlier."""
+    row = await conn.fetchrow(
+        "SELECT request_hash, booking_id FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key)
+    return bytes(row["request_hash"]), row["booking_id"]
 
 
-async def store_idempotent_response(conn: Conn, *, user_id: int, key: str, status: int,
-                                    body: dict) -> None:
-    await conn.execute(
-        """UPDATE idempotency_keys SET response_status = $3, response_body = $4
-           WHERE user_id = $1 AND key = $2""", user_id, key, status, body)
+async def keep_keyed_booking(conn: Conn, *, user_id: int, key: str, booking_id: int) -> None:
+    await conn.execute("UPDATE idempotency_keys SET booking_id = $3 WHERE user_id = $1 AND key = $2",
+                       user_id, key, booking_id)
 
 # ------------------------------------------------------------------ series
 
@@ -544,15 +352,13 @@ def _series(row: asyncpg.Record) -> Series:
     return Series(**data)
 
 
-async def insert_series(conn: Conn, *, resident_id: int, item_code: str, weekdays: list[int],
-                        window_start: time, window_end: time, start_date: date, end_date: date,
-                        channel: str, booked_by: int | None, notes: str) -> Series:
+async def insert_series(conn: Conn, request: SeriesRequest, *, booked_by: int | None) -> Series:
     row = await conn.fetchrow(
         f"""INSERT INTO booking_series (resident_id, item_code, weekdays, window_start, window_end,
                start_date, end_date, channel, booked_by, notes)
             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING {_SERIES_COLUMNS}""",
-        resident_id, item_code, weekdays, window_start, window_end, start_date, end_date,
-        channel, booked_by, notes)
+        request.resident_id, request.item_code, sorted(set(request.weekdays)), request.window_start,
+        request.window_end, request.start_date, request.end_date, request.channel, booked_by, request.notes)
     return _series(row)
 
 

@@ -11,7 +11,8 @@ from core.clock import local_today
 from core.crypto import mask_id_card
 from booking.identity import PHONE_PATTERN, valid_id_card
 from booking.lifecycle import STATUS_ZH
-from booking.models import Booking, CallLog, MenuCategory, MenuItem, Resident, Series, Wallet, WalletEntry
+from booking.models import (Booking, BookingRequest, CallLog, MenuCategory, MenuItem, NewResident, Resident, Series,
+                            SeriesRequest, Wallet, WalletEntry)
 from booking.subsidy import MONTHLY_GRANT_FEN, parse_month
 
 
@@ -112,6 +113,9 @@ class ResidentCreate(Strict):
             raise ValueError("is not a valid 18-character ID card number")
         return value or None
 
+    def command(self) -> NewResident:
+        return NewResident(**{**self.model_dump(), "eligibility": tuple(self.eligibility)})
+
 
 class ResidentRead(BaseModel):
     id: int
@@ -195,6 +199,10 @@ class BookingCreate(Strict):
     window_end: ClockTime
     notes: Text500 = ""
     channel: Channel = "app"
+
+    def command(self) -> BookingRequest:
+        return BookingRequest(self.resident_id, self.item_code, self.date, self.window_start, self.window_end,
+                              self.notes, self.channel)
 
 
 class QuoteRead(BaseModel):
@@ -298,6 +306,10 @@ class SeriesCreate(Strict):
     end_date: dt.date
     notes: Text500 = ""
     channel: Channel = "app"
+
+    def command(self) -> SeriesRequest:
+        return SeriesRequest(self.resident_id, self.item_code, tuple(self.weekdays), self.window_start,
+                             self.window_end, self.start_date, self.end_date, self.notes, self.channel)
 
 
 class SeriesRead(BaseModel):

@@ -2,22 +2,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from dataclasses import asdict
+from datetime import date, time, timedelta
+from typing import Awaitable, Callable
 
 import asyncpg
 
-from core.users import User, token_hash
 from core.clock import local_today
 from core.crypto import Crypto
 from core.db import Database
-from core.errors import ApiError, Conflict, Forbidden, invalid_field, not_found
+from core.errors import Conflict, Forbidden, invalid_field, not_found
+from core.users import User
 from booking import access, queries
 from booking.geo import haversine_m
 from booking.lifecycle import ensure_transition, wallet_effect
-from booking.models import Booking, BookingStatus, MenuItem, Resident, Series, Wallet
-from booking.schemas import BookingCreate, BookingRead, RescheduleBody, ResidentCreate, SeriesCreate
+from booking.models import (Booking, BookingRequest, BookingStatus, CallLog, CircleReach, MenuItem, NewResident,
+                            Resident, Series, SeriesRequest, Wallet)
 from booking.subsidy import MONTHLY_GRANT_FEN, PriceSplit, service_month, split_price
 from booking.window import BOOKING_HORIZON_DAYS, check_service_date, check_window
 
@@ -34,23 +36,26 @@ async def get_menu(db: Database):
 
 # ------------------------------------------------------------------ residents
 
+ReachOf = Callable[[asyncpg.Connection, int], Awaitable[CircleReach | None]]
 
-async def create_resident(db: Database, crypto: Crypto, *, actor: User, data: ResidentCreate) -> Resident:
+
+async def create_resident(db: Database, crypto: Crypto, *, actor: User, resident: NewResident,
+                          reach_of: ReachOf) -> Resident:
+    """Register an elder who lives within their circle's reach (`reach_of` looks the circle up)."""
     async with db.transaction() as conn:
-        await _check_in_circle(conn, data.circle_id, data.lat, data.lon)
-        return await queries.insert_resident(conn, crypto, **data.model_dump())
+        _check_in_reach(await reach_of(conn, resident.circle_id), resident)
+        return await queries.insert_resident(conn, crypto, resident)
 
 
-async def _check_in_circle(conn: asyncpg.Connection, circle_id: int, lat: float, lon: float) -> None:
+def _check_in_reach(reach: CircleReach | None, resident: NewResident) -> None:
     """A resident lives within their circle's reach (15 minutes away)."""
-    circle = await conn.fetchrow("SELECT lat, lon, radius_m FROM circles WHERE id = $1", circle_id)
-    if circle is None:
-        raise invalid_field("circle_id", circle_id, "no such service circle", "没有这个服务圈")
-    distance = round(haversine_m(lat, lon, circle["lat"], circle["lon"]))
-    if distance > circle["radius_m"]:
-        raise invalid_field("lat", lat, f"home is {distance} m from the circle centre, beyond its "
-                            f"reach of {circle['radius_m']} m",
-                            f"住址距服务圈中心{distance}米，超出服务范围{circle['radius_m']}米")
+    if reach is None:
+        raise invalid_field("circle_id", resident.circle_id, "no such service circle", "没有这个服务圈")
+    distance = round(haversine_m(resident.lat, resident.lon, reach.lat, reach.lon))
+    if distance > reach.radius_m:
+        raise invalid_field("lat", resident.lat, f"home is {distance} m from the circle centre, beyond its "
+                            f"reach of {reach.radius_m} m",
+                            f"住址距服务圈中心{distance}米，超出服务范围{reach.radius_m}米")
 
 
 async def search_residents(db: Database, crypto: Crypto, *, actor: User, phone: str | None,
@@ -88,12 +93,6 @@ async def get_wallet(db: Database, crypto: Crypto, *, actor: User, resident_id: 
         return wallet, await queries.wallet_entries(conn, resident_id, month), resident.subsidy_eligible
 
 
-async def _wallet_for(conn: asyncpg.Connection, resident: Resident, month: date, *, lock: bool) -> Wallet | None:
-    if resident.subsidy_eligible and lock:
-        return await queries.lock_wallet(conn, resident.id, month)
-    return await queries.wallet(conn, resident.id, month, for_update=lock)
-
-
 def _split(resident: Resident, item: MenuItem, wallet: Wallet | None) -> PriceSplit:
     return split_price(price_fen=item.price_fen, subsidy_max_fen=item.subsidy_max_fen,
                        available_fen=wallet.available_fen if wallet else 0,
@@ -102,239 +101,89 @@ def _split(resident: Resident, item: MenuItem, wallet: Wallet | None) -> PriceSp
 # ------------------------------------------------------------------ quote and create
 
 
-async def quote(db: Database, crypto: Crypto, *, actor: User, data: BookingCreate,
+async def quote(db: Database, *, actor: User, request: BookingRequest,
                 today: date | None = None) -> tuple[PriceSplit, int]:
-    """What a booking would cost and how the subsidy would pay; changes nothing."""
+    """What a booking would cost and how the subsidy would pay: (the split, the subsidy available).
+    Changes nothing: a month's wallet not opened yet counts with its whole grant."""
+    _check_may_book(actor, request)
     async with db.connection() as conn:
-        resident, item = await _checked_request(conn, crypto, actor, data, today or local_today())
-        wallet = await queries.wallet(conn, resident.id, service_month(data.date))
-        if wallet is None and resident.subsidy_eligible:
-            wallet = Wallet(resident.id, service_month(data.date), MONTHLY_GRANT_FEN, 0, 0)
-        split = _split(resident, item, wallet)
-        return split, wallet.available_fen if wallet else 0
+        resident, item, wallet = await queries.booking_target(
+            conn, resident_id=request.resident_id, item_code=request.item_code,
+            month=service_month(request.service_date), lock=False)
+    _check_target(request, resident, item, today or local_today())
+    if wallet is None and resident.subsidy_eligible:
+        wallet = Wallet(resident.id, service_month(request.service_date), MONTHLY_GRANT_FEN, 0, 0)
+    return _split(resident, item, wallet), wallet.available_fen if wallet else 0
 
 
-async def create_booking(db: Database, crypto: Crypto, *, actor: User, data: BookingCreate,
-                         idempotency_key: str | None = None, today: date | None = None) -> dict[str, Any]:
-    """Book a visit, holding its subsidy part; return the booking as the API shows it.
+async def create_booking(db: Database, *, actor: User, request: BookingRequest,
+                         idempotency_key: str | None = None, today: date | None = None) -> Booking:
+    """Book a visit, holding its subsidy part on the month's wallet, in one transaction.
 
-    With an idempotency key, a retry of the same request returns the first response and the
-    same key with another body is refused; the key is kept in the booking's transaction.
+    With an idempotency key, the key is claimed first: a retry of the same request reads the first
+    booking back, the same key with another request is refused, and a concurrent duplicate waits for
+    the first to commit. A refusal rolls everything back, the key included.
     """
-    request_hash = _request_hash(data)
     today = today or local_today()
-    keyed = bool(idempotency_key) and access.may_book_for(actor, data.resident_id)
-    if keyed and _valid_dates(data, today):
-        body = await _create_keyed_in_one_statement(db, actor, data, idempotency_key, request_hash)
-        if body is not None:
-            return body
     async with db.transaction() as conn:
-        if keyed:
-            return await _create_keyed(conn, actor, data, idempotency_key, request_hash, today)
         if idempotency_key:
-            replay = await _replay(conn, actor.id, idempotency_key, request_hash)
-            if replay is not None:
-                return replay
-        resident, item, wallet = await _booking_target(conn, actor, data, today)
-        booking = await _book(conn, resident, item, data, actor=actor, series_id=None, wallet=wallet)
-        body = BookingRead.of(booking).model_dump(mode="json")
+            earlier = await _claim_key(conn, actor, idempotency_key, request)
+            if earlier is not None:
+                return earlier
+        _check_may_book(actor, request)
+        booking = await _book(conn, request, booked_by=actor.id, series_id=None, today=today)
         if idempotency_key:
-            await queries.store_idempotent_response(conn, user_id=actor.id, key=idempotency_key,
-                                                    status=201, body=body)
-        return body
+            await queries.keep_keyed_booking(conn, user_id=actor.id, key=idempotency_key, booking_id=booking.id)
+        return booking
 
 
-def _request_hash(data: BookingCreate) -> bytes:
-    """What a retry with the same Idempotency-Key must repeat: the request's body, as validated."""
-    return hashlib.sha256(data.model_dump_json().encode()).digest()
+def request_hash(request: BookingRequest) -> bytes:
+    """What a retry with the same Idempotency-Key must repeat: the request, field by field."""
+    return hashlib.sha256(json.dumps(asdict(request), default=str, sort_keys=True).encode()).digest()
 
 
-def _valid_dates(data: BookingCreate, today: date) -> bool:
-    try:
-        check_service_date(data.date, today=today)
-        check_window(data.window_start, data.window_end)
-    except ApiError:
-        return False
-    return True
-
-
-async def create_booking_for_token(db: Database, *, token: str, roles: tuple[str, ...], data: BookingCreate,
-                                   idempotency_key: str, today: date | None = None) -> dict[str, Any] | None:
-    """`create_booking` with a key for the caller behind a bearer token nobody has looked up yet: the one
-    statement also finds the caller from the token (as `app.auth.user_for_token`) and checks that their
-    role is in `roles` and that they may book for the elder (`access.may_book_for`). None: nothing
-    happened — decide the ordinary way (look the token up, check the role, then `create_booking`), which
-    answers every refusal as before."""
-    today = today or local_today()
-    if not _valid_dates(data, today):
+async def _claim_key(conn: asyncpg.Connection, actor: User, key: str, request: BookingRequest) -> Booking | None:
+    """None when this request is the first with the key (claimed now); else the booking the first made."""
+    digest = request_hash(request)
+    if await queries.claim_idempotency_key(conn, user_id=actor.id, key=key, request_hash=digest):
         return None
-    request_hash = _request_hash(data)
-    return await _create_keyed_in_one_statement(db, None, data, idempotency_key, request_hash,
-                                                token=(token_hash(token), access.booking_roles(roles)))
-
-
-async def _create_keyed_in_one_statement(db: Database, actor: User | None, data: BookingCreate, key: str,
-                                         request_hash: bytes, *,
-                                         token: tuple[bytes, tuple[list[str], list[str]]] | None = None
-                                         ) -> dict[str, Any] | None:
-    """`create_booking` with a key, valid dates and a caller who may book for the elder (`actor`, or found by
-    `token` = (token hash, booking roles)), as one statement in autocommit (`queries.create_keyed_booking`).
-    None when the transactional path must decide: no such elder or item (a refusal, which must not keep the
-    key — and the key may be taken, which answers first), or the month's split changed under the wallet's
-    lock (the statement was undone); by token also: no such caller, or one who may not book for the elder."""
-    response = _response_template(data)
-    async with db.statement() as conn:
-        try:
-            made = await queries.create_keyed_booking(
-                conn, resident_id=data.resident_id, item_code=data.item_code, month=service_month(data.date),
-                key=key, request_hash=request_hash, service_date=data.date, window_start=data.window_start,
-                window_end=data.window_end, channel=data.channel, notes=data.notes, response=response,
-                user_id=actor.id if actor else None, token_hash=token[0] if token else None,
-                roles=token[1] if token else None)
-        except asyncpg.CheckViolationError as exc:
-            if exc.constraint_name != "wallet_not_overspent":
-                raise
-            log.info("the subsidy split of elder %s changed under the wallet lock; booking in a transaction",
-                     data.resident_id)
-            return None
-        if not made.targeted:
-            return None
-        if made.booking is None:
-            return await _stored_response(conn, made.caller_id, key, request_hash)
-        body = BookingRead.of(made.booking).model_dump(mode="json")
-        if body != made.stored:
-            log.warning("booking %s read back unlike its stored response; storing it again", made.booking.id)
-            await queries.store_idempotent_response(conn, user_id=made.caller_id, key=key, status=201, body=body)
-        return body
-
-
-def _response_template(data: BookingCreate) -> dict[str, Any]:
-    """The response to a new booking as far as the request decides it; the statement fills in the rest
-    (queries.KEYED_RESPONSE_FIELDS), so the response has one definition: BookingRead."""
-    draft = Booking(id=0, resident_id=data.resident_id, circle_id=0, item_code=data.item_code, item_name_zh="",
-                    series_id=None, service_date=data.date, window_start=data.window_start,
-                    window_end=data.window_end, channel=data.channel, booked_by=None, notes=data.notes,
-                    price_fen=0, subsidy_fen=0, self_pay_fen=0, priority=1, status=BookingStatus.PENDING,
-                    caregiver_id=None, caregiver_name=None, planned_start=None, created_at=_EPOCH,
-                    resident_name="", rating=None)
-    body = BookingRead.of(draft).model_dump(mode="json")
-    for name in queries.KEYED_RESPONSE_FIELDS:
-        del body[name]
-    return body
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-async def _create_keyed(conn: asyncpg.Connection, actor: User, data: BookingCreate, key: str, request_hash: bytes,
-                        today: date) -> dict[str, Any]:
-    """`create_booking` with a key, in two statements: (1) claim the key, then read the elder and the item
-    and lock the month's wallet, taking the booking's id and the transaction's now(); (2) insert the
-    booking with its hold and store the response — made beforehand from those, as `BookingRead` of the
-    booking that (2) will insert — in the key's record. The booking (2) reads back is compared with the
-    one the response was made from; were they ever to differ, the response is made again and stored
-    over the first (one more statement), so what is stored is always what is answered."""
-    target = await queries.claim_booking_target(conn, resident_id=data.resident_id, item_code=data.item_code,
-                                                month=service_month(data.date), user_id=actor.id, key=key,
-                                                request_hash=request_hash)
-    if not target.claimed:
-        return await _stored_response(conn, actor.id, key, request_hash)
-    resident, item = _check_target(data, target.resident, target.item, today)
-    split = _split(resident, item, target.wallet)
-    expected = Booking(id=target.next_id, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code,
-                       item_name_zh=item.name_zh, series_id=None, service_date=data.date,
-                       window_start=data.window_start, window_end=data.window_end, channel=data.channel,
-                       booked_by=actor.id, notes=data.notes, price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
-                       self_pay_fen=split.self_pay_fen, priority=1, status=BookingStatus.PENDING, caregiver_id=None,
-                       caregiver_name=None, planned_start=None, created_at=target.now, resident_name=resident.name,
-                       rating=None)
-    body = BookingRead.of(expected).model_dump(mode="json")
-    booking = await queries.insert_booking_with_hold(
-        conn, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code, series_id=None,
-        service_date=data.date, window_start=data.window_start, window_end=data.window_end, channel=data.channel,
-        booked_by=actor.id, notes=data.notes, price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
-        self_pay_fen=split.self_pay_fen, month=service_month(data.date), stored=(expected.id, actor.id, key, body))
-    if booking != expected:
-        log.warning("booking %s read back unlike its stored response; storing it again", booking.id)
-        body = BookingRead.of(booking).model_dump(mode="json")
-        await queries.store_idempotent_response(conn, user_id=actor.id, key=key, status=201, body=body)
-    return body
-
-
-async def _replay(conn: asyncpg.Connection, user_id: int, key: str, request_hash: bytes) -> dict | None:
-    if await queries.claim_idempotency_key(conn, user_id=user_id, key=key, request_hash=request_hash):
-        return None
-    return await _stored_response(conn, user_id, key, request_hash)
-
-
-async def _stored_response(conn: asyncpg.Connection, user_id: int, key: str, request_hash: bytes) -> dict:
-    first = await queries.idempotent_response(conn, user_id=user_id, key=key)
-    if bytes(first["request_hash"]) != request_hash:
+    first_hash, booking_id = await queries.keyed_booking(conn, user_id=actor.id, key=key)
+    if first_hash != digest:
         raise invalid_field("Idempotency-Key", key, "was already used for a different booking",
                             "该请求编号已用于另一个预约")
-    return first["response_body"]
+    return await queries.booking(conn, booking_id)
 
 
-async def _checked_request(conn: asyncpg.Connection, crypto: Crypto, actor: User, data: BookingCreate,
-                           today: date) -> tuple[Resident, MenuItem]:
-    if not access.may_book_for(actor, data.resident_id):
-        raise not_found("resident", data.resident_id, "老人")
-    resident = await queries.resident(conn, crypto, data.resident_id)
-    if resident is None:
-        raise not_found("resident", data.resident_id, "老人")
-    item = await _bookable_item(conn, data.item_code)
-    check_service_date(data.date, today=today)
-    check_window(data.window_start, data.window_end)
-    return resident, item
-
-
-async def _booking_target(conn: asyncpg.Connection, actor: User, data: BookingCreate,
-                          today: date) -> tuple[Resident, MenuItem, Wallet | None]:
-    """`_checked_request` for creating a booking, with the month's wallet opened and locked, in one
-    round trip (the hot path: care notes are not decrypted; a refusal rolls the wallet back)."""
-    if not access.may_book_for(actor, data.resident_id):
-        raise not_found("resident", data.resident_id, "老人")
-    resident, item, wallet = await queries.booking_target(conn, resident_id=data.resident_id,
-                                                          item_code=data.item_code, month=service_month(data.date))
-    resident, item = _check_target(data, resident, item, today)
-    return resident, item, wallet
-
-
-def _check_target(data: BookingCreate, resident: Resident | None, item: MenuItem | None,
-                  today: date) -> tuple[Resident, MenuItem]:
-    if resident is None:
-        raise not_found("resident", data.resident_id, "老人")
-    if item is None:
-        raise invalid_field("item_code", data.item_code, "no such item on the menu", "服务项目不存在")
-    check_service_date(data.date, today=today)
-    check_window(data.window_start, data.window_end)
-    return resident, item
-
-
-async def _bookable_item(conn: asyncpg.Connection, code: str) -> MenuItem:
-    item = await queries.menu_item(conn, code)
-    if item is None:
-        raise invalid_field("item_code", code, "no such item on the menu", "服务项目不存在")
-    return item
-
-
-_NOT_LOCKED: Any = object()
-
-
-async def _book(conn: asyncpg.Connection, resident: Resident, item: MenuItem, data: BookingCreate | Any, *,
-                actor: User | None, series_id: int | None, wallet: Wallet | None = _NOT_LOCKED) -> Booking:
-    """Insert one booking and hold its subsidy part on the month's wallet (row locked; pass `wallet`
-    when the caller has locked it already)."""
-    month = service_month(data.date)
-    if wallet is _NOT_LOCKED:
-        wallet = await _wallet_for(conn, resident, month, lock=True)
+async def _book(conn: asyncpg.Connection, request: BookingRequest, *, booked_by: int | None,
+                series_id: int | None, today: date) -> Booking:
+    """Insert one booking and hold its subsidy part on the month's wallet: the elder, the item and the
+    wallet — opened with its grant and row-locked, for an eligible elder — read in one round trip, the
+    split made by `split_price`, the booking and its hold written in a second."""
+    month = service_month(request.service_date)
+    resident, item, wallet = await queries.booking_target(conn, resident_id=request.resident_id,
+                                                          item_code=request.item_code, month=month, lock=True)
+    _check_target(request, resident, item, today)
     split = _split(resident, item, wallet)
     return await queries.insert_booking_with_hold(
-        conn, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code,
-        series_id=series_id, service_date=data.date, window_start=data.window_start,
-        window_end=data.window_end, channel=data.channel, booked_by=actor.id if actor else None,
-        notes=data.notes, price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
-        self_pay_fen=split.self_pay_fen, month=month)
+        conn, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code, series_id=series_id,
+        service_date=request.service_date, window_start=request.window_start, window_end=request.window_end,
+        channel=request.channel, booked_by=booked_by, notes=request.notes, price_fen=split.price_fen,
+        subsidy_fen=split.subsidy_fen, self_pay_fen=split.self_pay_fen, month=month)
+
+
+def _check_may_book(actor: User, request: BookingRequest) -> None:
+    if not access.may_book_for(actor, request.resident_id):
+        raise not_found("resident", request.resident_id, "老人")
+
+
+def _check_target(request: BookingRequest, resident: Resident | None, item: MenuItem | None, today: date) -> None:
+    if resident is None:
+        raise not_found("resident", request.resident_id, "老人")
+    if item is None:
+        raise invalid_field("item_code", request.item_code, "no such item on the menu", "服务项目不存在")
+    check_service_date(request.service_date, today=today)
+    check_window(request.window_start, request.window_end)
+
 
 # ------------------------------------------------------------------ read, list, cancel
 
@@ -370,18 +219,18 @@ async def cancel_booking(db: Database, *, actor: User, booking_id: int, reason: 
         return await apply_transition(conn, booking, BookingStatus.CANCELLED, reason=reason or None)
 
 
-async def reschedule_booking(db: Database, crypto: Crypto, *, actor: User, booking_id: int,
-                             data: RescheduleBody, today: date | None = None) -> Booking:
+async def reschedule_booking(db: Database, *, actor: User, booking_id: int, service_date: date,
+                             window_start: time, window_end: time, notes: str | None = None,
+                             today: date | None = None) -> Booking:
     """Move a visit to another day or window in one transaction: the old booking is cancelled
     (its hold released first, so the new one can draw the same subsidy) and a new one made."""
     async with db.transaction() as conn:
         old = await _visible_booking(conn, actor, booking_id, for_update=True)
-        request = BookingCreate(resident_id=old.resident_id, item_code=old.item_code, date=data.date,
-                                window_start=data.window_start, window_end=data.window_end,
-                                notes=old.notes if data.notes is None else data.notes, channel=old.channel)
-        resident, item = await _checked_request(conn, crypto, actor, request, today or local_today())
+        request = BookingRequest(old.resident_id, old.item_code, service_date, window_start, window_end,
+                                 old.notes if notes is None else notes, old.channel)
+        _check_may_book(actor, request)
         await apply_transition(conn, old, BookingStatus.CANCELLED, reason="rescheduled")
-        return await _book(conn, resident, item, request, actor=actor, series_id=None)
+        return await _book(conn, request, booked_by=actor.id, series_id=None, today=today or local_today())
 
 
 async def apply_transition(conn: asyncpg.Connection, booking: Booking, target: BookingStatus, *,
@@ -462,33 +311,30 @@ async def evaluate(db: Database, *, actor: User, booking_id: int, rating: int, c
 # ------------------------------------------------------------------ series
 
 
-async def create_series(db: Database, crypto: Crypto, *, actor: User, data: SeriesCreate,
+async def create_series(db: Database, *, actor: User, request: SeriesRequest,
                         today: date | None = None) -> tuple[Series, int]:
     """Create a repeating booking and its bookings for the next days; returns (series, created)."""
     today = today or local_today()
-    _check_series_dates(data, today)
+    _check_series_dates(request, today)
+    first = request.booking_on(request.start_date)
+    _check_may_book(actor, first)
     async with db.transaction() as conn:
-        probe = BookingCreate(resident_id=data.resident_id, item_code=data.item_code, date=data.start_date,
-                              window_start=data.window_start, window_end=data.window_end,
-                              notes=data.notes, channel=data.channel)
-        await _checked_request(conn, crypto, actor, probe, today)
-        series = await queries.insert_series(conn, resident_id=data.resident_id, item_code=data.item_code,
-                                             weekdays=sorted(set(data.weekdays)),
-                                             window_start=data.window_start, window_end=data.window_end,
-                                             start_date=data.start_date, end_date=data.end_date,
-                                             channel=data.channel, booked_by=actor.id, notes=data.notes)
-        created = await _materialize(conn, crypto, series, today=today,
-                                     through=today + timedelta(days=SERIES_HORIZON_DAYS))
+        resident, item, _ = await queries.booking_target(conn, resident_id=first.resident_id,
+                                                         item_code=first.item_code, month=request.start_date,
+                                                         lock=False)
+        _check_target(first, resident, item, today)
+        series = await queries.insert_series(conn, request, booked_by=actor.id)
+        created = await _materialize(conn, series, today=today, through=today + timedelta(days=SERIES_HORIZON_DAYS))
         return series, created
 
 
-def _check_series_dates(data: SeriesCreate, today: date) -> None:
-    check_service_date(data.start_date, today=today, field="start_date")
-    if data.end_date < data.start_date:
-        raise invalid_field("end_date", data.end_date.isoformat(), "must not be before start_date",
+def _check_series_dates(request: SeriesRequest, today: date) -> None:
+    check_service_date(request.start_date, today=today, field="start_date")
+    if request.end_date < request.start_date:
+        raise invalid_field("end_date", request.end_date.isoformat(), "must not be before start_date",
                             "结束日期不能早于开始日期")
-    if data.end_date > data.start_date + timedelta(days=366):
-        raise invalid_field("end_date", data.end_date.isoformat(), "a series lasts at most a year",
+    if request.end_date > request.start_date + timedelta(days=366):
+        raise invalid_field("end_date", request.end_date.isoformat(), "a series lasts at most a year",
                             "周期预约最长一年")
 
 
@@ -499,21 +345,15 @@ def series_days(series: Series, *, start: date, through: date) -> list[date]:
     return [d for d in days if d.isoweekday() in series.weekdays]
 
 
-async def _materialize(conn: asyncpg.Connection, crypto: Crypto, series: Series, *, today: date,
-                       through: date) -> int:
-    resident = await queries.resident(conn, crypto, series.resident_id)
-    item = await _bookable_item(conn, series.item_code)
+async def _materialize(conn: asyncpg.Connection, series: Series, *, today: date, through: date) -> int:
     booked = await queries.series_days_booked(conn, series.id)
     todo = [d for d in series_days(series, start=today + timedelta(days=1), through=through) if d not in booked]
     for day in todo:
-        request = BookingCreate(resident_id=resident.id, item_code=item.code, date=day,
-                                window_start=series.window_start, window_end=series.window_end,
-                                notes=series.notes, channel=series.channel)
-        await _book(conn, resident, item, request, actor=None, series_id=series.id)
+        await _book(conn, series.booking_on(day), booked_by=None, series_id=series.id, today=today)
     return len(todo)
 
 
-async def materialize_series(db: Database, crypto: Crypto, *, today: date | None = None,
+async def materialize_series(db: Database, *, today: date | None = None,
                              days_ahead: int = SERIES_HORIZON_DAYS) -> int:
     """Create the coming days' bookings of every active series (idempotent); returns how many."""
     today = today or local_today()
@@ -523,11 +363,11 @@ async def materialize_series(db: Database, crypto: Crypto, *, today: date | None
     created = 0
     for one in all_series:
         async with db.transaction() as conn:
-            created += await _materialize(conn, crypto, one, today=today, through=through)
+            created += await _materialize(conn, one, today=today, through=through)
     return created
 
 
-async def cancel_series(db: Database, crypto: Crypto, *, actor: User, series_id: int,
+async def cancel_series(db: Database, *, actor: User, series_id: int,
                         today: date | None = None) -> tuple[Series, int]:
     """Stop a series and cancel its bookings from tomorrow on; returns (series, cancelled)."""
     today = today or local_today()
@@ -544,12 +384,12 @@ async def cancel_series(db: Database, crypto: Crypto, *, actor: User, series_id:
 # ------------------------------------------------------------------ hotline calls
 
 
-async def log_call(db: Database, crypto: Crypto, *, actor: User, data) -> Any:
+async def log_call(db: Database, crypto: Crypto, *, actor: User, resident_id: int, kind: str, outcome: str,
+                   booking_id: int | None = None, notes: str = "") -> CallLog:
     async with db.transaction() as conn:
-        await _visible_resident(conn, crypto, actor, data.resident_id)
-        return await queries.insert_call(conn, resident_id=data.resident_id, operator_id=actor.id,
-                                         kind=data.kind, outcome=data.outcome, booking_id=data.booking_id,
-                                         notes=data.notes)
+        await _visible_resident(conn, crypto, actor, resident_id)
+        return await queries.insert_call(conn, resident_id=resident_id, operator_id=actor.id, kind=kind,
+                                         outcome=outcome, booking_id=booking_id, notes=notes)
 
 
 async def list_calls(db: Database, crypto: Crypto, *, actor: User, resident_id: int, limit: int = 20) -> list:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from core import keys
 from core.clock import local_today
@@ -17,7 +16,8 @@ from booking.subsidy import parse_month, service_month
 
 routes = web.RouteTableDef()
 
-
+# how registering an elder finds their circle's reach (service.ReachOf): given by the app, from providers
+CIRCLE_REACH = web.AppKey("circle_reach", object)
 
 def _db(request: web.Request):
     return request.config_dict[keys.DB]
@@ -38,7 +38,8 @@ async def get_menu(request: web.Request) -> web.Response:
 @endpoint(roles=HOTLINE, summary="Register a resident", body=ResidentCreate, response=ResidentRead, status=201)
 async def create_resident(request: web.Request) -> web.Response:
     data = await parse_body(request, ResidentCreate)
-    resident = await service.create_resident(_db(request), _crypto(request), actor=current_user(request), data=data)
+    resident = await service.create_resident(_db(request), _crypto(request), actor=current_user(request),
+                                             resident=data.command(), reach_of=request.config_dict[CIRCLE_REACH])
     return respond(ResidentRead.of(resident, today=local_today()), status=201)
 
 
@@ -77,38 +78,20 @@ async def get_wallet(request: web.Request) -> web.Response:
           body=BookingCreate, response=QuoteRead)
 async def quote(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
-    split, available = await service.quote(_db(request), _crypto(request), actor=current_user(request), data=data)
+    split, available = await service.quote(_db(request), actor=current_user(request), request=data.command())
     return respond(QuoteRead(price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
                              self_pay_fen=split.self_pay_fen, available_fen=available))
 
 
-_SMALL_BODY = 16 * 1024   # a booking's body is under 1 KB (notes: 500 characters)
-
-
-async def _create_booking_checking_token(request: web.Request) -> web.Response | None:
-    """POST /bookings with an Idempotency-Key in one statement that also checks the bearer token, the role
-    and whom the caller may book for (service.create_booking_for_token); None: the ordinary way decides."""
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key or request.content_length is None or request.content_length > _SMALL_BODY:
-        return None     # a body too large (413) or streamed is read only after the token is checked, as before
-    try:
-        data = BookingCreate.model_validate_json(await request.read() or b"{}")
-    except ValidationError:
-        return None
-    body = await service.create_booking_for_token(_db(request), token=request[keys.TOKEN], roles=ELDER_SIDE,
-                                                  data=data, idempotency_key=key)
-    return respond(body, status=201) if body is not None else None
-
-
 @routes.post("/bookings")
 @endpoint(roles=ELDER_SIDE, summary="Book a visit (honours Idempotency-Key)", body=BookingCreate,
-          response=BookingRead, status=201, token_checked_by=_create_booking_checking_token)
+          response=BookingRead, status=201)
 async def create_booking(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
     key = request.headers.get("Idempotency-Key")
-    body = await service.create_booking(_db(request), _crypto(request), actor=current_user(request), data=data,
-                                        idempotency_key=key.strip() if key else None)
-    return respond(body, status=201)
+    booking = await service.create_booking(_db(request), actor=current_user(request), request=data.command(),
+                                           idempotency_key=key.strip() if key else None)
+    return respond(BookingRead.of(booking), status=201)
 
 
 @routes.get("/bookings")
@@ -143,8 +126,9 @@ async def cancel_booking(request: web.Request) -> web.Response:
           "(the old booking is cancelled, a new one returned)", body=RescheduleBody, response=BookingRead, status=201)
 async def reschedule_booking(request: web.Request) -> web.Response:
     body = await parse_body(request, RescheduleBody)
-    booking = await service.reschedule_booking(_db(request), _crypto(request), actor=current_user(request),
-                                               booking_id=path_id(request), data=body)
+    booking = await service.reschedule_booking(_db(request), actor=current_user(request), booking_id=path_id(request),
+                                               service_date=body.date, window_start=body.window_start,
+                                               window_end=body.window_end, notes=body.notes)
     return respond(BookingRead.of(booking), status=201)
 
 
@@ -163,15 +147,15 @@ async def evaluate(request: web.Request) -> web.Response:
           body=SeriesCreate, response=SeriesRead, status=201)
 async def create_series(request: web.Request) -> web.Response:
     data = await parse_body(request, SeriesCreate)
-    series, created = await service.create_series(_db(request), _crypto(request), actor=current_user(request),
-                                                  data=data)
+    series, created = await service.create_series(_db(request), actor=current_user(request),
+                                                  request=data.command())
     return respond(SeriesRead.of(series, created=created), status=201)
 
 
 @routes.post("/series/{id}/cancel")
 @endpoint(roles=ELDER_SIDE, summary="Stop a series and cancel its future bookings", response=SeriesRead)
 async def cancel_series(request: web.Request) -> web.Response:
-    series, _cancelled = await service.cancel_series(_db(request), _crypto(request), actor=current_user(request),
+    series, _cancelled = await service.cancel_series(_db(request), actor=current_user(request),
                                                      series_id=path_id(request))
     return respond(SeriesRead.of(series))
 
@@ -181,7 +165,9 @@ async def cancel_series(request: web.Request) -> web.Response:
           body=CallCreate, response=CallRead, status=201)
 async def log_call(request: web.Request) -> web.Response:
     data = await parse_body(request, CallCreate)
-    call = await service.log_call(_db(request), _crypto(request), actor=current_user(request), data=data)
+    call = await service.log_call(_db(request), _crypto(request), actor=current_user(request),
+                                  resident_id=data.resident_id, kind=data.kind, outcome=data.outcome,
+                                  booking_id=data.booking_id, notes=data.notes)
     return respond(CallRead.of(call), status=201)
 
 

@@ -71,11 +71,12 @@ class Database:
             yield conn
 
 
-class BoundDatabase(Database):
-    """A Database on one connection, for tests that roll everything back afterwards.
+class UnitOfWork(Database):
+    """A Database whose use cases all run on one connection, inside the caller's transaction: each use
+    case's transaction becomes a savepoint, so several use cases commit or roll back as one. The demo
+    loads a whole street this way; tests bind the app to a transaction they roll back afterwards.
 
-    Transactions become savepoints; a lock keeps concurrent requests from sharing the
-    connection at the same moment.
+    A lock keeps concurrent requests from sharing the connection at the same moment.
     """
 
     def __init__(self, conn: asyncpg.Connection):

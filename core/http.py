@@ -34,40 +34,28 @@ class EndpointDoc:
 
 def endpoint(*, roles: tuple[str, ...] | None, summary: str = "", body: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-             status: int = 200, content_type: str = "application/json",
-             token_checked_by: Handler | None = None) -> Callable[[Handler], Handler]:
-    """Declare a handler's callers and shapes; callers outside `roles` get 401/403.
-
-    `token_checked_by`: tried first, before the bearer token is looked up (auth_middleware leaves it to
-    this decorator); it checks the token itself, inside its own statement, and answers only when the caller
-    is who the token says and may do what it did — otherwise it returns None having changed nothing, and
-    the request goes the ordinary way: the token looked up, the role checked, the handler."""
+             status: int = 200, content_type: str = "application/json") -> Callable[[Handler], Handler]:
+    """Declare a handler's callers and shapes; callers outside `roles` get 401/403."""
     doc = EndpointDoc(roles, summary, body, query, response, status, content_type)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            if token_checked_by is not None and request.get(keys.USER_PENDING):
-                answered = await token_checked_by(request)
-                if answered is not None:
-                    return answered
-            await resolve_user(request)
             if roles is not None:
                 require_role(request, roles)
             return await handler(request)
 
         guarded.__api__ = doc  # type: ignore[attr-defined]
-        guarded.__checks_token__ = token_checked_by is not None  # type: ignore[attr-defined]
         return guarded
 
     return decorate
 
 
-async def resolve_user(request: web.Request) -> None:
-    """Look the bearer token up (once): the active user behind a live token, or None."""
-    if request.pop(keys.USER_PENDING, False):
-        async with request.config_dict[keys.DB].connection() as conn:
-            request[keys.USER] = await auth.user_for_token(conn, request[keys.TOKEN])
+async def resolve_user(request: web.Request, token: str) -> None:
+    """The active user behind a live bearer token, or None."""
+    request[keys.TOKEN] = token
+    async with request.config_dict[keys.DB].connection() as conn:
+        request[keys.USER] = await auth.user_for_token(conn, token)
 
 
 def current_user(request: web.Request) -> User:

@@ -19,4 +19,3 @@ PLANNER = web.AppKey("planner", Any)  # dispatch's planning runner (queue or in-
 # per-request storage
 USER = web.RequestKey("user", Any)    # core.users.User | None
 TOKEN = web.RequestKey("token", str)
-USER_PENDING = web.RequestKey("user_pending", bool)   # a bearer token not looked up yet (core.http.resolve_user)

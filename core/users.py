@@ -90,17 +90,12 @@ async def user_by_id(conn: asyncpg.Connection, user_id: int) -> User:
     return _user(row)
 
 
-def live_token_sql(hash_param: str) -> str:
-    """SQL condition over `auth_tokens t JOIN users u`: the token whose hash is `hash_param` is not revoked
-    nor expired and its user is active (also used by the booking created in one statement)."""
-    return f"t.token_hash = {hash_param} AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active"
-
-
 async def user_for_token(conn: asyncpg.Connection, token: str) -> User | None:
     """The active user behind a live token, or None."""
     row = await conn.fetchrow(
         f"""SELECT {_USER_COLUMNS} FROM auth_tokens t JOIN users u ON u.id = t.user_id
-            WHERE {live_token_sql("$1")}""", token_hash(token))
+            WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.active""",
+        token_hash(token))
     return _user(row) if row else None
 
 

@@ -28,7 +28,7 @@ async def flag_overdue(db: Database) -> int:
 
 
 async def materialize(db: Database, crypto: Crypto) -> int:
-    return await booking_service.materialize_series(db, crypto)
+    return await booking_service.materialize_series(db)
 
 
 async def run_once(redis, name: str, lock_s: int, chore: Callable[[], Awaitable[int]]) -> int | None:

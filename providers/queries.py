@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import asyncpg
 
+from booking.models import CircleReach
 from providers.models import (Alert, Caregiver, Circle, DayKind, DayRule, PlannedVisit, Provider,
                               ReviewedEvaluation, SettlementBooking, SettlementVisit, SheetEntry, SheetResident, Visit,
                               VisitContext)
@@ -27,6 +28,12 @@ async def circle(conn: Conn, circle_id: int) -> Circle | None:
     row = await conn.fetchrow(f"SELECT {_CIRCLE_COLUMNS} FROM circles WHERE id = $1",
                               circle_id)
     return Circle(**row) if row else None
+
+
+async def circle_reach(conn: Conn, circle_id: int) -> CircleReach | None:
+    """A circle's centre and reach, as booking asks for it when an elder registers."""
+    row = await conn.fetchrow("SELECT lat, lon, radius_m FROM circles WHERE id = $1", circle_id)
+    return CircleReach(**row) if row else None
 
 
 async def insert_circle(conn: Conn, *, name: str, address: str, lat: float, lon: float,

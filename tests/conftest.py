@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from core.clock import local_today
 from core.crypto import Crypto
-from core.db import BoundDatabase, Database, apply_schema, connect, create_pool
+from core.db import UnitOfWork, Database, apply_schema, connect, create_pool
 from core.embedded import EmbeddedServices, start_postgres, start_redis
 from app.main import create_app
 from core.redis import create_redis
@@ -75,8 +75,8 @@ async def conn(pool):
 
 
 @pytest.fixture
-def db(conn) -> BoundDatabase:
-    return BoundDatabase(conn)
+def db(conn) -> UnitOfWork:
+    return UnitOfWork(conn)
 
 
 @pytest_asyncio.fixture

@@ -12,7 +12,7 @@ import asyncpg
 from core.users import User, create_user, hash_password
 from core.crypto import Crypto
 from booking import queries as booking_queries
-from booking.models import Resident
+from booking.models import NewResident, Resident
 
 CENTRE = (31.2304, 121.4737)  # a neighbourhood in Shanghai's Huangpu district
 _seq = itertools.count(1)
@@ -32,7 +32,8 @@ async def make_resident(conn: asyncpg.Connection, crypto: Crypto, *, circle_id: 
                   subsidy_eligible=True, eligibility=["高龄"], caregiver_gender=None,
                   care_notes="", id_card_no=None)
     fields.update(overrides)
-    return await booking_queries.insert_resident(conn, crypto, circle_id=circle_id, **fields)
+    fields["eligibility"] = tuple(fields["eligibility"])
+    return await booking_queries.insert_resident(conn, crypto, NewResident(circle_id=circle_id, **fields))
 
 
 async def make_user(conn: asyncpg.Connection, role: str, *, username: str | None = None, **links: Any) -> User:

@@ -4,7 +4,7 @@ from datetime import time, timedelta
 
 from core.errors import ApiError
 from booking import queries, service
-from booking.schemas import BookingCreate
+from booking.models import BookingRequest
 from booking.subsidy import service_month
 from tests import factories
 
@@ -18,11 +18,10 @@ async def test_fifty_simultaneous_bookings_never_overspend(committed_db, crypto,
     """50 concurrent 45-yuan cleanings against one 200-yuan wallet: at most 20,000 fen held,
     every booking still made (the rest self-pay), and the ledger sums to the wallet."""
     street = await _street(committed_db, crypto)
-    data = BookingCreate(resident_id=street.elder.id, item_code="C01", date=tomorrow,
-                         window_start=time(9), window_end=time(11))
+    data = BookingRequest(street.elder.id, "C01", tomorrow, time(9), time(11))
 
     async def one():
-        return await service.create_booking(committed_db, crypto, actor=street.users["family"], data=data)
+        return await service.create_booking(committed_db, actor=street.users["family"], request=data)
 
     results = await asyncio.gather(*(one() for _ in range(50)), return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -33,15 +32,14 @@ async def test_fifty_simultaneous_bookings_never_overspend(committed_db, crypto,
         assert wallet.held_fen == held <= 20_000
         assert wallet.held_fen == 20_000  # 4 full cleanings + a partial one fill the month exactly
         assert await queries.wallets_not_reconciling(conn) == []
-    assert sum(1 for r in results if r["self_pay_fen"] == r["price_fen"]) >= 45
+    assert sum(1 for r in results if r.self_pay_fen == r.price_fen) >= 45
 
 
 async def test_check_constraint_refuses_an_overspend_even_without_the_lock(committed_db, crypto, tomorrow):
     """Bypassing the service: a direct UPDATE past the grant is refused by wallet_not_overspent."""
     street = await _street(committed_db, crypto)
-    await service.create_booking(committed_db, crypto, actor=street.users["resident"],
-                                 data=BookingCreate(resident_id=street.elder.id, item_code="B01", date=tomorrow,
-                                                    window_start=time(9), window_end=time(11)))
+    await service.create_booking(committed_db, actor=street.users["resident"],
+                                 request=BookingRequest(street.elder.id, "B01", tomorrow, time(9), time(11)))
     async with committed_db.connection() as conn:
         try:
             await queries.move_wallet(conn, resident_id=street.elder.id, month=service_month(tomorrow),
@@ -54,33 +52,29 @@ async def test_check_constraint_refuses_an_overspend_even_without_the_lock(commi
 
 async def test_twenty_simultaneous_creates_with_one_key_make_one_booking(committed_db, crypto, tomorrow):
     street = await _street(committed_db, crypto)
-    data = BookingCreate(resident_id=street.elder.id, item_code="B01", date=tomorrow + timedelta(days=1),
-                         window_start=time(9), window_end=time(11))
+    data = BookingRequest(street.elder.id, "B01", tomorrow + timedelta(days=1), time(9), time(11))
 
     async def one():
-        return await service.create_booking(committed_db, crypto, actor=street.users["operator"], data=data,
+        return await service.create_booking(committed_db, actor=street.users["operator"], request=data,
                                             idempotency_key="call-42")
 
     results = await asyncio.gather(*(one() for _ in range(20)), return_exceptions=True)
     bodies = [r for r in results if not isinstance(r, BaseException)]
     errors = [r for r in results if isinstance(r, BaseException)]
     assert all(isinstance(e, ApiError) for e in errors), errors[:3]
-    assert len(bodies) == 20 and len({b["id"] for b in bodies}) == 1
+    assert len(bodies) == 20 and len({b.id for b in bodies}) == 1
     async with committed_db.connection() as conn:
         assert await conn.fetchval("SELECT count(*) FROM bookings WHERE resident_id = $1", street.elder.id) == 1
         assert await queries.wallets_not_reconciling(conn) == []
 
 
 async def test_fifty_simultaneous_keyed_bookings_never_overspend(committed_db, crypto, tomorrow):
-    """As above with a key each (the one-statement path): when another booking of the month commits between
-    a statement's snapshot and its wallet lock, the statement is undone and the booking made in a
-    transaction; every stored response is the booking as read back."""
+    """As above with a key each: every key keeps the booking it made, and the wallet holds the grant."""
     street = await _street(committed_db, crypto)
-    data = BookingCreate(resident_id=street.elder.id, item_code="C01", date=tomorrow,
-                         window_start=time(9), window_end=time(11))
+    data = BookingRequest(street.elder.id, "C01", tomorrow, time(9), time(11))
 
     async def one(n):
-        return await service.create_booking(committed_db, crypto, actor=street.users["family"], data=data,
+        return await service.create_booking(committed_db, actor=street.users["family"], request=data,
                                             idempotency_key=f"fifty-{n}")
 
     results = await asyncio.gather(*(one(n) for n in range(50)), return_exceptions=True)
@@ -91,41 +85,35 @@ async def test_fifty_simultaneous_keyed_bookings_never_overspend(committed_db, c
         held = await conn.fetchval("SELECT sum(subsidy_fen) FROM bookings WHERE resident_id = $1", street.elder.id)
         assert wallet.held_fen == held == 20_000
         assert await queries.wallets_not_reconciling(conn) == []
-        stored = {r["key"]: r["response_body"] for r in await conn.fetch(
-            "SELECT key, response_body FROM idempotency_keys WHERE key LIKE 'fifty-%' AND response_status = 201")}
-    assert stored == {f"fifty-{n}": body for n, body in enumerate(results)}
-    assert len({b["id"] for b in results}) == 50
+        kept = {r["key"]: r["booking_id"] for r in await conn.fetch(
+            "SELECT key, booking_id FROM idempotency_keys WHERE key LIKE 'fifty-%'")}
+    assert kept == {f"fifty-{n}": booking.id for n, booking in enumerate(results)}
+    assert len(set(kept.values())) == 50
 
 
-async def test_a_split_changed_under_the_wallet_lock_undoes_the_statement(committed_db, crypto, tomorrow, caplog):
-    """The statement splits from its snapshot of the wallet; another transaction takes most of the month's
-    subsidy and commits while the statement waits for the wallet's lock: the statement is undone (nothing
-    of it stays, not the key) and the booking is made in a transaction with the split under the lock."""
-    caplog.set_level("INFO", logger="booking.service")
+async def test_a_booking_waits_for_the_wallet_and_splits_under_its_lock(committed_db, crypto, tomorrow):
+    """Another transaction takes most of the month's subsidy and commits while a booking waits for the
+    wallet's row lock: the booking splits against what is left once it holds the lock."""
     street = await _street(committed_db, crypto)
     month = service_month(tomorrow)
-    request = BookingCreate(resident_id=street.elder.id, item_code="C01", date=tomorrow,
-                            window_start=time(9), window_end=time(11))
-    first = await service.create_booking(committed_db, crypto, actor=street.users["family"], data=request,
+    request = BookingRequest(street.elder.id, "C01", tomorrow, time(9), time(11))
+    first = await service.create_booking(committed_db, actor=street.users["family"], request=request,
                                          idempotency_key="lock-1")
-    assert first["subsidy_fen"] == 4_500
+    assert first.subsidy_fen == 4_500
     async with committed_db.pool.acquire() as other:
         tx = other.transaction()
         await tx.start()
         await other.execute("UPDATE subsidy_wallets SET held_fen = 19_990 WHERE resident_id = $1 AND month = $2",
                             street.elder.id, month)
-        task = asyncio.create_task(service.create_booking(committed_db, crypto, actor=street.users["family"],
-                                                          data=request, idempotency_key="lock-2"))
+        task = asyncio.create_task(service.create_booking(committed_db, actor=street.users["family"],
+                                                          request=request, idempotency_key="lock-2"))
         await asyncio.sleep(0.5)
         assert not task.done()   # waiting for the wallet's row lock
         await tx.commit()
     second = await task
-    assert "changed under the wallet lock" in caplog.text
-    assert (second["subsidy_fen"], second["self_pay_fen"]) == (10, 4_490)
+    assert (second.subsidy_fen, second.self_pay_fen) == (10, 4_490)
     async with committed_db.connection() as conn:
         assert (await queries.wallet(conn, street.elder.id, month)).held_fen == 20_000
-        assert await conn.fetchval("SELECT count(*) FROM bookings WHERE resident_id = $1", street.elder.id) == 2
         holds = await conn.fetch("SELECT booking_id, amount_fen FROM wallet_entries WHERE kind = 'hold' ORDER BY id")
-        assert [tuple(h) for h in holds] == [(first["id"], 4_500), (second["id"], 10)]
-        stored = await conn.fetchval("SELECT response_body FROM idempotency_keys WHERE key = 'lock-2'")
-        assert stored == second
+        assert [tuple(h) for h in holds] == [(first.id, 4_500), (second.id, 10)]
+        assert await conn.fetchval("SELECT booking_id FROM idempotency_keys WHERE key = 'lock-2'") == second.id

@@ -100,31 +100,3 @@ def test_id_card_checksum():
     assert valid_id_card("11010519491231002X")
     assert not valid_id_card("110105194912310021")
     assert not valid_id_card("1101051949123100")
-
-
-def test_the_sql_subsidy_split_agrees_with_split_price(settings):
-    """The one-statement booking create splits in SQL (queries.subsidy_sql); it must be split_price's rule."""
-    import asyncio
-
-    import asyncpg
-    from hypothesis import given, settings as hypothesis_settings, strategies as st
-
-    from booking.queries import subsidy_sql
-
-    sql = "SELECT " + subsidy_sql(price="$1::int", cap="$2::int", available="$3::int", eligible="$4::bool")
-    loop = asyncio.new_event_loop()
-    conn = loop.run_until_complete(asyncpg.connect(settings.database_url))
-    fen = st.integers(min_value=0, max_value=1_000_000)
-
-    @hypothesis_settings(max_examples=300, deadline=None)
-    @given(price=fen, cap=fen, available=st.integers(min_value=-1_000_000, max_value=1_000_000), eligible=st.booleans())
-    def agree(price, cap, available, eligible):
-        in_sql = loop.run_until_complete(conn.fetchval(sql, price, cap, available, eligible))
-        assert in_sql == split_price(price_fen=price, subsidy_max_fen=cap, available_fen=available,
-                                     eligible=eligible).subsidy_fen
-
-    try:
-        agree()
-    finally:
-        loop.run_until_complete(conn.close())
-        loop.close()

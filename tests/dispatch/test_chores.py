@@ -2,17 +2,17 @@
 and a round locked by another process is skipped."""
 from datetime import time, timedelta
 
-from booking.schemas import SeriesCreate
 from booking import service as booking_service
+from booking.models import SeriesRequest
 from dispatch import chores
 
 
 async def test_series_chore_creates_the_coming_days_once(db, crypto, street, redis, today):
     """A series made two days ago has bookings through today+5; the hourly chore adds today+6
     and today+7, and a second round in the same hour is skipped by the lock."""
-    data = SeriesCreate(resident_id=street.elder.id, item_code="M01", window_start=time(11), window_end=time(12),
-                        start_date=today + timedelta(days=1), end_date=today + timedelta(days=30))
-    _, created = await booking_service.create_series(db, crypto, actor=street.users["family"], data=data,
+    data = SeriesRequest(street.elder.id, "M01", (1, 2, 3, 4, 5, 6, 7), time(11), time(12),
+                         today + timedelta(days=1), today + timedelta(days=30))
+    _, created = await booking_service.create_series(db, actor=street.users["family"], request=data,
                                                      today=today - timedelta(days=2))
     assert created == 5
     made = await chores.run_once(redis, "series-test", 60, lambda: chores.materialize(db, crypto))

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from core.clock import local_instant
 from booking import service as booking_service
-from booking.schemas import BookingCreate
+from booking.models import BookingRequest
 from providers import service
 from providers.models import PlannedVisit
 
@@ -13,11 +13,10 @@ from providers.models import PlannedVisit
 async def book(db, crypto, street, day: date, item: str = "C01", *, resident=None) -> int:
     """A pending booking of `item` on `day` (any day: the booking horizon is moved to allow it)."""
     resident = resident or street.elder
-    data = BookingCreate(resident_id=resident.id, item_code=item, date=day, window_start=time(8),
-                         window_end=time(20), channel="hotline")
-    body = await booking_service.create_booking(db, crypto, actor=street.users["operator"], data=data,
+    data = BookingRequest(resident.id, item, day, time(8), time(20), channel="hotline")
+    body = await booking_service.create_booking(db, actor=street.users["operator"], request=data,
                                                 today=day - timedelta(days=1))
-    return body["id"]
+    return body.id
 
 
 async def publish(conn, booking_id: int, caregiver_ids: list[int], start: datetime, minutes: int,

@@ -7,7 +7,7 @@ from icalendar import Calendar
 
 from core.clock import local_instant, local_now
 from booking import service as booking_service
-from booking.schemas import BookingCreate
+from booking.models import BookingRequest
 from providers import service
 from tests.conftest import login
 from tests.factories import make_provider, make_user
@@ -124,13 +124,11 @@ async def test_day_sheet_and_calendar_feed(client, db, conn, crypto, street, tom
 
 async def test_visit_check_in_out_alerts_and_correction(client, db, conn, crypto, street, today):
     """A visit starting in ten minutes: check in far away (flagged), check out done, then correct it."""
-    booking = await booking_service.create_booking(
-        db, crypto, actor=street.users["operator"], today=today - timedelta(days=1),
-        data=BookingCreate(resident_id=street.elder.id, item_code="C01", date=today,
-                                           window_start=time(6), window_end=time(21), channel="hotline"))
+    booking = await booking_service.create_booking(db, actor=street.users["operator"], today=today - timedelta(days=1),
+        request=BookingRequest(street.elder.id, "C01", today, time(6), time(21), channel="hotline"))
     start = local_now().replace(microsecond=0) + timedelta(minutes=10)
-    await publish(conn, booking["id"], [street.caregiver_id], start, 60)
-    (visit_id,) = await visit_ids(conn, booking["id"])
+    await publish(conn, booking.id, [street.caregiver_id], start, 60)
+    (visit_id,) = await visit_ids(conn, booking.id)
     me = await login(client, "caregiver")
     assert await field_of(await client.post(f"/api/v1/visits/{visit_id}/check-in", headers=me,
                                             json={"lat": 999, "lon": 121.4})) == "lat"

@@ -263,14 +263,14 @@ async def integrity_problems(conn: asyncpg.Connection, acked: dict[str, dict] | 
     problems: list[str] = []
     rows = await conn.fetch("SELECT id, resident_id, subsidy_fen, price_fen, self_pay_fen, status FROM bookings")
     bookings = {r["id"]: r for r in rows}
-    keys = await conn.fetch("SELECT user_id, key, response_status, response_body FROM idempotency_keys")
-    half = [f"{k['user_id']}/{k['key']}" for k in keys if k["response_body"] is None]
+    keys = await conn.fetch("SELECT user_id, key, booking_id FROM idempotency_keys")
+    half = [f"{k['user_id']}/{k['key']}" for k in keys if k["booking_id"] is None]
     if half:
-        problems.append(f"{len(half)} idempotency keys claimed without a response: {half[:5]}")
+        problems.append(f"{len(half)} idempotency keys claimed without a booking: {half[:5]}")
     by_booking: dict[int, int] = {}
     for k in keys:
-        if k["response_body"] is not None:
-            booking_id = int(k["response_body"]["id"])
+        if k["booking_id"] is not None:
+            booking_id = k["booking_id"]
             by_booking[booking_id] = by_booking.get(booking_id, 0) + 1
             if booking_id not in bookings:
                 problems.append(f"key {k['key']} answers booking {booking_id}, which does not exist")

@@ -23,7 +23,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from core.roles import ROLES
-from core.db import BoundDatabase
+from core.db import UnitOfWork
 from core.http import RedactingAccessLogger
 from app.main import create_app
 from app.openapi import documented_routes
@@ -285,7 +285,7 @@ async def world(world_conn, crypto, run_log) -> World:
 @pytest_asyncio.fixture(scope="module")
 async def api(settings, world_conn, redis_client, world):
     await redis_client.flushdb()
-    app = create_app(settings, database=BoundDatabase(world_conn), redis_client=redis_client, with_background=False)
+    app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False)
     server = TestServer(app)
     await server.start_server(access_log_class=RedactingAccessLogger)  # as `circle serve` logs
     async with TestClient(server) as client:

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, settings as hypothesis_settings, strategies 
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule, run_state_machine_as_test
 
 from core.users import User
-from core.db import BoundDatabase, connect
+from core.db import UnitOfWork, connect
 from core.errors import Conflict
 from booking import queries, service
 from booking.lifecycle import TRANSITIONS
 from booking.models import BookingStatus as S
-from booking.schemas import BookingCreate
+from booking.models import BookingRequest
 from booking.subsidy import MONTHLY_GRANT_FEN, service_month
 
 STRESS = os.environ.get("CIRCLE_STRESS") == "1"
@@ -90,7 +90,7 @@ class WalletMachine(RuleBasedStateMachine):
         super().__init__()
         self.h = self.harness
         self.h.begin()
-        self.db = BoundDatabase(self.h.conn)
+        self.db = UnitOfWork(self.h.conn)
         self.actor, self.caregiver_id, self.model = self.h.run(self._setup())
 
     async def _setup(self):
@@ -125,11 +125,11 @@ class WalletMachine(RuleBasedStateMachine):
     def book(self, pick, item, days, key):
         resident = sorted(self.model.eligible)[pick]
         day = TODAY + timedelta(days=days)
-        data = BookingCreate(resident_id=resident, item_code=item, date=day, window_start=time(9), window_end=time(11))
+        data = BookingRequest(resident, item, day, time(9), time(11))
         replay = key is not None and any(b["key"] == key for b in self.model.bookings.values())
         price, subsidy = self.model.split(resident, item, day)
         try:
-            body = self.h.run(service.create_booking(self.db, self.h.crypto, actor=self.actor, data=data,
+            body = self.h.run(service.create_booking(self.db, actor=self.actor, request=data,
                                                      idempotency_key=key, today=TODAY))
         except Exception as exc:  # the same key with another body: refused, nothing written
             first = next(b for b in self.model.bookings.values() if b["key"] == key)
@@ -137,22 +137,22 @@ class WalletMachine(RuleBasedStateMachine):
             return multiple()
         if replay:
             first = next(b for b in self.model.bookings.values() if b["key"] == key)
-            assert first["request"] == data and body["id"] == first["id"], "a replay made another booking"
+            assert first["request"] == data and body.id == first["id"], "a replay made another booking"
             return multiple()
-        assert (body["price_fen"], body["subsidy_fen"], body["status"]) == (price, subsidy, "pending"), body
+        assert (body.price_fen, body.subsidy_fen, body.status) == (price, subsidy, "pending"), body
         month = service_month(day)
         if self.model.eligible[resident]:
             self.model.wallets.setdefault((resident, month), [MONTHLY_GRANT_FEN, 0, 0])[1] += subsidy
-        self.model.bookings[body["id"]] = {"id": body["id"], "resident": resident, "month": month, "subsidy": subsidy,
+        self.model.bookings[body.id] = {"id": body.id, "resident": resident, "month": month, "subsidy": subsidy,
                                            "status": S.PENDING, "key": key, "request": data}
-        return body["id"]
+        return body.id
 
     @rule(pick=st.integers(0, 2), item=st.sampled_from(ITEMS), days=st.integers(1, 30))
     def quote(self, pick, item, days):
         resident = sorted(self.model.eligible)[pick]
         day = TODAY + timedelta(days=days)
-        data = BookingCreate(resident_id=resident, item_code=item, date=day, window_start=time(9), window_end=time(11))
-        split, available = self.h.run(service.quote(self.db, self.h.crypto, actor=self.actor, data=data, today=TODAY))
+        data = BookingRequest(resident, item, day, time(9), time(11))
+        split, available = self.h.run(service.quote(self.db, actor=self.actor, request=data, today=TODAY))
         price, subsidy = self.model.split(resident, item, day)
         assert (split.price_fen, split.subsidy_fen, split.self_pay_fen) == (price, subsidy, price - subsidy)
         expected_available = self.model.available(resident, service_month(day)) if self.model.eligible[resident] else 0

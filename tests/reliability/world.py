@@ -13,10 +13,10 @@ from core.roles import ROLES
 from core.users import User, create_user, hash_password, issue_token
 from core.clock import local_today, utc_now
 from core.crypto import Crypto
-from core.db import BoundDatabase
+from core.db import UnitOfWork
 from booking import service as booking_service
+from booking.models import BookingRequest, SeriesRequest
 from booking.models import BookingStatus, Resident
-from booking.schemas import BookingCreate, SeriesCreate
 from providers import service as provider_service
 from providers.models import PlannedVisit
 from tests import factories
@@ -107,16 +107,15 @@ async def make_tenant(conn: asyncpg.Connection, crypto: Crypto, name: str) -> Te
 async def add_objects(conn: asyncpg.Connection, crypto: Crypto, tenant: Tenant, today: date) -> None:
     """A pending booking, a scheduled visit about to start, a visit under way, a completed and
     badly rated visit, a series and a calendar token."""
-    db = BoundDatabase(conn)
+    db = UnitOfWork(conn)
     operator = tenant.users["operator"]
     tomorrow = today + timedelta(days=1)
     now = utc_now()
 
     async def book(day: date, item: str = "C01") -> int:
-        data = BookingCreate(resident_id=tenant.elder.id, item_code=item, date=day, window_start=time(6),
-                             window_end=time(21), channel="hotline")
-        body = await booking_service.create_booking(db, crypto, actor=operator, data=data, today=day - timedelta(days=1))
-        return body["id"]
+        data = BookingRequest(tenant.elder.id, item, day, time(6), time(21), channel="hotline")
+        body = await booking_service.create_booking(db, actor=operator, request=data, today=day - timedelta(days=1))
+        return body.id
 
     async def publish(booking_id: int, start: datetime, minutes: int = 60) -> int:
         await provider_service.write_visits(conn, plan_id=None, visits=[PlannedVisit(
@@ -143,10 +142,9 @@ async def add_objects(conn: asyncpg.Connection, crypto: Crypto, tenant: Tenant, 
     tenant.evaluation_id = await conn.fetchval(
         """INSERT INTO evaluations (booking_id, rating, comment, source, created_by)
            VALUES ($1, 1, '不满意', 'return_call', $2) RETURNING id""", tenant.completed_booking_id, operator.id)
-    series, _ = await booking_service.create_series(db, crypto, actor=operator, data=SeriesCreate(
-        resident_id=tenant.elder.id, item_code="M01", weekdays=[1, 2, 3, 4, 5, 6, 7], window_start=time(11),
-        window_end=time(12), start_date=tomorrow + timedelta(days=1), end_date=tomorrow + timedelta(days=20)),
-        today=today)
+    series, _ = await booking_service.create_series(db, actor=operator, request=SeriesRequest(
+        tenant.elder.id, "M01", (1, 2, 3, 4, 5, 6, 7), time(11), time(12), tomorrow + timedelta(days=1),
+        tomorrow + timedelta(days=20)), today=today)
     tenant.series_id = series.id
     tenant.calendar_token = await provider_service.issue_calendar_token(
         db, actor=tenant.users["caregiver"], caregiver_id=tenant.caregiver_id)
