@@ -1,5 +1,7 @@
--- Service Circle schema. Idempotent: `circle init-db` applies it to an empty or current database.
--- Invariants that must never break live here, as named constraints; app/db.py maps each name
+-- Service Circle: the whole current schema, to read. Databases are built and upgraded by the
+-- numbered files in migrations/ (`circle init-db`, core/migrations.py): a schema change is a new
+-- migration plus the same change here, in one commit; tests/test_migrations.py checks they agree.
+-- Invariants that must never break live here, as named constraints; core/db.py maps each name
 -- to a clear API error. Money is integer fen; instants are timestamptz; local days are `date`
 -- and local clock times are `time` (Asia/Shanghai).
 

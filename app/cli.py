@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="web processes sharing the port (SO_REUSEPORT, Linux); the planning worker, "
                             "if any, runs in the first only")
     serve.set_defaults(run=_serve)
-    sub.add_parser("init-db", help="apply schema.sql (idempotent) and load the menu").set_defaults(run=_init_db)
+    sub.add_parser("init-db", help="create or upgrade the database (migrations/) and load the menu").set_defaults(
+        run=_init_db)
     sub.add_parser("demo", help="load the demo street into an empty database").set_defaults(run=_demo)
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
     create = users.add_parser("create", help="create a user")
@@ -231,15 +232,25 @@ def _with_services(coro_factory):
 
 
 def _init_db(args: argparse.Namespace) -> int:
-    async def run(settings: Settings) -> None:
+    """Create or upgrade the database; refuse (exit status 1) one the migrations cannot bring up to
+    this code's version, e.g. a database newer than the code."""
+    from core.migrations import MigrationError, current_version
+
+    async def run(settings: Settings) -> int:
         from core.db import connect
 
         await _prepare_database(settings, demo=False)
         conn = await connect(settings.database_url)
-        version = await conn.fetchval("SELECT max(version) FROM schema_version")
-        await conn.close()
-        print(f"schema version {version} applied; menu loaded")
-    _with_services(run)
+        try:
+            return await current_version(conn)
+        finally:
+            await conn.close()
+    try:
+        version = _with_services(run)
+    except MigrationError as exc:
+        print(f"circle init-db: {exc}", file=sys.stderr)
+        return 1
+    print(f"schema at version {version}; menu loaded")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL: the pool, the schema, transactions, and constraint names mapped to API errors."""
+"""PostgreSQL: the pool, the schema (its migrations), transactions, and constraint names mapped to API errors."""
 from __future__ import annotations
 
 import asyncio
@@ -8,11 +8,8 @@ from typing import AsyncIterator
 
 import asyncpg
 
+from core import migrations
 from core.errors import ApiError, Conflict, Invalid
-from core.settings import ROOT
-
-SCHEMA_PATH = ROOT / "schema.sql"
-SCHEMA_LOCK_ID = 20_241_121  # advisory lock: one process applies the schema at a time
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -38,11 +35,10 @@ async def connect(url: str) -> asyncpg.Connection:
 
 
 async def apply_schema(conn: asyncpg.Connection) -> int:
-    """Apply schema.sql (idempotent) under an advisory lock; return the schema version."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_ID)
-        await conn.execute(SCHEMA_PATH.read_text())
-        return await conn.fetchval("SELECT max(version) FROM schema_version")
+    """Create or upgrade the schema: apply the migrations the database lacks (core/migrations.py),
+    each in its own transaction; return the schema version. Raises core.migrations.MigrationError
+    (DatabaseNewerThanCode for a database newer than the code)."""
+    return await migrations.migrate(conn)
 
 
 class Database:
