@@ -13,7 +13,6 @@ import shutil
 import sys
 import uuid
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -21,8 +20,6 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from app.demo import load_demo
-from booking.seed import load_menu
 from core.db import apply_schema, connect
 from core.migrations import (MIGRATIONS_DIR, DatabaseNewerThanCode, MigrationError, current_version, load,
                              migrate)
@@ -31,8 +28,10 @@ from tests.reliability.support import database_url_with_name
 
 SCHEMA = ROOT / "schema.sql"
 SCHEMA_V1 = Path(__file__).parent / "data" / "schema_v1.sql"  # `git show 81bd645:schema.sql`
+# release 81bd645's menu and demo street (`circle demo`, today=2026-12-01) as `pg_dump --data-only
+# --disable-triggers --column-inserts` wrote it (the line that empties search_path taken out)
+DEMO_V1_DATA = Path(__file__).parent / "data" / "demo_v1_data.sql"
 LATEST = len(load())
-DEMO_DAY = date(2026, 3, 30)
 
 # What a schema is made of, read from pg_catalog; the first field of each row names its table
 # (or type, function), so the runner's own table can be left out.
@@ -140,28 +139,33 @@ async def test_schema_sql_is_what_the_migrations_build(new_database):
         assert built[kind] == expected[kind], f"{kind} differ between schema.sql and migrations/"
 
 
-async def test_a_release_1_database_with_the_demo_street_keeps_every_row(new_database, crypto):
+async def test_a_release_1_database_with_the_demo_street_keeps_every_row(new_database):
     """Release 81bd645's schema (tests/data/schema_v1.sql: schema_version 1, no migration record)
-    with the menu and the demo street, upgraded: every row of every table is still there (count,
-    and an md5 of its rows over the columns it had), and the schema is now schema.sql's.
-    (The demo is loaded by today's code: if a later schema change stops it from writing into the
-    release-1 schema, load that street from a frozen data dump here instead.)"""
+    with its menu and demo street (tests/data/demo_v1_data.sql: what that release's `circle demo`
+    wrote, dumped with pg_dump), upgraded: every row of every table is still there (count, and an md5
+    of its rows over every column the current schema still has), every Idempotency-Key keeps the
+    booking its stored response named, and the schema is now schema.sql's."""
+    async with connected(await database_from_schema_sql(new_database)) as conn:
+        current_columns = await table_columns(conn)
+        current_catalog = await catalog(conn)
     url = await new_database()
     async with connected(url) as conn:
         await conn.execute(SCHEMA_V1.read_text())
-        await load_menu(conn)
-        async with conn.transaction():
-            await load_demo(conn, crypto, today=DEMO_DAY)
-        columns = await table_columns(conn)
-        before = await fingerprints(conn, columns)
+        await conn.execute(DEMO_V1_DATA.read_text())
+        kept = {table: [c for c in names if c in current_columns.get(table, ())]
+                for table, names in (await table_columns(conn)).items()}
+        before = await fingerprints(conn, kept)
+        answered = {(r["user_id"], r["key"]): int(r["response_body"]["id"])
+                    for r in await conn.fetch("SELECT user_id, key, response_body FROM idempotency_keys")}
         assert await apply_schema(conn) == LATEST
-        assert await fingerprints(conn, columns) == before
+        assert await fingerprints(conn, kept) == before
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == LATEST
-        upgraded = await catalog(conn)
+        keyed = {(r["user_id"], r["key"]): r["booking_id"]
+                 for r in await conn.fetch("SELECT user_id, key, booking_id FROM idempotency_keys")}
+        assert keyed == answered
+        assert await catalog(conn) == current_catalog
     assert before["residents"][0] > 100 and before["bookings"][0] > 100 and before["wallet_entries"][0] > 0
-    assert before["schema_version"][0] == 1
-    async with connected(await database_from_schema_sql(new_database)) as conn:
-        assert upgraded == await catalog(conn)
+    assert before["schema_version"][0] == 1 and all(names for names in kept.values())
 
 
 async def table_columns(conn: asyncpg.Connection) -> dict[str, list[str]]:
