@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from core.errors import not_found
+
 RESIDENT, FAMILY, OPERATOR, DISPATCHER = "resident", "family", "operator", "dispatcher"
 PROVIDER_ADMIN, CAREGIVER, ADMIN = "provider_admin", "caregiver", "admin"
 
@@ -47,3 +49,13 @@ def circle_limit(user: Bound) -> int | None:
 def may_see_circle(user: Bound, circle_id: int) -> bool:
     limit = circle_limit(user)
     return limit is None or limit == circle_id
+
+
+def circle_for(user: Bound, requested: int | None) -> int | None:
+    """The circle a list is narrowed to: the requested one if the caller may see it (another answers
+    404, never 403, so ids cannot be probed), else the caller's own (None: every circle)."""
+    if requested is None:
+        return circle_limit(user)
+    if not may_see_circle(user, requested):
+        raise not_found("circle", requested, "服务圈")
+    return requested

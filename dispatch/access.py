@@ -3,7 +3,7 @@ A plan or circle outside the caller's scope answers 404 (never 403), so ids cann
 from __future__ import annotations
 
 from core.errors import not_found
-from core.roles import circle_limit, may_see_circle
+from core.roles import circle_for, may_see_circle
 from core.users import User
 
 
@@ -17,9 +17,4 @@ def may_see_plan(actor: User, plan_circle_id: int) -> bool:
     return may_see_circle(actor, plan_circle_id)
 
 
-def plans_circle(actor: User, requested: int | None) -> int | None:
-    """The circle a plan list is narrowed to: the requested one (checked), else the caller's own."""
-    if requested is not None:
-        check_circle(actor, requested)
-        return requested
-    return circle_limit(actor)
+plans_circle = circle_for   # a plan list: the requested circle (checked), else the caller's own

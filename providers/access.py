@@ -3,7 +3,7 @@ role and links. Anything outside the caller's scope answers 404 (never 403), so 
 probed."""
 from __future__ import annotations
 
-from core.roles import ADMIN, CAREGIVER, DISPATCHER, PROVIDER_ADMIN, circle_limit, may_see_circle
+from core.roles import ADMIN, CAREGIVER, DISPATCHER, PROVIDER_ADMIN, may_see_circle
 from core.users import User
 
 
@@ -20,15 +20,6 @@ def may_see_caregiver(user: User, *, caregiver_id: int, provider_id: int, circle
     if user.role == DISPATCHER:
         return may_see_circle(user, circle_id)
     return is_visit_caregiver(user, caregiver_id)
-
-
-def circle_scope(user: User, requested: int | None) -> tuple[int | None, bool]:
-    """(circle to narrow a list to, whether anything may be listed at all): a dispatcher bound
-    to a circle sees only that circle; asking for another one lists nothing."""
-    limit = circle_limit(user)
-    if limit is not None:
-        return limit, requested in (None, limit)
-    return requested, True
 
 
 def may_manage_calendar(user: User, *, caregiver_id: int, provider_id: int) -> bool:

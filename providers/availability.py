@@ -93,13 +93,13 @@ def check_pattern(*, shift_start: time, shift_end: time, break_earliest: time, b
 
 
 def check_day_rules(days: list, *, today: date) -> None:
-    """Day rules of an availability request (objects with date, kind, shift_start, shift_end):
+    """Day rules of an availability request (DayChange: day, kind, shift_start, shift_end):
     unique dates from today up to a year ahead; only an override has shift times, and it needs both."""
     seen: set[date] = set()
     for n, rule in enumerate(days):
-        _check_rule_date(n, rule.date, seen, today)
+        _check_rule_date(n, rule.day, seen, today)
         _check_rule_times(n, rule)
-        seen.add(rule.date)
+        seen.add(rule.day)
 
 
 def _check_rule_date(n: int, day: date, seen: set[date], today: date) -> None:

@@ -318,3 +318,39 @@ class Settlement:
     @property
     def visits(self) -> int:
         return len(self.lines)
+
+
+# ------------------------------------------------------------------ commands (what a caller asks for)
+
+
+@dataclass(frozen=True)
+class NewCaregiver:
+    """A caregiver to add; `provider_id` None means the provider admin's own."""
+
+    name: str
+    gender: str
+    phone: str
+    circle_id: int
+    qualifications: tuple[str, ...]
+    home_lat: float
+    home_lon: float
+    transport: str
+    shift_start: time
+    shift_end: time
+    provider_id: int | None = None
+    work_days: tuple[int, ...] = ALL_WEEKDAYS
+    break_minutes: int = 45
+    break_earliest: time = time(11, 30)
+    break_latest_end: time = time(13, 30)
+    max_work_minutes: int = 480
+
+
+@dataclass(frozen=True)
+class DayChange:
+    """One date's rule in an availability change: leave, an override of the shift, or normal (no rule)."""
+
+    day: date
+    kind: str
+    shift_start: time | None = None
+    shift_end: time | None = None
+    note: str = ""

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, Validat
 
 from booking.identity import PHONE_PATTERN
 from booking.schemas import ClockTime, Gender, Id, Month, Phone, Strict, Text500
-from providers.models import (Alert, Caregiver, Circle, DayRule, Provider, Settlement, SettlementLine,
+from providers.models import (Alert, Caregiver, Circle, DayChange, DayRule, NewCaregiver, Provider, Settlement, SettlementLine,
                               SheetEntry, Shift, Visit)
 from providers.settlement import REASONS_ZH
 
@@ -122,9 +122,18 @@ class CaregiverCreate(CaregiverFields):
         default=None, description="optional: also create the caregiver's login")
     password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
 
+    def command(self) -> NewCaregiver:
+        fields = {name: getattr(self, name) for name in self.model_fields if name not in ("username", "password")}
+        return NewCaregiver(**{**fields, "qualifications": tuple(self.qualifications),
+                               "work_days": tuple(self.work_days)})
+
 
 class CaregiverUpdate(CaregiverFields):
     active: bool | None = None
+
+    def changes(self) -> dict:
+        """The fields sent, as Python values (model_dump would write clock times as text)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class CaregiverRead(BaseModel):
@@ -175,6 +184,9 @@ class AvailabilityDay(Strict):
     shift_start: ClockTime | None = None
     shift_end: ClockTime | None = None
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+    def command(self) -> DayChange:
+        return DayChange(self.date, self.kind, self.shift_start, self.shift_end, self.note)
 
 
 class AvailabilityPut(Strict):

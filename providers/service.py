@@ -16,6 +16,7 @@ from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.crypto import Crypto
 from core.db import Database, constraint_error
 from core.errors import Conflict, invalid_field, not_found
+from core.roles import CAREGIVER, PROVIDER_ADMIN, circle_for
 from booking import queries as booking_queries
 from booking import service as booking_service
 from booking.models import BookingStatus
@@ -23,7 +24,7 @@ from booking.subsidy import service_month
 from providers import access, calendar, checkin, queries
 from providers.availability import check_day_rules, check_pattern, rules_by_day, working_shift
 from providers.daysheet import care_notes_visible, what_to_bring
-from providers.models import (Alert, Caregiver, Circle, DayRule, Flag, Outcome, PlannedVisit, Provider,
+from providers.models import (Alert, Caregiver, Circle, DayChange, DayRule, Flag, NewCaregiver, Outcome, PlannedVisit, Provider,
                               ReviewedEvaluation, Settlement, SheetEntry, Shift, Visit, VisitContext)
 from providers.settlement import LOW_RATING_MAX, settle
 
@@ -96,10 +97,11 @@ async def get_circle(db: Database, circle_id: int) -> Circle:
     return found
 
 
-async def create_circle(db: Database, *, data) -> Circle:
+async def create_circle(db: Database, *, name: str, address: str, lat: float, lon: float, radius_m: int,
+                        hotline_phone: str) -> Circle:
     async with db.transaction() as conn:
-        return await queries.insert_circle(conn, name=data.name, address=data.address, lat=data.lat,
-                                           lon=data.lon, radius_m=data.radius_m, hotline_phone=data.hotline_phone)
+        return await queries.insert_circle(conn, name=name, address=address, lat=lat, lon=lon, radius_m=radius_m,
+                                           hotline_phone=hotline_phone)
 
 
 async def list_providers(db: Database) -> list[Provider]:
@@ -107,12 +109,13 @@ async def list_providers(db: Database) -> list[Provider]:
         return await queries.providers(conn)
 
 
-async def create_provider(db: Database, *, data) -> Provider:
+async def create_provider(db: Database, *, name: str, phone: str, circle_ids: list[int],
+                          item_codes: list[str]) -> Provider:
     """A provider organisation with the circles it serves and the menu items it delivers."""
-    circle_ids, item_codes = sorted(set(data.circle_ids)), sorted(set(data.item_codes))
+    circle_ids, item_codes = sorted(set(circle_ids)), sorted(set(item_codes))
     async with db.transaction() as conn:
         await _check_known(conn, circle_ids=circle_ids, item_codes=item_codes)
-        provider_id = await queries.insert_provider(conn, name=data.name, phone=data.phone)
+        provider_id = await queries.insert_provider(conn, name=name, phone=phone)
         await queries.set_provider_circles(conn, provider_id, circle_ids)
         await queries.set_provider_items(conn, provider_id, item_codes)
         return await queries.provider(conn, provider_id)
@@ -147,29 +150,25 @@ async def _managed_caregiver(conn: asyncpg.Connection, actor: User, caregiver_id
     return caregiver
 
 
-async def create_caregiver(db: Database, *, actor: User, data) -> Caregiver:
+async def create_caregiver(db: Database, *, actor: User, caregiver: NewCaregiver, username: str | None = None,
+                           password: str | None = None) -> Caregiver:
     """Add a caregiver to a provider (a provider admin: their own), in a circle it serves;
     with `username` and `password`, the caregiver's login is created too."""
-    provider_id = _target_provider(actor, data.provider_id)
-    fields = _values(data, set(type(data).model_fields) - {"provider_id", "username", "password"})
+    provider_id = _target_provider(actor, caregiver.provider_id)
+    fields = {f.name: getattr(caregiver, f.name) for f in dataclasses.fields(caregiver) if f.name != "provider_id"}
     check_pattern(**{k: fields[k] for k in _PATTERN_FIELDS})
     async with db.transaction() as conn:
-        await _check_provider_circle(conn, provider_id, data.circle_id)
+        await _check_provider_circle(conn, provider_id, caregiver.circle_id)
         caregiver_id = await queries.insert_caregiver(conn, provider_id=provider_id, **fields)
-        await _create_login(conn, caregiver_id, data)
+        await _create_login(conn, caregiver_id, caregiver.name, username, password)
         return await queries.caregiver(conn, caregiver_id)
-
-
-def _values(data, names: set[str]) -> dict[str, Any]:
-    """Field values as Python objects (model_dump would serialise clock times to text)."""
-    return {name: getattr(data, name) for name in names}
 
 
 _PATTERN_FIELDS = ("shift_start", "shift_end", "break_earliest", "break_latest_end", "break_minutes")
 
 
 def _target_provider(actor: User, requested: int | None) -> int:
-    if actor.role == "provider_admin":
+    if actor.role == PROVIDER_ADMIN:
         if requested is not None and requested != actor.provider_id:
             raise not_found("provider", requested, "服务商")
         return actor.provider_id
@@ -186,22 +185,21 @@ async def _check_provider_circle(conn: asyncpg.Connection, provider_id: int, cir
                             "该服务商不服务这个服务圈")
 
 
-async def _create_login(conn: asyncpg.Connection, caregiver_id: int, data) -> None:
-    if (data.username is None) != (data.password is None):
-        field = "password" if data.password is None else "username"
+async def _create_login(conn: asyncpg.Connection, caregiver_id: int, name: str, username: str | None,
+                        password: str | None) -> None:
+    if (username is None) != (password is None):
+        field = "password" if password is None else "username"
         raise invalid_field(field, None, "username and password go together", "用户名和密码须同时填写")
-    if data.username:
-        await create_user(conn, username=data.username, password=data.password, role="caregiver",
-                          display_name=data.name, caregiver_id=caregiver_id)
+    if username:
+        await create_user(conn, username=username, password=password, role=CAREGIVER,
+                          display_name=name, caregiver_id=caregiver_id)
 
 
 async def list_caregivers(db: Database, *, actor: User, provider_id: int | None, circle_id: int | None,
                           include_inactive: bool = False) -> list[Caregiver]:
     """Caregivers the caller may see: a provider admin only their own provider's, a dispatcher
     bound to a circle only that circle's."""
-    circle_id, allowed = access.circle_scope(actor, circle_id)
-    if not allowed:
-        return []
+    circle_id = circle_for(actor, circle_id)
     async with db.connection() as conn:
         return await queries.list_caregivers(conn, provider_id=access.provider_scope(actor, provider_id),
                                              circle_id=circle_id, include_inactive=include_inactive)
@@ -212,9 +210,10 @@ async def get_caregiver(db: Database, *, actor: User, caregiver_id: int) -> Care
         return await _visible_caregiver(conn, actor, caregiver_id)
 
 
-async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, data) -> Caregiver:
-    """Change a caregiver's details; the merged pattern and circle are checked as on creation."""
-    changes = {k: v for k, v in _values(data, data.model_fields_set).items() if v is not None}
+async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, **changes: Any) -> Caregiver:
+    """Change a caregiver's details (the fields given, None meaning unchanged); the merged pattern and
+    circle are checked as on creation."""
+    changes = {k: v for k, v in changes.items() if v is not None}
     async with db.transaction() as conn:
         current = await _managed_caregiver(conn, actor, caregiver_id)
         merged = dataclasses.asdict(current) | changes
@@ -227,7 +226,7 @@ async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, data
 # ------------------------------------------------------------------ availability
 
 
-async def set_availability(db: Database, *, actor: User, caregiver_id: int, days: list,
+async def set_availability(db: Database, *, actor: User, caregiver_id: int, days: list[DayChange],
                            today: date | None = None) -> tuple[list[DayRule], list[int]]:
     """Replace the rules of the given dates (leave, override; "normal" removes the rule).
 
@@ -240,10 +239,10 @@ async def set_availability(db: Database, *, actor: User, caregiver_id: int, days
         caregiver = await _managed_caregiver(conn, actor, caregiver_id)
         for day in days:
             kind = None if day.kind == "normal" else day.kind
-            await queries.replace_day_rule(conn, caregiver_id, day=day.date, kind=kind,
+            await queries.replace_day_rule(conn, caregiver_id, day=day.day, kind=kind,
                                            shift_start=day.shift_start, shift_end=day.shift_end, note=day.note)
         rules = (await queries.day_rules(conn, [caregiver_id], first=today, last=date.max)).get(caregiver_id, [])
-        replan = await _visits_outside_shift(conn, caregiver, sorted({d.date for d in days}), rules_by_day(rules))
+        replan = await _visits_outside_shift(conn, caregiver, sorted({d.day for d in days}), rules_by_day(rules))
         return rules, replan
 
 
@@ -506,20 +505,12 @@ async def alerts(db: Database, *, actor: User, circle_id: int | None, day: date,
     (so an alert does not wait for the worker). A provider admin sees only their caregivers'
     visits; a dispatcher tied to a circle only that circle."""
     now = now or utc_now()
-    circle_id = _alert_circle(actor, circle_id)
+    circle_id = circle_for(actor, circle_id)
     async with db.connection() as conn:
         found = await queries.visits_of_day(conn, start=_midnight(day), end=_midnight(day + timedelta(days=1)),
                                             circle_id=circle_id, provider_id=access.provider_scope(actor, None))
     live = [dataclasses.replace(a, visit=_with_live_flags(a.visit, now)) for a in found]
     return [a for a in live if a.visit.flags]
-
-
-def _alert_circle(actor: User, requested: int | None) -> int | None:
-    if actor.role == "dispatcher" and actor.circle_id:
-        if requested is not None and requested != actor.circle_id:
-            raise not_found("circle", requested, "服务圈")
-        return actor.circle_id
-    return requested
 
 
 def _with_live_flags(visit: Visit, now: datetime) -> Visit:

@@ -45,7 +45,7 @@ async def get_circle(request: web.Request) -> web.Response:
 @endpoint(roles=ADMIN_ONLY, summary="Add a service circle", body=CircleCreate, response=CircleRead, status=201)
 async def create_circle(request: web.Request) -> web.Response:
     data = await parse_body(request, CircleCreate)
-    return respond(CircleRead.of(await service.create_circle(_db(request), data=data)), status=201)
+    return respond(CircleRead.of(await service.create_circle(_db(request), **data.model_dump())), status=201)
 
 
 @routes.get("/providers")
@@ -60,7 +60,7 @@ async def list_providers(request: web.Request) -> web.Response:
           body=ProviderCreate, response=ProviderRead, status=201)
 async def create_provider(request: web.Request) -> web.Response:
     data = await parse_body(request, ProviderCreate)
-    return respond(ProviderRead.of(await service.create_provider(_db(request), data=data)), status=201)
+    return respond(ProviderRead.of(await service.create_provider(_db(request), **data.model_dump())), status=201)
 
 # ------------------------------------------------------------------ caregivers
 
@@ -70,7 +70,8 @@ async def create_provider(request: web.Request) -> web.Response:
           response=CaregiverRead, status=201)
 async def create_caregiver(request: web.Request) -> web.Response:
     data = await parse_body(request, CaregiverCreate)
-    caregiver = await service.create_caregiver(_db(request), actor=current_user(request), data=data)
+    caregiver = await service.create_caregiver(_db(request), actor=current_user(request), caregiver=data.command(),
+                                               username=data.username, password=data.password)
     return respond(CaregiverRead.of(caregiver), status=201)
 
 
@@ -97,7 +98,7 @@ async def get_caregiver(request: web.Request) -> web.Response:
 async def update_caregiver(request: web.Request) -> web.Response:
     data = await parse_body(request, CaregiverUpdate)
     caregiver = await service.update_caregiver(_db(request), actor=current_user(request),
-                                               caregiver_id=path_id(request), data=data)
+                                               caregiver_id=path_id(request), **data.changes())
     return respond(CaregiverRead.of(caregiver))
 
 
@@ -108,7 +109,7 @@ async def set_availability(request: web.Request) -> web.Response:
     body = await parse_body(request, AvailabilityPut)
     caregiver_id = path_id(request)
     rules, replan = await service.set_availability(_db(request), actor=current_user(request),
-                                                   caregiver_id=caregiver_id, days=body.days)
+                                                   caregiver_id=caregiver_id, days=[d.command() for d in body.days])
     return respond(AvailabilityRead(caregiver_id=caregiver_id, days=[DayRuleRead.of(r) for r in rules],
                                     visits_to_replan=replan))
 

@@ -1,4 +1,8 @@
 """Who may see which caregiver: pure rules of providers.access."""
+import pytest
+
+from core.errors import NotFound
+from core.roles import circle_for
 from core.users import User
 from providers import access
 
@@ -10,5 +14,7 @@ def test_a_dispatcher_bound_to_a_circle_sees_only_its_caregivers():
     assert access.may_see_caregiver(bound, caregiver_id=9, provider_id=3, circle_id=1)
     assert not access.may_see_caregiver(bound, caregiver_id=9, provider_id=3, circle_id=2)
     assert access.may_see_caregiver(unbound, caregiver_id=9, provider_id=3, circle_id=2)
-    assert access.circle_scope(bound, None) == (1, True)
-    assert access.circle_scope(bound, 2) == (1, False)
+    assert circle_for(bound, None) == 1 and circle_for(bound, 1) == 1
+    assert circle_for(unbound, None) is None and circle_for(unbound, 2) == 2
+    with pytest.raises(NotFound):   # another circle: 404 for every list, as for one record
+        circle_for(bound, 2)

@@ -6,16 +6,16 @@ import pytest
 from core.clock import local_instant
 from core.errors import ApiError, Invalid, NotFound
 from providers import service
-from providers.schemas import AvailabilityDay, CaregiverCreate, CaregiverUpdate, CircleCreate, ProviderCreate
+from providers.models import DayChange, NewCaregiver
 from tests.factories import make_caregiver, make_provider, make_user
 from tests.providers.helpers import book_and_publish
 
 
-def new_caregiver(**overrides) -> CaregiverCreate:
-    fields = dict(name="赵丽", gender="F", phone="13711112222", circle_id=1, qualifications=["G", "C", "B"],
+def new_caregiver(**overrides) -> NewCaregiver:
+    fields = dict(name="赵丽", gender="F", phone="13711112222", circle_id=1, qualifications=("G", "C", "B"),
                   home_lat=31.229, home_lon=121.473, transport="walk", shift_start=time(8), shift_end=time(16))
     fields.update(overrides)
-    return CaregiverCreate(**fields)
+    return NewCaregiver(**fields)
 
 
 async def other_provider_admin(conn, street):
@@ -24,11 +24,11 @@ async def other_provider_admin(conn, street):
 
 
 async def test_circles_and_providers(db, street):
-    circle = await service.create_circle(db, data=CircleCreate(name="南京东路服务圈", lat=31.235, lon=121.48,
-                                                               radius_m=1200))
+    circle = await service.create_circle(db, name="南京东路服务圈", address="", lat=31.235, lon=121.48,
+                                         radius_m=1200, hotline_phone="")
     assert circle.radius_m == 1200 and circle in await service.list_circles(db)
-    provider = await service.create_provider(db, data=ProviderCreate(
-        name="安康居家养老", circle_ids=[circle.id, street.circle_id], item_codes=["C01", "M01", "C01"]))
+    provider = await service.create_provider(
+        db, name="安康居家养老", phone="", circle_ids=[circle.id, street.circle_id], item_codes=["C01", "M01", "C01"])
     assert provider.circle_ids == tuple(sorted([circle.id, street.circle_id]))
     assert provider.item_codes == ("C01", "M01")
     assert provider.id in [p.id for p in await service.list_providers(db)]
@@ -36,42 +36,42 @@ async def test_circles_and_providers(db, street):
 
 async def test_provider_with_unknown_circle_or_item_names_the_field(db, street):
     with pytest.raises(Invalid) as circle:
-        await service.create_provider(db, data=ProviderCreate(name="甲", circle_ids=[999_999], item_codes=["C01"]))
+        await service.create_provider(db, name="甲", phone="", circle_ids=[999_999], item_codes=["C01"])
     assert circle.value.details[0]["field"] == "circle_ids"
     with pytest.raises(Invalid) as item:
-        await service.create_provider(db, data=ProviderCreate(name="乙", circle_ids=[street.circle_id],
-                                                              item_codes=["C01", "ZZ9"]))
+        await service.create_provider(db, name="乙", phone="", circle_ids=[street.circle_id],
+                                      item_codes=["C01", "ZZ9"])
     assert item.value.details[0]["field"] == "item_codes" and item.value.details[0]["value"] == ["ZZ9"]
 
 
 async def test_provider_admin_adds_a_caregiver_to_their_own_provider(db, street):
     actor = street.users["provider_admin"]
-    created = await service.create_caregiver(db, actor=actor, data=new_caregiver(circle_id=street.circle_id,
-                                                                                 username="zhaoli", password="secret-pw-1"))
+    created = await service.create_caregiver(db, actor=actor, caregiver=new_caregiver(circle_id=street.circle_id),
+                                             username="zhaoli", password="secret-pw-1")
     assert created.provider_id == street.provider_id and created.qualifications == ("G", "C", "B")
     assert "B01" in created.item_codes
     with pytest.raises(NotFound):
-        await service.create_caregiver(db, actor=actor, data=new_caregiver(circle_id=street.circle_id,
+        await service.create_caregiver(db, actor=actor, caregiver=new_caregiver(circle_id=street.circle_id,
                                                                            provider_id=street.provider_id + 999))
 
 
 async def test_caregiver_checks_circle_and_pattern(db, conn, street):
     admin = street.users["admin"]
     with pytest.raises(Invalid) as no_provider:
-        await service.create_caregiver(db, actor=admin, data=new_caregiver(circle_id=street.circle_id))
+        await service.create_caregiver(db, actor=admin, caregiver=new_caregiver(circle_id=street.circle_id))
     assert no_provider.value.details[0]["field"] == "provider_id"
     elsewhere = await make_provider(conn)
     with pytest.raises(Invalid) as circle:
-        await service.create_caregiver(db, actor=admin, data=new_caregiver(circle_id=street.circle_id,
+        await service.create_caregiver(db, actor=admin, caregiver=new_caregiver(circle_id=street.circle_id,
                                                                            provider_id=elsewhere))
     assert circle.value.details[0]["field"] == "circle_id"
     with pytest.raises(Invalid) as order:
-        await service.create_caregiver(db, actor=admin, data=new_caregiver(
+        await service.create_caregiver(db, actor=admin, caregiver=new_caregiver(
             circle_id=street.circle_id, provider_id=street.provider_id, shift_start=time(16), shift_end=time(8)))
     assert order.value.details[0]["field"] == "shift_end"
     with pytest.raises(Invalid) as login:
-        await service.create_caregiver(db, actor=admin, data=new_caregiver(
-            circle_id=street.circle_id, provider_id=street.provider_id, username="only-name"))
+        await service.create_caregiver(db, actor=admin, caregiver=new_caregiver(
+            circle_id=street.circle_id, provider_id=street.provider_id), username="only-name")
     assert login.value.details[0]["field"] == "password"
 
 
@@ -94,18 +94,18 @@ async def test_lists_and_reads_are_scoped(db, conn, street):
 async def test_update_merges_and_checks(db, conn, street):
     actor = street.users["provider_admin"]
     updated = await service.update_caregiver(db, actor=actor, caregiver_id=street.caregiver_id,
-                                             data=CaregiverUpdate(shift_end=time(18), transport="walk"))
+                                             shift_end=time(18), transport="walk")
     assert updated.shift_end == time(18) and updated.transport == "walk" and updated.shift_start == time(8)
     with pytest.raises(Invalid) as bad:
         await service.update_caregiver(db, actor=actor, caregiver_id=street.caregiver_id,
-                                       data=CaregiverUpdate(shift_start=time(19)))
+                                       shift_start=time(19))
     assert bad.value.details[0]["field"] == "shift_end"
     _, other_admin = await other_provider_admin(conn, street)
     with pytest.raises(NotFound):
         await service.update_caregiver(db, actor=other_admin, caregiver_id=street.caregiver_id,
-                                       data=CaregiverUpdate(active=False))
+                                       active=False)
     retired = await service.update_caregiver(db, actor=actor, caregiver_id=street.caregiver_id,
-                                             data=CaregiverUpdate(active=False))
+                                             active=False)
     assert not retired.active
 
 
@@ -115,15 +115,15 @@ async def test_availability_replaces_dates_and_names_visits_to_replan(db, conn, 
     actor = street.users["provider_admin"]
     day2 = tomorrow + timedelta(days=1)
     rules, replan = await service.set_availability(db, actor=actor, caregiver_id=street.caregiver_id, days=[
-        AvailabilityDay(date=tomorrow, kind="leave", note="病假"),
-        AvailabilityDay(date=day2, kind="override", shift_start=time(12), shift_end=time(18))], today=today)
+        DayChange(day=tomorrow, kind="leave", note="病假"),
+        DayChange(day=day2, kind="override", shift_start=time(12), shift_end=time(18))], today=today)
     assert [(r.day, r.kind.value) for r in rules] == [(tomorrow, "leave"), (day2, "override")]
     assert replan == [booked]
     assert await service.available_caregivers(conn, circle_id=street.circle_id, day=tomorrow) == []
     (_, shift), = await service.available_caregivers(conn, circle_id=street.circle_id, day=day2)
     assert shift.start == local_instant(day2, time(12))
     rules, _ = await service.set_availability(db, actor=actor, caregiver_id=street.caregiver_id,
-                                              days=[AvailabilityDay(date=tomorrow, kind="normal")], today=today)
+                                              days=[DayChange(day=tomorrow, kind="normal")], today=today)
     assert [r.day for r in rules] == [day2]
     days = await service.working_days(db, actor=actor, caregiver_id=street.caregiver_id, start=tomorrow, days=2)
     assert [(d, kind) for d, kind, _ in days] == [(tomorrow, "normal"), (day2, "override")]
@@ -142,7 +142,7 @@ async def test_availability_bad_days_name_the_field(db, street, today):
         day = dict(day, date=today + timedelta(days=day["date"]))
         with pytest.raises(Invalid) as caught:
             await service.set_availability(db, actor=street.users["admin"], caregiver_id=street.caregiver_id,
-                                           days=[AvailabilityDay(**day)], today=today)
+                                           days=[DayChange(day=day.pop("date"), **day)], today=today)
         assert caught.value.details[0]["field"] == field, day
 
 
@@ -150,11 +150,11 @@ async def test_availability_of_another_provider_is_404(db, conn, street, today):
     _, other_admin = await other_provider_admin(conn, street)
     with pytest.raises(NotFound):
         await service.set_availability(db, actor=other_admin, caregiver_id=street.caregiver_id,
-                                       days=[AvailabilityDay(date=today, kind="leave")], today=today)
+                                       days=[DayChange(day=today, kind="leave")], today=today)
 
 
 async def test_duplicate_dates_are_refused(db, street, today):
-    days = [AvailabilityDay(date=today, kind="leave"), AvailabilityDay(date=today, kind="normal")]
+    days = [DayChange(day=today, kind="leave"), DayChange(day=today, kind="normal")]
     with pytest.raises(ApiError) as caught:
         await service.set_availability(db, actor=street.users["admin"], caregiver_id=street.caregiver_id,
                                        days=days, today=today)
