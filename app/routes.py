@@ -9,6 +9,7 @@ from pydantic import BaseModel, StringConstraints
 from typing_extensions import Annotated
 
 from core import users as auth, keys
+from core import labels
 from core.roles import ROLES
 from core.http import PUBLIC, current_user, endpoint, parse_body, respond
 from core.redis import redis_ok
@@ -68,6 +69,19 @@ def client_address(request: web.Request, *, trust_proxy: bool) -> str:
     forwarded = request.headers.get("X-Forwarded-For", "") if trust_proxy else ""
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     return hops[-1] if hops else (request.remote or "?")
+
+
+class LabelsRead(BaseModel):
+    fields: dict[str, str]
+    reasons: dict[str, str]
+    codes: dict[str, str]
+
+
+@api_routes.get("/labels")
+@endpoint(roles=PUBLIC, summary="The Chinese names of fields, reasons and error codes (the consoles' one table)",
+          response=LabelsRead)
+async def get_labels(request: web.Request) -> web.Response:
+    return respond(LabelsRead(**labels.served()))
 
 
 @api_routes.post("/auth/login")

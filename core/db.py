@@ -9,6 +9,7 @@ from typing import AsyncIterator
 import asyncpg
 
 from core import migrations
+from core import labels
 from core.errors import ApiError, Conflict, Invalid
 
 
@@ -97,37 +98,24 @@ class UnitOfWork(Database):
             yield conn
 
 
-# constraint name -> (status, code, English message, Chinese message)
-CONSTRAINT_ERRORS: dict[str, tuple[int, str, str, str]] = {
-    "wallet_not_overspent": (409, "subsidy_exhausted",
-                             "the month's subsidy would be overspent", "本月补贴余额不足"),
-    "visits_no_double_booking": (409, "caregiver_double_booked",
-                                 "the caregiver already has a visit at that time",
-                                 "该护理员在这个时间已有其他服务"),
-    "visits_one_active_per_member": (409, "visit_exists", "the booking already has that visit",
-                                     "该预约已安排了服务人员"),
+# constraint name -> (status, code, English message); the Chinese message is the code's (core.labels.CODES)
+# unless a fourth item names it
+CONSTRAINT_ERRORS: dict[str, tuple] = {
+    "wallet_not_overspent": (409, "subsidy_exhausted", "the month's subsidy would be overspent"),
+    "visits_no_double_booking": (409, "caregiver_double_booked", "the caregiver already has a visit at that time"),
+    "visits_one_active_per_member": (409, "visit_exists", "the booking already has that visit"),
     "plans_one_published": (409, "plan_already_published",
-                            "another plan for that circle and day is already published",
-                            "该服务圈当天已有发布的排班"),
-    "plans_version_unique": (409, "plan_version_taken", "that plan version already exists",
-                             "排班版本冲突，请重试"),
-    "residents_id_card_unique": (409, "resident_exists",
-                                 "a resident with that ID card number already exists",
-                                 "该身份证号已登记"),
-    "users_username_key": (409, "username_taken", "that username is already taken", "用户名已被占用"),
-    "providers_name_key": (409, "provider_exists", "a provider with that name exists", "服务商名称已存在"),
-    "evaluations_one_per_source": (409, "already_evaluated",
-                                   "this visit was already evaluated from that source",
-                                   "该服务已评价过"),
-    "bookings_series_day_unique": (409, "series_day_exists",
-                                   "the series already has a booking that day", "该周期预约当天已存在"),
-    "caregivers_shift_order": (422, "invalid", "shift_end must be after shift_start",
-                               "下班时间须晚于上班时间"),
+                            "another plan for that circle and day is already published"),
+    "plans_version_unique": (409, "plan_version_taken", "that plan version already exists"),
+    "residents_id_card_unique": (409, "resident_exists", "a resident with that ID card number already exists"),
+    "users_username_key": (409, "username_taken", "that username is already taken"),
+    "providers_name_key": (409, "provider_exists", "a provider with that name exists"),
+    "evaluations_one_per_source": (409, "already_evaluated", "this visit was already evaluated from that source"),
+    "bookings_series_day_unique": (409, "series_day_exists", "the series already has a booking that day"),
+    "caregivers_shift_order": (422, "invalid", "shift_end must be after shift_start", "下班时间须晚于上班时间"),
     "caregiver_days_override_shift": (422, "invalid", "an override needs shift_start before shift_end",
                                       "调班须填写上下班时间，且下班晚于上班"),
-    "idempotency_keys_pkey": (409, "idempotency_in_flight",
-                              "a request with this Idempotency-Key is in progress",
-                              "相同的请求正在处理中"),
+    "idempotency_keys_pkey": (409, "idempotency_in_flight", "a request with this Idempotency-Key is in progress"),
 }
 
 
@@ -135,8 +123,8 @@ def constraint_error(exc: asyncpg.PostgresError) -> ApiError:
     """Translate a database constraint violation into the API error for its name."""
     name = getattr(exc, "constraint_name", None) or ""
     if name in CONSTRAINT_ERRORS:
-        status, code, message, message_zh = CONSTRAINT_ERRORS[name]
-        return ApiError(message, message_zh=message_zh, code=code, status=status)
+        status, code, message, *zh = CONSTRAINT_ERRORS[name]
+        return ApiError(message, message_zh=zh[0] if zh else labels.CODES[code], code=code, status=status)
     if isinstance(exc, (asyncpg.ForeignKeyViolationError, asyncpg.CheckViolationError,
                         asyncpg.NotNullViolationError)):
         return Invalid(f"rejected by the database ({name or exc.sqlstate})",

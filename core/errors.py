@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import labels
+
 
 class ApiError(Exception):
     """An error a client can act on; `message` is English, `message_zh` is shown to users."""
@@ -55,10 +57,12 @@ class Unavailable(ApiError):
 
 
 def invalid_field(field: str, value: Any, message: str, message_zh: str = "") -> Invalid:
-    """A 422 naming one field and the value that was sent."""
-    detail = {"field": field, "value": _jsonable(value), "message": message}
-    return Invalid(f"{field}: {message} (got {value!r})", message_zh=message_zh or message,
-                   details=[detail])
+    """A 422 naming one field and the value that was sent; the detail's `message_zh` names the field
+    as the consoles call it (core.labels)."""
+    reason_zh = message_zh or labels.REASONS["invalid"]
+    detail = {"field": field, "value": _jsonable(value), "message": message,
+              "message_zh": f"{labels.field_label(field)}：{reason_zh}"}
+    return Invalid(f"{field}: {message} (got {value!r})", message_zh=reason_zh, details=[detail])
 
 
 def not_found(what: str, ident: Any, what_zh: str = "") -> NotFound:

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from core import users as auth, keys
 from core.users import User
-from core.errors import Forbidden, Invalid, Unauthenticated
+from core import labels
+from core.errors import Forbidden, Invalid, Unauthenticated, invalid_field
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -72,30 +73,16 @@ def require_role(request: web.Request, roles: tuple[str, ...]) -> User:
     return user
 
 
-# how a field is called on the consoles, for the Chinese error message
-FIELD_LABELS_ZH = {
-    "resident_id": "老人", "item_code": "服务项目", "date": "服务日期", "window_start": "开始时间",
-    "window_end": "最晚开始时间", "notes": "备注", "channel": "预约渠道", "name": "姓名", "gender": "性别",
-    "birth_date": "出生日期", "phone": "电话", "address": "地址", "lat": "位置（纬度）", "lon": "位置（经度）",
-    "circle_id": "服务圈", "id_card_no": "身份证号", "care_notes": "护理注意事项", "rating": "评分",
-    "comment": "评价内容", "month": "月份", "username": "用户名", "password": "密码", "weekdays": "星期",
-    "start_date": "开始日期", "end_date": "结束日期", "time_limit_s": "计算时间", "caregiver_id": "护理员",
-    "provider_id": "服务商", "qualifications": "资质", "shift_start": "上班时间", "shift_end": "下班时间",
-    "outcome": "服务结果", "body": "请求内容",
-}
-
-
-def field_label_zh(field: str) -> str:
-    return FIELD_LABELS_ZH.get(field.split(".")[0], field)
-
-
 def validation_error(exc: ValidationError, *, prefix: str = "") -> Invalid:
     """A 422 whose details name each bad field and the value that was sent."""
-    details = [{"field": prefix + ".".join(str(p) for p in err["loc"]) if err["loc"] else prefix or "body",
-                "value": _safe(err.get("input")), "message": err["msg"]} for err in exc.errors()]
+    details = []
+    for err in exc.errors():
+        field = prefix + ".".join(str(p) for p in err["loc"]) if err["loc"] else prefix or "body"
+        details.append({"field": field, "value": _safe(err.get("input")), "message": err["msg"],
+                        "message_zh": labels.detail_zh(field, err["type"])})
     first = details[0]
     return Invalid(f"{first['field']}: {first['message']} (got {first['value']!r})",
-                   message_zh=f"“{field_label_zh(first['field'])}”填写有误，请检查", details=details)
+                   message_zh=first["message_zh"], details=details)
 
 
 def _safe(value: Any) -> Any:
@@ -112,9 +99,9 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
-            raise Invalid("the body is not valid JSON", message_zh="请求内容格式错误",
+            raise Invalid("the body is not valid JSON", message_zh=labels.REASONS["json_invalid"],
                           details=[{"field": "body", "value": raw[:200].decode(errors="replace"),
-                                    "message": "invalid JSON"}]) from exc
+                                    "message": "invalid JSON", "message_zh": labels.REASONS["json_invalid"]}]) from exc
         raise validation_error(exc) from exc
 
 
@@ -126,12 +113,14 @@ def parse_query(request: web.Request, model: type[M]) -> M:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
+    """A path id: ASCII digits within PostgreSQL's bigint (other scripts' digits are no id)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
-        raise Invalid(f"{name}: must be a positive whole number (got {raw!r})",
-                      message_zh="编号格式错误",
-                      details=[{"field": name, "value": raw, "message": "must be a positive integer"}])
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
+        raise invalid_field(name, raw, "must be a positive whole number", "编号格式错误")
     return int(raw)
+
+
+MAX_ID = 2 ** 63 - 1
 
 
 def respond(payload: BaseModel | dict | list, *, status: int = 200) -> web.Response:

@@ -253,37 +253,9 @@ export function confirmDialog({ title, text = "", yes = "确定", no = "取消",
 
 // ------------------------------------------------------------------ form errors (422)
 
-const FIELD_ZH = {
-  name: "姓名", gender: "性别", birth_date: "出生日期", phone: "电话", address: "地址", lat: "纬度",
-  lon: "经度", circle_id: "服务圈", subsidy_eligible: "补贴资格", eligibility: "补贴类别",
-  lives_alone: "独居", caregiver_gender: "护理员性别", care_notes: "照护注意事项", id_card_no: "身份证号",
-  item_code: "服务项目", date: "服务日期", window_start: "开始时间", window_end: "结束时间", notes: "备注",
-  rating: "评分", comment: "评价内容", username: "用户名", password: "密码", start_date: "开始日期",
-  end_date: "结束日期", weekdays: "星期", outcome: "结果",
-};
-
-const MESSAGE_ZH = [
-  [/field required/i, "必须填写"],
-  [/string should match pattern/i, "格式不对"],
-  [/valid date|date.*format|input should be a valid date/i, "格式不对（例：1945-03-08）"],
-  [/at least 1 character|at least \d+ characters/i, "太短或没有填写"],
-  [/at most \d+ characters/i, "太长了"],
-  [/past date/i, "须为1900年以后、今天以前的日期"],
-  [/ID card/i, "不是有效的18位身份证号"],
-  [/greater than or equal|less than or equal/i, "数值超出范围"],
-  [/valid number|valid integer|valid float/i, "请填写数字"],
-  [/input should be 'F' or 'M'/i, "请选择"],
-  [/must be after today/i, "须从明天开始"],
-  [/outside the circle|not in the circle|reach/i, "不在该服务圈范围内"],
-];
-
+/** A 422 detail in Chinese: the server names the field and the reason (core/labels.py). */
 export function fieldMessageZh(detail) {
-  const label = FIELD_ZH[fieldName(detail.field)] || "";
-  const missing = detail.value === null || detail.value === "" || /field required/i.test(detail.message || "");
-  const found = MESSAGE_ZH.find(([re]) => re.test(detail.message || ""));
-  const reason = missing ? "必须填写" : found ? found[1] : "填写有误";
-  if (detail.field === "phone" && !missing) return "电话格式不对：请填写11位手机号，或带区号的座机号（如 021-12345678）";
-  return label ? `${label}：${reason}` : reason;
+  return (detail && detail.message_zh) || "填写有误";
 }
 
 function fieldName(field) {
