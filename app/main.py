@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 from typing import AsyncIterator
 
@@ -15,10 +13,17 @@ from core.crypto import Crypto
 from core.db import Database, constraint_error, create_pool
 from core.errors import ApiError, Invalid, Unavailable
 from core.http import resolve_user, respond
-from app.openapi import build_openapi
 from core.redis import create_redis
-from app.routes import api_routes, root_routes
 from core.settings import Settings
+from booking.views import CIRCLE_REACH
+from booking.views import routes as booking_routes
+from providers.queries import circle_reach
+from providers.views import routes as provider_routes
+from dispatch.views import routes as dispatch_routes
+from dispatch.worker import background_ctx
+from app.openapi import build_openapi
+from app.pages import setup as setup_pages
+from app.routes import api_routes, root_routes
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +107,6 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 def _api_app() -> web.Application:
-    from booking.views import CIRCLE_REACH
-    from booking.views import routes as booking_routes
-    from dispatch.views import routes as dispatch_routes
-    from providers.queries import circle_reach
-    from providers.views import routes as provider_routes
-
     api = web.Application()
     api[CIRCLE_REACH] = circle_reach
     for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
@@ -132,18 +131,8 @@ def create_app(settings: Settings, *, database: Database | None = None, redis_cl
     return app
 
 
-def _optional(module: str, name: str):
-    """An attribute of a module that may not exist yet; import errors inside it still surface."""
-    if importlib.util.find_spec(module) is None:
-        return None
-    return getattr(importlib.import_module(module), name)
-
-
 def _add_extensions(app: web.Application, *, with_background: bool) -> None:
-    """Pages and background work, added by the packages that own them."""
-    setup_pages = _optional("app.pages", "setup")
-    if setup_pages:
-        setup_pages(app)
-    background_ctx = _optional("dispatch.worker", "background_ctx") if with_background else None
-    if background_ctx:
+    """The console pages, and the background work (planning, chores) unless left out."""
+    setup_pages(app)
+    if with_background:
         app.cleanup_ctx.append(background_ctx)
