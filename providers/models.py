@@ -13,11 +13,6 @@ ALL_WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
 QUALIFICATIONS = ("G", "C", "B", "N", "R", "P", "H", "A")
 
 
-class Transport(StrEnum):
-    WALK = "walk"
-    EBIKE = "ebike"
-
-
 class DayKind(StrEnum):
     """What a day rule does to the weekly pattern ("normal" only exists in requests: it removes a rule)."""
 

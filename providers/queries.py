@@ -303,11 +303,6 @@ async def insert_audit(conn: Conn, *, visit_id: int, changed_by: int, reason: st
            VALUES ($1, $2, $3, $4, $5)""", visit_id, changed_by, reason, before, after)
 
 
-async def audit_of(conn: Conn, visit_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT changed_by, reason, before, after, created_at FROM visit_audit WHERE visit_id = $1 ORDER BY id",
-        visit_id)
-
 # ------------------------------------------------------------------ day sheet and feed
 
 _SHEET_SELECT = f"""SELECT {_V}, b.status AS booking_status, b.item_code, m.name_zh AS item_name_zh,

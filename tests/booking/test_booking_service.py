@@ -158,7 +158,8 @@ async def test_strangers_cannot_book_or_see(db, crypto, street, tomorrow):
 async def test_unknown_item_and_bad_dates_are_422(db, crypto, street, today):
     with pytest.raises(Invalid) as caught:
         await book(db, crypto, street, today + timedelta(days=1), item="ZZ99")
-    assert caught.value.details[0] == {"field": "item_code", "value": "ZZ99", "message": "no such item on the menu"}
+    assert caught.value.details[0] == {"field": "item_code", "value": "ZZ99", "message": "no such item on the menu",
+                                       "message_zh": "服务项目：服务项目不存在"}
     with pytest.raises(Invalid) as caught:
         await book(db, crypto, street, today)
     assert caught.value.details[0]["field"] == "date"

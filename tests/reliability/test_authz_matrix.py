@@ -108,6 +108,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", f"{API}/auth/logout"): rule(lambda w, t: Req("POST", f"{API}/auth/logout"), "all", "all"),
     ("GET", f"{API}/auth/me"): rule(lambda w, t: Req("GET", f"{API}/auth/me"), "all", "all"),
     ("GET", f"{API}/menu"): rule(lambda w, t: Req("GET", f"{API}/menu"), "all", "all", public=True),
+    ("GET", f"{API}/labels"): rule(lambda w, t: Req("GET", f"{API}/labels"), "all", "all", public=True),
     # ---------------------------------------------------------------- booking
     ("POST", f"{API}/residents"): rule(lambda w, t: Req("POST", f"{API}/residents", body=_resident_body(w, t)),
                                        HOTLINE, HOTLINE),
