@@ -123,7 +123,7 @@ class CaregiverCreate(CaregiverFields):
     password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
 
     def command(self) -> NewCaregiver:
-        fields = {name: getattr(self, name) for name in self.model_fields if name not in ("username", "password")}
+        fields = {name: getattr(self, name) for name in type(self).model_fields if name not in ("username", "password")}
         return NewCaregiver(**{**fields, "qualifications": tuple(self.qualifications),
                                "work_days": tuple(self.work_days)})
 
