@@ -154,6 +154,7 @@ CREATE TABLE IF NOT EXISTS users (
         (role <> 'provider_admin' OR provider_id IS NOT NULL) AND
         (role <> 'caregiver' OR caregiver_id IS NOT NULL))
 );
+CREATE UNIQUE INDEX IF NOT EXISTS users_username_lower_unique ON users (lower(username));
 
 CREATE TABLE IF NOT EXISTS family_links (
     user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -167,7 +168,8 @@ CREATE TABLE IF NOT EXISTS auth_tokens (
     user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at  timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL,
-    revoked_at  timestamptz
+    revoked_at  timestamptz,
+    last_used_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS auth_tokens_user_idx ON auth_tokens (user_id);
 
@@ -398,6 +400,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS visits_one_active_per_member ON visits (bookin
 CREATE INDEX IF NOT EXISTS visits_caregiver_day_idx ON visits (caregiver_id, planned_start);
 -- the caregiver's notes at check-out (added by providers; idempotent)
 ALTER TABLE visits ADD COLUMN IF NOT EXISTS notes text NOT NULL DEFAULT '';
+-- a provider's correction that makes a visit done waits for the street office's review (0003)
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS review_status text
+    CONSTRAINT visits_review_status CHECK (review_status IN ('pending', 'approved', 'rejected'));
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS corrected_by bigint REFERENCES users (id);
 CREATE INDEX IF NOT EXISTS visits_booking_idx ON visits (booking_id);
 
 CREATE TABLE IF NOT EXISTS visit_audit (

@@ -263,7 +263,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _create_user(args: argparse.Namespace) -> int:
+    from core.errors import ApiError
     from core.roles import ROLES
+    from core.users import check_password
 
     if args.role not in ROLES:
         print(f"--role must be one of: {', '.join(ROLES)}", file=sys.stderr)
@@ -271,6 +273,11 @@ def _create_user(args: argparse.Namespace) -> int:
     args.password = args.password or _ask_password()
     if not args.password:
         print("a password is needed", file=sys.stderr)
+        return 2
+    try:
+        check_password(args.password)
+    except ApiError as refused:
+        print(f"--password: {refused.details[0]['message']} ({refused.message_zh})", file=sys.stderr)
         return 2
 
     async def run(settings: Settings):

@@ -55,7 +55,10 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _error(ApiError(exc.reason, code=_HTTP_CODES.get(exc.status, "error"), status=exc.status))
+        response = _error(ApiError(exc.reason, code=_HTTP_CODES.get(exc.status, "error"), status=exc.status))
+        if "Allow" in exc.headers:   # 405: which methods the path takes
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except asyncpg.IntegrityConstraintViolationError as exc:
         return _error(constraint_error(exc))
     except asyncpg.DataError as exc:
@@ -115,6 +118,13 @@ def _api_app() -> web.Application:
     return api
 
 
+async def _private_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No software version in `Server`; nothing a signed-in person was shown is kept by a cache."""
+    response.headers["Server"] = "service-circle"
+    if request.get(keys.USER) is not None or "Authorization" in request.headers or "token" in request.query:
+        response.headers["Cache-Control"] = "no-store"
+
+
 def create_app(settings: Settings, *, database: Database | None = None, redis_client=None,
                with_background: bool = True) -> web.Application:
     """Build the application. `database` / `redis_client` let tests bind their own;
@@ -122,6 +132,7 @@ def create_app(settings: Settings, *, database: Database | None = None, redis_cl
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 ** 2)
     app[keys.SETTINGS] = settings
     app[keys.CRYPTO] = Crypto(settings.resolved_secret())
+    app.on_response_prepare.append(_private_headers)
     app.cleanup_ctx.append(_database_ctx(database))
     app.cleanup_ctx.append(_redis_ctx(redis_client))
     app.add_routes(root_routes)

@@ -9,11 +9,12 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from core.clock import local_today
 from core.crypto import mask_id_card
+from core.fields import Day, Id, IsoDate, Lat, Lon, Month
 from booking.identity import PHONE_PATTERN, valid_id_card
 from booking.lifecycle import STATUS_ZH
 from booking.models import (Booking, BookingRequest, CallLog, MenuCategory, MenuItem, NewResident, Resident, Series,
                             SeriesRequest, Wallet, WalletEntry)
-from booking.subsidy import MONTHLY_GRANT_FEN, parse_month
+from booking.subsidy import MONTHLY_GRANT_FEN
 
 
 def _clock(value: dt.time) -> dt.time:
@@ -36,10 +37,8 @@ ClockTime = Annotated[dt.time, BeforeValidator(_pad_hour), AfterValidator(_clock
                                       "examples": ["09:00"]})]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN)]
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Month = Annotated[str, AfterValidator(lambda v: parse_month(v) and v)]
 Gender = Literal["F", "M"]
 Channel = Literal["app", "hotline", "walk_in"]
-Id = Annotated[int, Field(ge=1, le=2**62)]
 
 
 class Strict(BaseModel):
@@ -86,11 +85,11 @@ class MenuRead(BaseModel):
 class ResidentCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     gender: Gender
-    birth_date: dt.date
+    birth_date: IsoDate
     phone: Phone
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Lat
+    lon: Lon
     circle_id: Id
     subsidy_eligible: bool = False
     eligibility: list[Literal["高龄", "独居", "失能", "低保", "空巢", "其他"]] = []
@@ -194,7 +193,7 @@ class WalletRead(BaseModel):
 class BookingCreate(Strict):
     resident_id: Id
     item_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-    date: dt.date
+    date: Day
     window_start: ClockTime
     window_end: ClockTime
     notes: Text500 = ""
@@ -258,7 +257,7 @@ class BookingList(BaseModel):
 
 class BookingQuery(Strict):
     resident_id: Id | None = None
-    date: dt.date | None = None
+    date: Day | None = None
     status: Literal["pending", "scheduled", "in_progress", "completed", "cancelled", "missed",
                     "not_home", "refused"] | None = None
     circle_id: Id | None = None
@@ -271,7 +270,7 @@ class CancelBody(Strict):
 
 
 class RescheduleBody(Strict):
-    date: dt.date
+    date: Day
     window_start: ClockTime
     window_end: ClockTime
     notes: Text500 | None = Field(default=None, description="new notes; the old ones are kept when omitted")
@@ -302,8 +301,8 @@ class SeriesCreate(Strict):
         description="ISO weekdays, 1 = Monday; all seven = daily")
     window_start: ClockTime
     window_end: ClockTime
-    start_date: dt.date
-    end_date: dt.date
+    start_date: Day
+    end_date: Day
     notes: Text500 = ""
     channel: Channel = "app"
 
@@ -368,7 +367,7 @@ class CallList(BaseModel):
 
 
 class CareCallQuery(Strict):
-    date: dt.date | None = None
+    date: Day | None = None
     circle_id: Id | None = None
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 from core import keys
 from core.clock import local_today
 from core.roles import BOOKING_READERS, ELDER_SIDE, HOTLINE
-from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
+from core.http import PUBLIC, current_user, endpoint, header_text, parse_body, parse_query, path_id, respond
 from booking import service
 from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallList,
                              CallQuery, CallRead, CancelBody, RescheduleBody, CareCallEntry, CareCallList, CareCallQuery, EvaluationCreate,
@@ -88,9 +88,8 @@ async def quote(request: web.Request) -> web.Response:
           response=BookingRead, status=201)
 async def create_booking(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
-    key = request.headers.get("Idempotency-Key")
     booking = await service.create_booking(_db(request), actor=current_user(request), request=data.command(),
-                                           idempotency_key=key.strip() if key else None)
+                                           idempotency_key=header_text(request, "Idempotency-Key"))
     return respond(BookingRead.of(booking), status=201)
 
 

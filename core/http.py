@@ -4,6 +4,7 @@ are parsed into pydantic models, and anything invalid becomes a 422 naming the f
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 import json
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TypeVar
@@ -55,8 +56,11 @@ def endpoint(*, roles: tuple[str, ...] | None, summary: str = "", body: type[Bas
 async def resolve_user(request: web.Request, token: str) -> None:
     """The active user behind a live bearer token, or None."""
     request[keys.TOKEN] = token
+    settings = request.config_dict[keys.SETTINGS]
+    idle = auth.IdleTimeout(staff=timedelta(hours=settings.token_idle_hours_staff),
+                            elder_side=timedelta(hours=settings.token_idle_hours_elder))
     async with request.config_dict[keys.DB].connection() as conn:
-        request[keys.USER] = await auth.user_for_token(conn, token)
+        request[keys.USER] = await auth.user_for_token(conn, token, idle=idle)
 
 
 def current_user(request: web.Request) -> User:
@@ -94,22 +98,52 @@ def _safe(value: Any) -> Any:
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
+    """The body as `model`; a missing body, JSON that is not JSON, a bad field or a NUL character in
+    any text is a 422 naming the field."""
     raw = await request.read()
+    if not raw.strip():
+        raise invalid_field("body", "", "a JSON body is required (send {} for no fields)", "请求内容不能为空")
     try:
-        return model.model_validate_json(raw or b"{}")
+        parsed = model.model_validate_json(raw)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise Invalid("the body is not valid JSON", message_zh=labels.REASONS["json_invalid"],
                           details=[{"field": "body", "value": raw[:200].decode(errors="replace"),
                                     "message": "invalid JSON", "message_zh": labels.REASONS["json_invalid"]}]) from exc
         raise validation_error(exc) from exc
+    _refuse_nul(parsed.model_dump())
+    return parsed
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
     try:
-        return model.model_validate(dict(request.query))
+        parsed = model.model_validate(dict(request.query))
     except ValidationError as exc:
         raise validation_error(exc) from exc
+    _refuse_nul(parsed.model_dump())
+    return parsed
+
+
+def _refuse_nul(value: Any, path: str = "") -> None:
+    """PostgreSQL text cannot hold a NUL character: refuse it as bad input, naming the field."""
+    if isinstance(value, str) and "\x00" in value:
+        raise invalid_field(path or "body", value.replace("\x00", "\\0")[:200], "must not contain a NUL character",
+                            "含有无法保存的字符")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, inner in items:
+        _refuse_nul(inner, f"{path}.{key}" if path else str(key))
+
+
+def header_text(request: web.Request, name: str, *, max_length: int = 200) -> str | None:
+    """A header a client sets for us (an Idempotency-Key): printable ASCII up to `max_length`, else 422."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not value or len(value) > max_length or not (value.isascii() and value.isprintable()):
+        raise invalid_field(name, value[:max_length], f"must be 1-{max_length} printable ASCII characters",
+                            "请求编号格式错误")
+    return value
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
@@ -135,12 +169,16 @@ def _dumps(obj: Any) -> str:
 
 
 class RedactingAccessLogger(AccessLogger):
-    """The access log without the secrets some URLs carry (the calendar feed's `?token=`)."""
+    """The access log with the path and the names of its query parameters, but no personal or secret
+    values: a hotline search's phone number or name, the calendar feed's token. Only values that name
+    no person (days, months, ids of records, statuses) are kept."""
 
-    SECRET_PARAMS = frozenset({"token"})
+    PLAIN_PARAMS = frozenset({"date", "month", "start", "days", "since", "status", "circle_id", "provider_id",
+                              "caregiver_id", "resident_id", "booking_id", "plan_id", "limit", "evaluated",
+                              "include_inactive", "record", "actor_id"})
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        if "token" in request.query_string:
-            query = [(k, "***" if k in self.SECRET_PARAMS else v) for k, v in request.query.items()]
+        if request.query_string:
+            query = [(k, v if k in self.PLAIN_PARAMS else "***") for k, v in request.query.items()]
             request = request.clone(rel_url=request.rel_url.with_query(query))
         super().log(request, response, time)

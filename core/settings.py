@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, validation_alias="PORT")
     secret_key: str | None = Field(default=None, validation_alias="CIRCLE_SECRET_KEY")
     token_ttl_hours: int = Field(default=24 * 14, validation_alias="CIRCLE_TOKEN_TTL_HOURS")
+    # a token unused this long signs nobody in: staff (personal data of many elders), elder and family
+    token_idle_hours_staff: int = Field(default=12, validation_alias="CIRCLE_TOKEN_IDLE_HOURS_STAFF")
+    token_idle_hours_elder: int = Field(default=24 * 7, validation_alias="CIRCLE_TOKEN_IDLE_HOURS_ELDER")
     db_pool_size: int = Field(default=10, validation_alias="CIRCLE_DB_POOL_SIZE")
     redis_timeout_s: float = Field(default=0.5, validation_alias="CIRCLE_REDIS_TIMEOUT_S")
     login_attempts_per_minute: int = Field(default=10, validation_alias="CIRCLE_LOGIN_RATE")

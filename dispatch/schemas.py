@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.clock import LOCAL_TZ
+from core.fields import Day, Id
 from dispatch.models import Assignment, Change, Plan, PlanEdit, PlanRoute, PlanVisit, UnassignedBooking
 
-Id = Annotated[int, Field(ge=1, le=2**62)]
 TimeLimit = Annotated[int, Field(ge=1, le=600, description="seconds the solver may search")]
 
 
@@ -27,7 +27,7 @@ class Strict(BaseModel):
 
 class PlanCreate(Strict):
     circle_id: Id
-    date: dt.date
+    date: Day
     time_limit_s: TimeLimit = 10
     solution_limit: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
         default=None, description="stop after this many improving solutions (reproducible runs)")
@@ -36,7 +36,7 @@ class PlanCreate(Strict):
 
 class ReplanCreate(Strict):
     circle_id: Id
-    date: dt.date | None = Field(default=None, description="the day to re-plan; default today")
+    date: Day | None = Field(default=None, description="the day to re-plan; default today")
     freeze_minutes: Annotated[int, Field(ge=0, le=240)] = 30
     sick_caregiver_ids: Annotated[list[Id], Field(max_length=200)] = []
     time_limit_s: TimeLimit = 10
@@ -90,7 +90,7 @@ class EditCreate(Strict):
 
 class PlanQuery(Strict):
     circle_id: Id | None = None
-    date: dt.date | None = None
+    date: Day | None = None
 
 # ------------------------------------------------------------------ responses
 

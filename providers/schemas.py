@@ -4,20 +4,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from booking.identity import PHONE_PATTERN
-from booking.schemas import ClockTime, Gender, Id, Month, Phone, Strict, Text500
+from booking.schemas import ClockTime, Gender, Phone, Strict, Text500
+from core.fields import AnyLat, AnyLon, Day, Id, Lat, Lon, Month
 from providers.models import (Alert, Caregiver, Circle, DayChange, DayRule, NewCaregiver, Provider, Settlement, SettlementLine,
                               SheetEntry, Shift, Visit)
 from providers.settlement import REASONS_ZH
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Lat = Annotated[float, Field(ge=-90, le=90)]
-Lon = Annotated[float, Field(ge=-180, le=180)]
 Qualification = Literal["G", "C", "B", "N", "R", "P", "H", "A"]
 ItemCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Weekday = Annotated[int, Field(ge=1, le=7)]
+
+
+def _each_once(days: list[int]) -> list[int]:
+    if len(set(days)) != len(days):
+        raise ValueError("each weekday at most once")
+    return days
+
+
+WorkDays = Annotated[list[Weekday], AfterValidator(_each_once)]
 PhoneOrEmpty = Annotated[str, StringConstraints(strip_whitespace=True, pattern=f"^$|{PHONE_PATTERN}")]
 
 # ------------------------------------------------------------------ circles
@@ -90,7 +98,7 @@ class CaregiverFields(Strict):
     home_lat: Lat | None = None
     home_lon: Lon | None = None
     transport: Literal["walk", "ebike"] | None = None
-    work_days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7,
+    work_days: WorkDays | None = Field(default=None, min_length=1, max_length=7,
                                             description="ISO weekdays worked, 1 = Monday")
     shift_start: ClockTime | None = None
     shift_end: ClockTime | None = None
@@ -111,7 +119,7 @@ class CaregiverCreate(CaregiverFields):
     home_lat: Lat
     home_lon: Lon
     transport: Literal["walk", "ebike"]
-    work_days: list[Weekday] = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7)
+    work_days: WorkDays = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7)
     shift_start: ClockTime
     shift_end: ClockTime
     break_minutes: int = Field(default=45, ge=0, le=120)
@@ -120,7 +128,8 @@ class CaregiverCreate(CaregiverFields):
     max_work_minutes: int = Field(default=480, ge=30, le=720)
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64)] | None = Field(
         default=None, description="optional: also create the caregiver's login")
-    password: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="at least 10 characters, not a common password")
 
     def command(self) -> NewCaregiver:
         fields = {name: getattr(self, name) for name in type(self).model_fields if name not in ("username", "password")}
@@ -178,7 +187,7 @@ class CaregiverQuery(Strict):
 
 
 class AvailabilityDay(Strict):
-    date: dt.date
+    date: Day
     kind: Literal["leave", "override", "normal"] = Field(
         description="leave: off that day; override: that day's shift instead; normal: remove the rule")
     shift_start: ClockTime | None = None
@@ -239,14 +248,14 @@ class WorkingDays(BaseModel):
 
 
 class WorkingDaysQuery(Strict):
-    start: dt.date | None = Field(default=None, description="first day (default today)")
+    start: Day | None = Field(default=None, description="first day (default today)")
     days: int = Field(default=14, ge=1, le=62)
 
 # ------------------------------------------------------------------ day sheet and calendar
 
 
 class DayQuery(Strict):
-    date: dt.date | None = Field(default=None, description="the local day (default today)")
+    date: Day | None = Field(default=None, description="the local day (default today)")
 
 
 class SheetResidentRead(BaseModel):
@@ -320,8 +329,8 @@ class CheckInBody(Strict):
     """The phone's position; when it has none (indoors, permission denied), send no lat/lon and
     say why in `position_error`: the check-in is accepted and flagged `no_position`."""
 
-    lat: Lat | None = None
-    lon: Lon | None = Field(default=None, validate_default=True)
+    lat: AnyLat | None = None
+    lon: AnyLon | None = Field(default=None, validate_default=True)
     accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
     position_error: Literal["denied", "unavailable", "timeout"] | None = None
 
@@ -370,7 +379,7 @@ class VisitRead(BaseModel):
 
 class AlertQuery(Strict):
     circle_id: Id | None = None
-    date: dt.date | None = None
+    date: Day | None = None
 
 
 class AlertRead(BaseModel):

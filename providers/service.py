@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from core.users import User, create_user
+from core.users import User, check_password, create_user, set_logins_active
 from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.crypto import Crypto
 from core.db import Database, constraint_error
@@ -191,6 +191,7 @@ async def _create_login(conn: asyncpg.Connection, caregiver_id: int, name: str, 
         field = "password" if password is None else "username"
         raise invalid_field(field, None, "username and password go together", "用户名和密码须同时填写")
     if username:
+        check_password(password)
         await create_user(conn, username=username, password=password, role=CAREGIVER,
                           display_name=name, caregiver_id=caregiver_id)
 
@@ -221,6 +222,8 @@ async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, **ch
         if "circle_id" in changes:
             await _check_provider_circle(conn, current.provider_id, changes["circle_id"])
         await queries.update_caregiver(conn, caregiver_id, **changes)
+        if "active" in changes:   # deactivation ends the caregiver's access at once (and reactivation restores it)
+            await set_logins_active(conn, caregiver_id=caregiver_id, active=changes["active"])
         return await queries.caregiver(conn, caregiver_id)
 
 # ------------------------------------------------------------------ availability
@@ -334,7 +337,7 @@ async def calendar_feed(db: Database, *, caregiver_id: int, token: str, today: d
     first = today or local_today()
     async with db.connection() as conn:
         caregiver = await queries.caregiver_by_calendar_token(conn, caregiver_id, _token_hash(token))
-        if caregiver is None:
+        if caregiver is None or not caregiver.active:
             raise not_found("calendar", caregiver_id, "日历")
         entries = await _entries(conn, caregiver_id, _midnight(first),
                                  _midnight(first + timedelta(days=CALENDAR_DAYS)), None)

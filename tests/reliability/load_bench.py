@@ -71,7 +71,8 @@ WITH b AS (INSERT INTO bookings (resident_id, circle_id, item_code, service_date
      entry AS (INSERT INTO wallet_entries (resident_id, month, booking_id, kind, amount_fen)
                SELECT :rid, date '2031-03-01', id, 'hold', 50 FROM b)
 SELECT id FROM b \\gset
-UPDATE idempotency_keys SET booking_id = :id WHERE key = 'pgb-' || :client_id || '-' || :k;
+UPDATE idempotency_keys SET booking_id = :id
+    WHERE user_id = (SELECT min(id) FROM users) AND key = 'pgb-' || :client_id || '-' || :k;
 END;
 """
 
