@@ -39,13 +39,15 @@ def documented_routes(app: web.Application) -> list[tuple[str, str, Any, Endpoin
 def build_openapi(app: web.Application) -> dict[str, Any]:
     routes = documented_routes(app)
     models = {m for *_, d in routes for m in (d.body, d.query, d.response) if m is not None}
-    _, schema = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
-                                   ref_template="#/components/schemas/{model}")
+    refs, schema = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: (m.__name__, m.__module__))],
+        ref_template="#/components/schemas/{model}")
     components = dict(schema.get("$defs", {}))
     components["Error"] = ERROR_SCHEMA
-    paths: dict[str, dict] = {}
+    ref_of = {model: ref for (model, _mode), ref in refs.items()}   # two models may share a name: pydantic
+    paths: dict[str, dict] = {}                                      # then gives each its own, so ask it
     for method, path, _handler, doc in routes:
-        paths.setdefault(path, {})[method.lower()] = _operation(path, doc)
+        paths.setdefault(path, {})[method.lower()] = _operation(path, doc, ref_of)
     return {"openapi": "3.1.0",
             "info": {"title": "Service Circle API (一刻钟服务圈)", "version": "1"},
             "components": {"schemas": components,
@@ -53,11 +55,8 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             "paths": paths}
 
 
-def _ref(model: type[BaseModel]) -> dict:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _operation(path: str, doc: EndpointDoc) -> dict[str, Any]:
+def _operation(path: str, doc: EndpointDoc, ref_of: dict) -> dict[str, Any]:
+    _ref = ref_of.__getitem__
     op: dict[str, Any] = {"summary": doc.summary, "parameters": _parameters(path, doc)}
     if doc.roles is not None:
         op["security"] = [{"bearer": []}]
@@ -68,13 +67,17 @@ def _operation(path: str, doc: EndpointDoc) -> dict[str, Any]:
     if doc.response is not None:
         ok["content"] = {doc.content_type: {"schema": _ref(doc.response)}}
     error = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    op["responses"] = {str(doc.status): ok, **{code: error for code in ("401", "403", "404", "409", "422")}}
+    codes = ("401", "403", "404", "409", "422", *map(str, doc.errors))
+    op["responses"] = {str(doc.status): ok, **{code: error for code in codes}}
     return op
 
 
 def _parameters(path: str, doc: EndpointDoc) -> list[dict]:
-    params = [{"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    params = [{"name": part[1:-1], "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 0, "maximum": 2 ** 63 - 1}}
               for part in path.split("/") if part.startswith("{")]
+    params += [{"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+               for name, text in doc.headers]
     if doc.query is not None:
         schema = doc.query.model_json_schema()
         for name, prop in schema.get("properties", {}).items():

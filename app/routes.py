@@ -51,7 +51,7 @@ class Health(BaseModel):
 
 
 @root_routes.get("/healthz")
-@endpoint(roles=PUBLIC, summary="Liveness of the service, its database and Redis", response=Health)
+@endpoint(roles=PUBLIC, summary="Liveness of the service, its database and Redis", response=Health, errors=(503,))
 async def healthz(request: web.Request) -> web.Response:
     database = "ok"
     try:
@@ -85,8 +85,9 @@ async def get_labels(request: web.Request) -> web.Response:
 
 
 @api_routes.post("/auth/login")
-@endpoint(roles=PUBLIC, summary="Sign in with username and password; returns a bearer token",
-          body=LoginBody, response=LoginRead)
+@endpoint(roles=PUBLIC, summary="Sign in with username and password; returns a bearer token (10 attempts a "
+          "minute per account and per address: 429; 503 while the rate limiter is unreachable)",
+          body=LoginBody, response=LoginRead, errors=(429, 503))
 async def login(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginBody)
     settings = request.config_dict[keys.SETTINGS]

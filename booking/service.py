@@ -388,6 +388,9 @@ async def log_call(db: Database, crypto: Crypto, *, actor: User, resident_id: in
                    booking_id: int | None = None, notes: str = "") -> CallLog:
     async with db.transaction() as conn:
         await _visible_resident(conn, crypto, actor, resident_id)
+        booking = await queries.booking(conn, booking_id) if booking_id is not None else None
+        if booking_id is not None and (booking is None or booking.resident_id != resident_id):
+            raise invalid_field("booking_id", booking_id, "is not a booking of this elder", "不是这位老人的预约")
         return await queries.insert_call(conn, resident_id=resident_id, operator_id=actor.id, kind=kind,
                                          outcome=outcome, booking_id=booking_id, notes=notes)
 

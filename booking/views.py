@@ -85,7 +85,9 @@ async def quote(request: web.Request) -> web.Response:
 
 @routes.post("/bookings")
 @endpoint(roles=ELDER_SIDE, summary="Book a visit (honours Idempotency-Key)", body=BookingCreate,
-          response=BookingRead, status=201)
+          response=BookingRead, status=201,
+          headers=(("Idempotency-Key", "1-200 printable ASCII characters: a retry with the same key and body answers "
+                    "the first booking; the same key with another body is 422"),))
 async def create_booking(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
     booking = await service.create_booking(_db(request), actor=current_user(request), request=data.command(),

@@ -109,6 +109,7 @@ CONSTRAINT_ERRORS: dict[str, tuple] = {
     "plans_version_unique": (409, "plan_version_taken", "that plan version already exists"),
     "residents_id_card_unique": (409, "resident_exists", "a resident with that ID card number already exists"),
     "users_username_key": (409, "username_taken", "that username is already taken"),
+    "users_username_lower_unique": (409, "username_taken", "that username is already taken (in any case)"),
     "providers_name_key": (409, "provider_exists", "a provider with that name exists"),
     "evaluations_one_per_source": (409, "already_evaluated", "this visit was already evaluated from that source"),
     "bookings_series_day_unique": (409, "series_day_exists", "the series already has a booking that day"),

@@ -32,13 +32,16 @@ class EndpointDoc:
     response: type[BaseModel] | None
     status: int
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()   # (name, description) of request headers it reads
+    errors: tuple[int, ...] = ()                # statuses it may answer besides the usual 401/403/404/409/422
 
 
 def endpoint(*, roles: tuple[str, ...] | None, summary: str = "", body: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-             status: int = 200, content_type: str = "application/json") -> Callable[[Handler], Handler]:
+             status: int = 200, content_type: str = "application/json",
+             headers: tuple[tuple[str, str], ...] = (), errors: tuple[int, ...] = ()) -> Callable[[Handler], Handler]:
     """Declare a handler's callers and shapes; callers outside `roles` get 401/403."""
-    doc = EndpointDoc(roles, summary, body, query, response, status, content_type)
+    doc = EndpointDoc(roles, summary, body, query, response, status, content_type, headers, errors)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)

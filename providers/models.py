@@ -34,6 +34,7 @@ class Flag(StrEnum):
     NO_SHOW = "no_show"
     SHORTENED = "shortened"
     NO_POSITION = "no_position"  # the phone gave no position (GPS fails indoors): never refused
+    CORRECTED = "corrected"      # a provider's correction made it done: evidence, paid only once reviewed
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ class Visit:
     flags: tuple[str, ...]
     notes: str
     released_at: datetime | None
+    review_status: str | None = None   # a correction that made it done: pending, approved or rejected
+    corrected_by: int | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,7 @@ class SettlementVisit:
     check_in_at: datetime | None
     check_out_at: datetime | None
     check_in_distance_m: int | None
+    review_status: str | None = None
 
 
 @dataclass(frozen=True)

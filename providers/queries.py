@@ -229,7 +229,8 @@ async def release_visits(conn: Conn, booking_ids: list[int], *, now: datetime | 
 _VISIT_COLUMNS = ("id", "booking_id", "caregiver_id", "plan_id", "crew_member", "position", "planned_start",
                   "planned_end", "travel_minutes", "check_in_at", "check_in_lat", "check_in_lon",
                   "check_in_distance_m", "check_out_at", "check_out_lat", "check_out_lon",
-                  "check_out_distance_m", "outcome", "flags", "notes", "released_at")
+                  "check_out_distance_m", "outcome", "flags", "notes", "released_at", "review_status",
+                  "corrected_by")
 _V = ", ".join(f"v.{col}" for col in _VISIT_COLUMNS)
 
 
@@ -290,10 +291,16 @@ async def record_check_out(conn: Conn, visit_id: int, *, at: datetime, lat: floa
 
 
 async def correct_visit(conn: Conn, visit_id: int, *, check_in_at: datetime | None,
-                        check_out_at: datetime | None, outcome: str | None, flags: tuple[str, ...]) -> None:
+                        check_out_at: datetime | None, outcome: str | None, flags: tuple[str, ...],
+                        review_status: str | None, corrected_by: int) -> None:
     await conn.execute(
-        """UPDATE visits SET check_in_at = $2, check_out_at = $3, outcome = $4, flags = $5 WHERE id = $1""",
-        visit_id, check_in_at, check_out_at, outcome, list(flags))
+        """UPDATE visits SET check_in_at = $2, check_out_at = $3, outcome = $4, flags = $5, review_status = $6,
+               corrected_by = $7 WHERE id = $1""",
+        visit_id, check_in_at, check_out_at, outcome, list(flags), review_status, corrected_by)
+
+
+async def set_review(conn: Conn, visit_id: int, review_status: str) -> None:
+    await conn.execute("UPDATE visits SET review_status = $2 WHERE id = $1", visit_id, review_status)
 
 
 async def insert_audit(conn: Conn, *, visit_id: int, changed_by: int, reason: str, before: dict,
@@ -395,7 +402,8 @@ async def settlement_bookings(conn: Conn, *, provider_id: int, first: date, last
                   b.self_pay_fen, r.name AS resident_name,
                   (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'visit_id', v.id, 'caregiver_id', v.caregiver_id, 'check_in_at', v.check_in_at,
-                       'check_out_at', v.check_out_at, 'check_in_distance_m', v.check_in_distance_m)
+                       'check_out_at', v.check_out_at, 'check_in_distance_m', v.check_in_distance_m,
+                       'review_status', v.review_status)
                        ORDER BY v.crew_member), '[]')
                    FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL) AS visits,
                   (SELECT coalesce(jsonb_agg(jsonb_build_array(e.rating, e.cleared_at IS NOT NULL)), '[]')
@@ -412,7 +420,8 @@ async def settlement_bookings(conn: Conn, *, provider_id: int, first: date, last
 def _settlement_booking(row: asyncpg.Record) -> SettlementBooking:
     visits = tuple(SettlementVisit(
         visit_id=v["visit_id"], caregiver_id=v["caregiver_id"], check_in_at=_instant(v["check_in_at"]),
-        check_out_at=_instant(v["check_out_at"]), check_in_distance_m=v["check_in_distance_m"])
+        check_out_at=_instant(v["check_out_at"]), check_in_distance_m=v["check_in_distance_m"],
+        review_status=v.get("review_status"))
         for v in row["visits"])
     return SettlementBooking(
         booking_id=row["id"], service_date=row["service_date"], item_code=row["item_code"],

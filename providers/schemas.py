@@ -370,11 +370,19 @@ class VisitRead(BaseModel):
     notes: str
     flags: list[str]
     booking_status: str
+    review_status: Literal["pending", "approved", "rejected"] | None = Field(
+        default=None, description="a provider's correction that made the visit done waits for review (pending)")
 
     @classmethod
     def of(cls, v: Visit, booking_status: str) -> VisitRead:
         data = {name: getattr(v, name) for name in cls.model_fields if hasattr(v, name)}
         return cls(**data | {"flags": list(v.flags), "booking_status": booking_status})
+
+
+class VisitReview(Strict):
+    approve: bool
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
+        default="", description="required when rejecting")
 
 
 class AlertQuery(Strict):

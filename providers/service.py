@@ -15,10 +15,11 @@ from core.users import User, check_password, create_user, set_logins_active
 from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.crypto import Crypto
 from core.db import Database, constraint_error
-from core.errors import Conflict, invalid_field, not_found
+from core.errors import Conflict, Forbidden, invalid_field, not_found
 from core.roles import CAREGIVER, PROVIDER_ADMIN, circle_for
 from booking import queries as booking_queries
 from booking import service as booking_service
+from booking.geo import haversine_m
 from booking.models import BookingStatus
 from booking.subsidy import service_month
 from providers import access, calendar, checkin, queries
@@ -159,6 +160,7 @@ async def create_caregiver(db: Database, *, actor: User, caregiver: NewCaregiver
     check_pattern(**{k: fields[k] for k in _PATTERN_FIELDS})
     async with db.transaction() as conn:
         await _check_provider_circle(conn, provider_id, caregiver.circle_id)
+        _check_home(await queries.circle(conn, caregiver.circle_id), caregiver.home_lat, caregiver.home_lon)
         caregiver_id = await queries.insert_caregiver(conn, provider_id=provider_id, **fields)
         await _create_login(conn, caregiver_id, caregiver.name, username, password)
         return await queries.caregiver(conn, caregiver_id)
@@ -175,6 +177,18 @@ def _target_provider(actor: User, requested: int | None) -> int:
     if requested is None:
         raise invalid_field("provider_id", None, "is required", "请选择服务商")
     return requested
+
+
+HOME_REACH_M = 10_000   # a caregiver lives at most this far from their circle's centre (an hour's e-bike ride)
+
+
+def _check_home(circle: Circle, home_lat: float, home_lon: float) -> None:
+    """A caregiver's day starts and ends at home: a home far from the circle (a typo, swapped
+    coordinates) would plan impossible days."""
+    distance = round(haversine_m(home_lat, home_lon, circle.lat, circle.lon))
+    if distance > HOME_REACH_M:
+        raise invalid_field("home_lat", home_lat, f"home is {distance} m from the circle centre, over "
+                            f"{HOME_REACH_M} m", f"住处距服务圈中心{distance}米，超出{HOME_REACH_M // 1000}公里")
 
 
 async def _check_provider_circle(conn: asyncpg.Connection, provider_id: int, circle_id: int) -> None:
@@ -221,6 +235,8 @@ async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, **ch
         check_pattern(**{k: merged[k] for k in _PATTERN_FIELDS})
         if "circle_id" in changes:
             await _check_provider_circle(conn, current.provider_id, changes["circle_id"])
+        if changes.keys() & {"circle_id", "home_lat", "home_lon"}:
+            _check_home(await queries.circle(conn, merged["circle_id"]), merged["home_lat"], merged["home_lon"])
         await queries.update_caregiver(conn, caregiver_id, **changes)
         if "active" in changes:   # deactivation ends the caregiver's access at once (and reactivation restores it)
             await set_logins_active(conn, caregiver_id=caregiver_id, active=changes["active"])
@@ -436,6 +452,10 @@ async def correct_visit(db: Database, *, actor: User, visit_id: int, reason: str
     """Correct a visit's check-in/out times or outcome (provider admin of its caregiver, or a street
     admin), with a reason; before and after are kept in visit_audit.
 
+    A correction is evidence, not payment: one that leaves the visit done is flagged `corrected` and
+    withheld from settlement until a street admin reviews it (`review_visit`). Corrected times lie on
+    the visit's service day, not in the future and not before the planned start minus 2 hours.
+
     Flags are recomputed. The booking moves only forward along its lifecycle: a correction that
     completes the record of a booking still in progress (a forgotten check-out) applies the outcome
     as a check-out would; a booking already closed keeps its status and its subsidy movements
@@ -447,10 +467,14 @@ async def correct_visit(db: Database, *, actor: User, visit_id: int, reason: str
         changes = _checked_changes(ctx.visit, check_in_at, check_out_at, outcome, now)
         after = dataclasses.replace(ctx.visit, **changes)
         flags = checkin.corrected_flags(after, item_minutes=ctx.item_minutes)
+        review = "pending" if after.outcome == Outcome.DONE.value else None
+        if review:
+            flags = checkin.merge_flags(flags, [Flag.CORRECTED.value])
         await queries.correct_visit(conn, visit_id, check_in_at=after.check_in_at, check_out_at=after.check_out_at,
-                                    outcome=after.outcome, flags=flags)
+                                    outcome=after.outcome, flags=flags, review_status=review, corrected_by=actor.id)
         await queries.insert_audit(conn, visit_id=visit_id, changed_by=actor.id, reason=reason,
-                                   before=_audit_view(ctx.visit), after=_audit_view(dataclasses.replace(after, flags=flags)))
+                                   before=_audit_view(ctx.visit),
+                                   after=_audit_view(dataclasses.replace(after, flags=flags, review_status=review)))
         status = await _advance_booking(conn, ctx.visit.booking_id, visit_id)
         return await queries.visit(conn, visit_id), status
 
@@ -473,8 +497,8 @@ def _checked_changes(visit: Visit, check_in_at: datetime | None, check_out_at: d
         raise invalid_field("body", None, "give check_in_at, check_out_at or outcome to correct",
                             "请填写要更正的签到时间、签退时间或服务结果")
     for field in ("check_in_at", "check_out_at"):
-        if field in changes and changes[field] > now:
-            raise invalid_field(field, changes[field].isoformat(), "must not be in the future", "时间不能晚于现在")
+        if field in changes:
+            _check_corrected_time(field, changes[field], visit, now)
     after = dataclasses.replace(visit, **changes)
     if after.check_out_at and (after.check_in_at is None or after.check_out_at < after.check_in_at):
         raise invalid_field("check_out_at", after.check_out_at.isoformat(), "must be after check_in_at",
@@ -484,11 +508,51 @@ def _checked_changes(visit: Visit, check_in_at: datetime | None, check_out_at: d
     return changes
 
 
+EARLIEST_BEFORE_PLAN = timedelta(hours=2)
+
+
+def _check_corrected_time(field: str, value: datetime, visit: Visit, now: datetime) -> None:
+    """A corrected time lies on the visit's service day, not in the future, not before the planned
+    start minus 2 hours (the earliest a check-in is accepted)."""
+    service_day = visit.planned_start.astimezone(LOCAL_TZ).date()
+    if value > now:
+        raise invalid_field(field, value.isoformat(), "must not be in the future", "时间不能晚于现在")
+    if value.astimezone(LOCAL_TZ).date() != service_day:
+        raise invalid_field(field, value.isoformat(), f"must lie on the visit's service day {service_day}",
+                            f"时间须在服务当天（{service_day}）")
+    if value < visit.planned_start - EARLIEST_BEFORE_PLAN:
+        raise invalid_field(field, value.isoformat(), "must not be more than 2 hours before the planned start",
+                            "时间不能早于计划开始前2小时")
+
+
+async def review_visit(db: Database, *, actor: User, visit_id: int, approve: bool,
+                       reason: str) -> tuple[Visit, str]:
+    """The street office's decision on a correction that made a visit done: approved, it is settled like
+    any visit; rejected (with a reason), it stays withheld. Audited; nobody reviews their own correction."""
+    async with db.transaction() as conn:
+        ctx = await queries.visit_context(conn, visit_id, for_update=True)
+        if ctx is None:
+            raise not_found("visit", visit_id, "服务记录")
+        if ctx.visit.review_status != "pending":
+            raise Conflict("this visit has no correction waiting for review", code="nothing_to_review",
+                           message_zh="该服务记录没有待审核的补录")
+        if ctx.visit.corrected_by == actor.id:
+            raise Forbidden("nobody reviews their own correction", message_zh="不能审核自己补录的记录")
+        if not approve and not reason:
+            raise invalid_field("reason", reason, "a rejection needs a reason", "驳回须填写原因")
+        decision = "approved" if approve else "rejected"
+        await queries.set_review(conn, visit_id, decision)
+        await queries.insert_audit(conn, visit_id=visit_id, changed_by=actor.id,
+                                   reason=reason or "approved", before=_audit_view(ctx.visit),
+                                   after=_audit_view(dataclasses.replace(ctx.visit, review_status=decision)))
+        return await queries.visit(conn, visit_id), ctx.booking_status
+
+
 def _audit_view(visit: Visit) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
     return {"check_in_at": iso(visit.check_in_at), "check_out_at": iso(visit.check_out_at),
-            "outcome": visit.outcome, "flags": list(visit.flags)}
+            "outcome": visit.outcome, "flags": list(visit.flags), "review_status": visit.review_status}
 
 
 async def flag_overdue_visits(db: Database, *, now: datetime) -> list[int]:

@@ -13,7 +13,7 @@ from providers import service
 from providers.schemas import (AlertList, AlertQuery, AlertRead, AssignmentRead, AvailabilityPut,
                                AvailabilityRead, CalendarQuery, CalendarTokenRead, CaregiverCreate,
                                CaregiverList, CaregiverQuery, CaregiverRead, CaregiverUpdate, CheckInBody,
-                               CheckOutBody, CircleCreate, CircleList, CircleRead, DayQuery, DayRuleRead,
+                               CheckOutBody, CircleCreate, VisitReview, CircleList, CircleRead, DayQuery, DayRuleRead,
                                DaySheetRead, EvaluationClearRead, ProviderCreate, ProviderList, ProviderRead,
                                SettlementQuery, SettlementRead, ShiftRead, VisitPatch, VisitRead,
                                WorkingDayRead, WorkingDays, WorkingDaysQuery)
@@ -204,6 +204,15 @@ async def correct_visit(request: web.Request) -> web.Response:
     visit, status = await service.correct_visit(
         _db(request), actor=current_user(request), visit_id=path_id(request), reason=body.reason,
         check_in_at=body.check_in_at, check_out_at=body.check_out_at, outcome=body.outcome)
+    return respond(VisitRead.of(visit, status))
+
+@routes.post("/visits/{id}/review")
+@endpoint(roles=ADMIN_ONLY, summary="Approve, or reject with a reason, a provider's correction that made a visit "
+          "done (withheld from settlement until approved; audited)", body=VisitReview, response=VisitRead)
+async def review_visit(request: web.Request) -> web.Response:
+    body = await parse_body(request, VisitReview)
+    visit, status = await service.review_visit(_db(request), actor=current_user(request), visit_id=path_id(request),
+                                               approve=body.approve, reason=body.reason)
     return respond(VisitRead.of(visit, status))
 
 # ------------------------------------------------------------------ settlement and evaluations

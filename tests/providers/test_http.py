@@ -154,7 +154,9 @@ async def test_visit_check_in_out_alerts_and_correction(client, db, conn, crypto
     fixed = await client.patch(f"/api/v1/visits/{visit_id}", headers=pa, json={
         "reason": "电话核实：签到晚录，实际服务55分钟", "check_in_at": (local_now() - timedelta(minutes=55)).isoformat()})
     assert fixed.status == 200, await fixed.text()
-    assert (await fixed.json())["flags"] == ["far_check_in"]  # no longer shortened
+    corrected = await fixed.json()
+    assert corrected["flags"] == ["far_check_in", "corrected"]  # no longer shortened; paid only once reviewed
+    assert corrected["review_status"] == "pending"
     assert await conn.fetchval("SELECT count(*) FROM visit_audit WHERE visit_id = $1", visit_id) == 1
     assert (await client.post(f"/api/v1/visits/{visit_id}/check-in", headers=pa, json=NEAR)).status == 403
 

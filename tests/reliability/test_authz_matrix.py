@@ -202,6 +202,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
         lambda w, t: Req("PATCH", f"{API}/visits/{t.checkout_visit_id}", body={"reason": "矩阵补签退", "outcome": "done",
                          "check_out_at": (w.now - timedelta(minutes=1)).isoformat()}),
         "provider_admin admin", "admin"),
+    ("POST", f"{API}/visits/{{id}}/review"): rule(
+        lambda w, t: Req("POST", f"{API}/visits/{t.corrected_visit_id}/review", body={"approve": True}),
+        "admin", "admin"),
     ("GET", f"{API}/reports/settlement"): rule(
         lambda w, t: Req("GET", f"{API}/reports/settlement", {"provider_id": t.provider_id, "month": f"{w.today:%Y-%m}"}),
         "provider_admin admin", "admin"),

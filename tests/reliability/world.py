@@ -48,6 +48,7 @@ class Tenant:
     checkout_visit_id: int = 0       # checked in, booking in progress
     completed_booking_id: int = 0    # completed, rated 1 on a return-visit call, not yet from the app
     evaluation_id: int = 0           # that low rating (for a street admin to clear)
+    corrected_visit_id: int = 0      # its visit, made done by the provider admin's correction: review pending
     series_id: int = 0
     calendar_token: str = ""
     draft_plan_id: int = 0           # tomorrow's draft, the pending booking unassigned in it
@@ -139,6 +140,10 @@ async def add_objects(conn: asyncpg.Connection, crypto: Crypto, tenant: Tenant, 
                           outcome = 'done' WHERE id = $1""", done_visit, now - timedelta(hours=4))
     await booking_service.transition_booking(conn, tenant.completed_booking_id, BookingStatus.IN_PROGRESS)
     await booking_service.transition_booking(conn, tenant.completed_booking_id, BookingStatus.COMPLETED)
+    await conn.execute("""UPDATE visits SET review_status = 'pending', corrected_by = $2,
+                          flags = array_append(flags, 'corrected') WHERE id = $1""",
+                       done_visit, tenant.users["provider_admin"].id)
+    tenant.corrected_visit_id = done_visit
     tenant.evaluation_id = await conn.fetchval(
         """INSERT INTO evaluations (booking_id, rating, comment, source, created_by)
            VALUES ($1, 1, '不满意', 'return_call', $2) RETURNING id""", tenant.completed_booking_id, operator.id)
