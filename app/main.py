@@ -146,6 +146,6 @@ def _add_extensions(app: web.Application, *, with_background: bool) -> None:
     setup_pages = _optional("app.pages", "setup")
     if setup_pages:
         setup_pages(app)
-    background_ctx = _optional("dispatch.worker", "background_ctx") if with_background else None
+    background_ctx = _optional("dispatch.jobs.lifecycle", "background_ctx") if with_background else None
     if background_ctx:
         app.cleanup_ctx.append(background_ctx)

@@ -7,11 +7,11 @@ import time
 
 SCRIPT = """
 import asyncio, multiprocessing, os, sys
-from dispatch.solving import SolverRunner, process_pool
+from dispatch.jobs.pool import SolverPool
 
 async def main():
-    runner = SolverRunner(process_pool(1))
-    await runner.warm_up()
+    pool = SolverPool(1)
+    await pool.warm_up()
     children = [p.pid for p in multiprocessing.active_children()]
     print(" ".join(map(str, children)), flush=True)
     await asyncio.sleep(60)
@@ -46,7 +46,7 @@ def test_solver_children_exit_when_their_parent_is_killed():
 CLOSE_DURING_WARM_UP = """
 import asyncio, multiprocessing, time
 from multiprocessing.managers import SyncManager
-from dispatch.solving import SolverRunner, process_pool
+from dispatch.jobs.pool import SolverPool
 
 start = SyncManager.start
 def slow_start(self, *args, **kwargs):  # close() must land while the Manager starts
@@ -55,15 +55,14 @@ def slow_start(self, *args, **kwargs):  # close() must land while the Manager st
 SyncManager.start = slow_start
 
 async def main():
-    runner = SolverRunner(process_pool(1))
-    warming = asyncio.create_task(runner.warm_up())
+    pool = SolverPool(1)
+    warming = asyncio.create_task(pool.warm_up())
     await asyncio.sleep(0.3)
-    await asyncio.get_running_loop().run_in_executor(None, runner.close)
+    await asyncio.get_running_loop().run_in_executor(None, pool.close)
     try:
         await warming
     except RuntimeError:
         pass
-    runner.executor.shutdown()
     time.sleep(0.5)
     print(" ".join(str(p.pid) for p in multiprocessing.active_children() if p.is_alive()), flush=True)
 
