@@ -17,11 +17,14 @@ stuck process can be killed and replaced without breaking the solves running bes
   On threads the search cannot be killed: it is asked to stop and left behind.
 - `abandon`, once set (the process is shutting down), ends the wait at once with `SolveAbandoned`:
   the result would be thrown away anyway. The process is killed and replaced.
-- Every child leaves when its parent is gone, whatever killed the parent (`exit_with_parent`).
+- Every child leaves when its parent is gone, whatever killed the parent: solver processes by the
+  kernel's parent-death signal (`die_with_parent`, Linux), and every child (the Manager too) by a
+  watcher thread (`exit_with_parent`).
 """
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import queue
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.25
 STOP_EVERY_S = 0.1
 DRAIN_EVERY_S = 0.2
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -300,14 +304,29 @@ class _StopCheck:
 
 
 def _init_child() -> None:
+    die_with_parent()
     exit_with_parent()
     _warm_up()
 
 
+def die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this solver process when its parent dies. Needs no Python
+    thread: a search that holds the GIL (native code) keeps `exit_with_parent`'s watcher from
+    ever running. The parent is the thread that started the process — the event loop's, which
+    lives as long as the process (solver processes are started from it, never from a helper
+    thread)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):   # not Linux: the watcher thread is all there is
+        pass
+
+
 def exit_with_parent(poll_s: float = 1.0) -> None:
     """Leave when the parent process is gone. A parent killed with SIGKILL cannot stop its
-    children, so each child (solver, Manager) watches for it; a crashed web process or worker
-    then leaves no solver running behind it."""
+    children, so each child (solver, Manager) watches for it from a thread; a crashed web
+    process or worker then leaves nothing running behind it (a solver process busy in native
+    code is ended by `die_with_parent` instead: the thread may never get the GIL)."""
     parent = os.getppid()
 
     def watch() -> None:

@@ -76,3 +76,44 @@ def test_close_during_warm_up_shuts_the_manager_down():
                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []  # no child process alive before the script exits
+
+
+HOLDING_THE_GIL = """
+import asyncio, multiprocessing
+from dispatch.jobs.pool import SolveJob, SolverPool
+from dispatch.solver import SolveParams
+from tests.dispatch import stuck_solver
+
+async def main():
+    pool = SolverPool(1, solve_fn=stuck_solver.solve_holding_the_gil)
+    await pool.warm_up()
+    asyncio.ensure_future(pool.solve(SolveJob(problem=None, params=SolveParams(time_limit_s=60.0))))
+    await asyncio.sleep(1.0)
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    await asyncio.sleep(60)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_a_solver_busy_in_native_code_ends_with_its_killed_parent(tmp_path):
+    """A solver process that never lets go of the GIL (as OR-Tools' native search can) gives
+    the watcher thread no chance; the kernel's parent-death signal ends it anyway. Before
+    `die_with_parent` this process outlived its SIGKILLed parent."""
+    script = tmp_path / "holding_the_gil.py"      # a file: "spawn" children re-import the main module
+    script.write_text(HOLDING_THE_GIL)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": root})
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(children) == 2 and all(_alive(pid) for pid in children)  # solver + Manager
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left
