@@ -17,14 +17,12 @@ stuck process can be killed and replaced without breaking the solves running bes
   On threads the search cannot be killed: it is asked to stop and left behind.
 - `abandon`, once set (the process is shutting down), ends the wait at once with `SolveAbandoned`:
   the result would be thrown away anyway. The process is killed and replaced.
-- Every child leaves when its parent is gone, whatever killed the parent: solver processes by the
-  kernel's parent-death signal (`die_with_parent`, Linux), and every child (the Manager too) by a
-  watcher thread (`exit_with_parent`).
+- Every child leaves when its parent is gone, whatever killed the parent
+  (dispatch.jobs.parent_death).
 """
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import queue
@@ -37,6 +35,7 @@ from dataclasses import dataclass, field
 from multiprocessing.managers import SyncManager
 from typing import Any, Callable
 
+from dispatch.jobs.parent_death import exit_with_parent, init_solver_process
 from dispatch.solver import Problem, Progress, Solution, SolveParams, solve
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.25
 STOP_EVERY_S = 0.1
 DRAIN_EVERY_S = 0.2
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -202,7 +200,7 @@ class SolverPool:
                 import multiprocessing
 
                 manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
-                manager.start(initializer=exit_with_parent)
+                manager.start(initializer=exit_with_parent, initargs=(os.getpid(),))
                 self._manager = manager
             return self._manager.Queue(), self._manager.Event()  # under the lock: close() waits
 
@@ -231,7 +229,7 @@ def _process_executor() -> ProcessPoolExecutor:
     import multiprocessing
 
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_child)
+                               initializer=init_solver_process, initargs=(os.getpid(),))
 
 
 def _kill(pid: int | None) -> None:
@@ -303,41 +301,7 @@ class _StopCheck:
         return self.stopped
 
 
-def _init_child() -> None:
-    die_with_parent()
-    exit_with_parent()
-    _warm_up()
-
-
-def die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this solver process when its parent dies. Needs no Python
-    thread: a search that holds the GIL (native code) keeps `exit_with_parent`'s watcher from
-    ever running. The parent is the thread that started the process — the event loop's, which
-    lives as long as the process (solver processes are started from it, never from a helper
-    thread)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):   # not Linux: the watcher thread is all there is
-        pass
-
-
-def exit_with_parent(poll_s: float = 1.0) -> None:
-    """Leave when the parent process is gone. A parent killed with SIGKILL cannot stop its
-    children, so each child (solver, Manager) watches for it from a thread; a crashed web
-    process or worker then leaves nothing running behind it (a solver process busy in native
-    code is ended by `die_with_parent` instead: the thread may never get the GIL)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_s)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 def _warm_up() -> int:
-    """Import the solver (OR-Tools, numpy) once per child, not on its first plan; the child's pid."""
-    import dispatch.solver  # noqa: F401
+    """Nothing but a first task for a fresh solver process (its initializer imported the
+    solver): the process's pid."""
     return os.getpid()

@@ -117,3 +117,44 @@ def test_a_solver_busy_in_native_code_ends_with_its_killed_parent(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left
+
+
+GUARDED_LATE = """
+import multiprocessing, os, sys, time
+from dispatch.jobs.parent_death import die_with_parent, exit_with_parent
+
+def child(parent_pid):
+    time.sleep(1.5)                   # still starting (importing OR-Tools takes that long) when the parent dies
+    die_with_parent(parent_pid)
+    exit_with_parent(parent_pid)
+    time.sleep(60)
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context("spawn").Process(target=child, args=(os.getpid(),))
+    process.start()
+    print(process.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_child_whose_parent_died_while_it_started_leaves(tmp_path):
+    """The parent is SIGKILLed before its child has installed its guards (as when `circle serve`
+    is killed while its solver process still imports OR-Tools). The guards compare with the
+    parent's pid handed down by the parent, so the child, finding itself orphaned, leaves.
+    Before, the child read `os.getppid()` when its initializer ran — init's pid by then — and
+    watched init forever (`circle serve` SIGKILLed mid-start left its solver behind, 3 runs in 8)."""
+    script = tmp_path / "guarded_late.py"
+    script.write_text(GUARDED_LATE)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": root})
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 6
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _alive(child)
+    if left:
+        os.kill(child, signal.SIGKILL)
+    assert not left

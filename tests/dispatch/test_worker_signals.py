@@ -83,6 +83,23 @@ def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
     return alive
 
 
+def _describe(pid: int) -> str:
+    """What a leftover process is, for the failure message."""
+    try:
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":\t" in line)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        tasks = [(t.name, (t / "stat").read_text().rsplit(")", 1)[1].split()[0]) for t in Path(f"/proc/{pid}/task").iterdir()]
+        listening = {line.split()[6] for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+                     if line.split()[3] == "00010000"}
+        sockets = {os.readlink(f) [8:-1] for f in Path(f"/proc/{pid}/fd").iterdir()
+                   if os.readlink(f).startswith("socket:")}
+        role = "manager" if sockets & listening else "solver"
+        return f"{pid} {cmdline[-60:]} {role} ppid={status.get('PPid', '').strip()} tasks={tasks}"
+    except OSError:
+        return f"{pid} (gone)"
+
+
 def _clean_up(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -136,7 +153,7 @@ async def test_solver_processes_end_with_a_sigkilled_parent(command, committed_d
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         left = _wait_gone(children, 5)
-        info = [Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for p in left]
+        info = [_describe(p) for p in left]
         assert left == [], f"{info} {len(left)} of {len(children)} child processes outlived their killed parent"
     finally:
         _clean_up(proc)
