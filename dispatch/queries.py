@@ -123,10 +123,11 @@ async def published_plan(conn: Conn, circle_id: int, day: date, *, for_update: b
 
 
 async def newest_plan(conn: Conn, circle_id: int, day: date) -> Plan | None:
-    """The circle-day's newest version that can still become its plan (any status but failed)."""
+    """The circle-day's newest solved version: a draft, published or superseded plan (one still
+    queued or solving may never finish; a failed one never becomes the day's plan)."""
     row = await conn.fetchrow(
         f"""SELECT {_PLAN_COLUMNS} FROM plans
-            WHERE circle_id = $1 AND service_date = $2 AND status <> 'failed'
+            WHERE circle_id = $1 AND service_date = $2 AND status IN ('draft', 'published', 'superseded')
             ORDER BY version DESC LIMIT 1""", circle_id, day)
     return _plan(row) if row else None
 

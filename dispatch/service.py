@@ -283,10 +283,12 @@ async def publish_plan(db: Database, *, actor: User, plan_id: int) -> PublishRes
     refused by the database (visits_no_double_booking): 409 and nothing changes. Every change
     queues messages to the elder, the family and the caregivers.
 
-    Only the newest version of the circle-day that can still become its plan (any status but
-    failed) may be published: an older one answers 409 `plan_outdated` naming the newest. The
-    check runs under the circle-day lock, which every new version and every publish takes, so
-    of two drafts published at the same moment exactly one wins.
+    Only the newest solved version of the circle-day (draft, published or superseded) may be
+    published: an older one answers 409 `plan_outdated` naming the newest, so published versions
+    only ever grow. The check runs under the circle-day lock, which every new version and every
+    publish takes, so of two drafts published at the same moment exactly one wins. A newer
+    version still queued or solving does not block (it may never finish); once it is a draft, it
+    does.
     """
     async with db.transaction() as conn:
         plan = await _lock_for_publishing(conn, actor, plan_id)

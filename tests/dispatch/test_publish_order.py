@@ -76,18 +76,19 @@ async def test_two_drafts_published_at_once_exactly_one_wins(committed_db, crypt
     assert statuses == {v1.id: PlanStatus.DRAFT.value, v2.id: PlanStatus.PUBLISHED.value}
 
 
-async def test_a_failed_newer_version_does_not_block_publishing(db, planner, small_day):
-    """Only versions that can still become the day's plan count: a newer version that failed
-    (e.g. cancelled) leaves the older draft publishable."""
-    actor = small_day.users["dispatcher"]
-    v1, _ = await _two_drafts(db, planner, small_day)
-    held = await service.request_plan(db, _Held(), actor=actor, circle_id=small_day.circle_id, day=small_day.day)
-    await service.cancel_plan(db, actor=actor, plan_id=held.id)
+async def test_newer_versions_not_solved_do_not_block_publishing(db, planner, small_day):
+    """Only solved versions count: a newer version that failed (cancelled) or is still queued
+    leaves the draft publishable; once a newer version is a draft, it blocks the older one."""
+    actor, ids = small_day.users["dispatcher"], dict(circle_id=small_day.circle_id, day=small_day.day)
+    v1, v2 = await _two_drafts(db, planner, small_day)
+    cancelled = await service.request_plan(db, _Held(), actor=actor, **ids)
+    await service.cancel_plan(db, actor=actor, plan_id=cancelled.id)
+    await service.request_plan(db, _Held(), actor=actor, **ids)                   # v4, queued for ever
     with pytest.raises(ApiError) as refused:
         await service.publish_plan(db, actor=actor, plan_id=v1.id)
-    assert refused.value.body()["error"]["newest_version"] == 2          # v2 is a draft: still newer
-    result = await service.publish_plan(db, actor=actor, plan_id=_.id)
-    assert result.plan.status is PlanStatus.PUBLISHED
+    assert refused.value.body()["error"]["newest_version"] == 2                    # v2 is a draft: newer
+    result = await service.publish_plan(db, actor=actor, plan_id=v2.id)
+    assert result.plan.status is PlanStatus.PUBLISHED and result.superseded_id is None
 
 
 class _Held:
