@@ -7,6 +7,7 @@
 | `consumer.py` | `StreamConsumer`: reads jobs, runs them, renews and acknowledges them, sweeps lost plans |
 | `run.py` | `run_plan`: one job — claim (attempt counter), build, solve with heartbeat, progress, cancel, store |
 | `pool.py` | `SolverPool`: solver processes, progress and stop channels, the watchdog |
+| `parent_death.py` | child processes that end with their parent, whatever killed it |
 | `lifecycle.py` | the runner inside `circle serve` (`background_ctx`) and as `circle worker` (`run_worker`), signals |
 
 Guarantees (the database row is the plan's only copy and its lock): a crashed consumer's job is
