@@ -31,7 +31,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.managers import SyncManager
 from typing import Any, Callable
 
@@ -84,7 +84,7 @@ class _Slot:
 
     executor: ProcessPoolExecutor
     pid: int | None = None
-    busy: bool = field(default=False)
+    busy: bool = False
 
 
 class SolverPool:
@@ -94,7 +94,7 @@ class SolverPool:
     runs in the child, `solve_job` unless a test injects another (it must be importable there).
     """
 
-    def __init__(self, processes: int = 0, *, solve_fn: Callable = None, watchdog: Watchdog = Watchdog()):
+    def __init__(self, processes: int = 0, *, solve_fn: Callable | None = None, watchdog: Watchdog = Watchdog()):
         self.processes = processes
         self.solve_fn = solve_fn or solve_job
         self.watchdog = watchdog

@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 
+from core import keys
 from core.errors import ApiError
 from dispatch import service
 from dispatch.models import PlanStatus
@@ -49,6 +50,20 @@ async def test_publishing_an_older_version_after_a_newer_one_is_refused(db, plan
     assert (error["newest_id"], error["newest_version"]) == (v2.id, 2)
     assert error["message_zh"] and "2" in error["message"]
     assert await _state(db) == before
+
+
+async def test_the_409_over_http_names_the_newest_version(planning_client, db, small_day):
+    """POST /plans/{id}/publish of an older draft: 409 with code, newest_id and newest_version."""
+    from tests.conftest import login
+
+    planner = planning_client.app[keys.PLANNER]
+    v1, v2 = await _two_drafts(db, planner, small_day)
+    response = await planning_client.post(f"/api/v1/plans/{v1.id}/publish",
+                                          headers=await login(planning_client, "plan-dispatcher"))
+    assert response.status == 409
+    error = (await response.json())["error"]
+    assert (error["code"], error["newest_id"], error["newest_version"]) == ("plan_outdated", v2.id, 2)
+    assert error["message"] and error["message_zh"]
 
 
 async def test_two_drafts_published_at_once_exactly_one_wins(committed_db, crypto, tomorrow, runner):
