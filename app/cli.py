@@ -155,7 +155,7 @@ def _web_process(settings: Settings, number: int, parent_pid: int) -> None:
 
     Once its app has shut down, it leaves with `os._exit`: multiprocessing would otherwise wait for
     every child it still has, and a solver Manager that finished starting while the app was being
-    stopped during its warm-up (dispatch/solving.py) is never shut down — the process hung ~60 s.
+    stopped during its warm-up (dispatch/jobs/pool.py) is never shut down — the process hung ~60 s.
     Such children leave by themselves when their parent is gone (`exit_with_parent`)."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format=f"%(asctime)s %(levelname)s [web {number}] %(name)s: %(message)s")
@@ -319,7 +319,7 @@ def _materialize(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from dispatch.worker import run_worker
+    from dispatch.jobs.lifecycle import run_worker
 
     return _with_services(run_worker) or 0
 

@@ -20,7 +20,7 @@ from booking.views import routes as booking_routes
 from providers.queries import circle_reach
 from providers.views import routes as provider_routes
 from dispatch.views import routes as dispatch_routes
-from dispatch.worker import background_ctx
+from dispatch.jobs.lifecycle import background_ctx
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes

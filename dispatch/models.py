@@ -40,6 +40,9 @@ class EditAction(StrEnum):
     FORBID = "forbid"      # never this caregiver for this booking
 
 
+DEFAULT_FREEZE_MINUTES = 30   # a same-day plan keeps what starts within this many minutes
+
+
 class CancelMode(StrEnum):
     DISCARD = "discard"      # the plan ends failed
     KEEP_BEST = "keep_best"  # the best plan found so far becomes the draft
@@ -177,6 +180,20 @@ class PlanEdit:
     pinned_start: datetime | None
     created_by: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class EditCommand:
+    """A dispatcher's edit of a draft, as asked for (dispatch.service.add_edit decides the action
+    when none is given: a caregiver → pin, or move with `pin=False`; none → unassign, or a
+    time-only pin when `planned_start` is given). `planned_start`: a local clock time on the
+    plan's day, or an aware instant."""
+
+    booking_id: int
+    caregiver_id: int | None = None
+    pin: bool = True
+    planned_start: datetime | time | None = None
+    action: EditAction | None = None
 
 
 # ------------------------------------------------------------------ who serves a booking

@@ -122,6 +122,16 @@ async def published_plan(conn: Conn, circle_id: int, day: date, *, for_update: b
     return _plan(row) if row else None
 
 
+async def newest_plan(conn: Conn, circle_id: int, day: date) -> Plan | None:
+    """The circle-day's newest solved version: a draft, published or superseded plan (one still
+    queued or solving may never finish; a failed one never becomes the day's plan)."""
+    row = await conn.fetchrow(
+        f"""SELECT {_PLAN_COLUMNS} FROM plans
+            WHERE circle_id = $1 AND service_date = $2 AND status IN ('draft', 'published', 'superseded')
+            ORDER BY version DESC LIMIT 1""", circle_id, day)
+    return _plan(row) if row else None
+
+
 async def claim_plan(conn: Conn, plan_id: int, *, stale_s: float) -> Plan | None:
     """Take a queued plan, or one whose runner stopped sending heartbeats, for solving.
 
@@ -301,6 +311,17 @@ async def lock_changeable_bookings(conn: Conn, circle_id: int, day: date) -> dic
                              AND v.check_in_at IS NOT NULL)
            ORDER BY b.id FOR UPDATE OF b""", circle_id, day)
     return {r["id"]: r["status"] for r in rows}
+
+async def clashing_visit(conn: Conn, caregiver_id: int, start: datetime, end: datetime) -> dict[str, Any] | None:
+    """An active visit of the caregiver overlapping start..end: booking_id, planned_start,
+    planned_end and the caregiver's name (for the 409 of a refused publish)."""
+    row = await conn.fetchrow(
+        """SELECT v.booking_id, v.planned_start, v.planned_end, c.name FROM visits v
+           JOIN caregivers c ON c.id = v.caregiver_id
+           WHERE v.caregiver_id = $1 AND v.released_at IS NULL
+             AND tstzrange(v.planned_start, v.planned_end) && tstzrange($2, $3) LIMIT 1""",
+        caregiver_id, start, end)
+    return dict(row) if row else None
 
 # ------------------------------------------------------------------ notifications
 

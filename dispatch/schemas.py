@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.clock import LOCAL_TZ
 from core.fields import Day, Id
-from dispatch.models import Assignment, Change, Plan, PlanEdit, PlanRoute, PlanVisit, UnassignedBooking
+from dispatch.models import (Assignment, Change, EditAction, EditCommand, Plan, PlanEdit, PlanRoute, PlanVisit,
+                             UnassignedBooking)
 
 TimeLimit = Annotated[int, Field(ge=1, le=600, description="seconds the solver may search")]
 
@@ -86,6 +87,10 @@ class EditCreate(Strict):
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             raise ValueError("an instant needs its UTC offset, e.g. 2030-03-04T09:30:00+08:00")
         return value
+
+    def command(self) -> EditCommand:
+        return EditCommand(booking_id=self.booking_id, caregiver_id=self.caregiver_id, pin=self.pin,
+                           planned_start=self.planned_start, action=EditAction(self.action) if self.action else None)
 
 
 class PlanQuery(Strict):

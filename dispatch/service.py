@@ -1,58 +1,43 @@
-"""Dispatch use cases: request a plan, solve it, read it, edit it, re-optimise, publish, re-plan
-the day. Each public function owns its transactions; helpers take a connection.
+"""Dispatch use cases: request a plan, re-optimise, re-plan the day, cancel, read, edit,
+publish. Each public function owns its transaction(s); helpers take a connection. Plain
+keyword arguments (or `dispatch.models.EditCommand`) in, domain models out: pydantic and JSON
+stay in schemas.py and views.py.
 
-Solving (`run_plan`) is the one long use case: claim the plan (one short transaction), read the
-circle-day, solve off the event loop with a heartbeat that records progress and notices a
-cancel, store the draft (another short transaction). No transaction is held while solving.
+Solving a queued plan is not a use case a caller waits for: the job runner (dispatch/jobs/)
+does it, fed through the `Submitter` every request use case hands its new plan to.
 """
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
 from core.users import User
-from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
+from core.clock import LOCAL_TZ, local_instant, local_today
 from core.db import Database
 from core.errors import ApiError, Conflict, invalid_field, not_found
 from booking import service as booking_service
 from dispatch import access, queries
 from dispatch.changes import changes
-from dispatch.edits import effective_edits
-from dispatch.models import (Assignment, CancelMode, Change, CircleDay, EditAction, Plan, PlanEdit, PlanKind,
-                             PlanStatus)
+from dispatch.models import (DEFAULT_FREEZE_MINUTES, Assignment, CancelMode, Change, EditAction, EditCommand, Plan,
+                             PlanEdit, PlanKind, PlanStatus)
 from dispatch.notify import Message, messages_for
-from dispatch.plan_result import read_solution
-from dispatch.problem_builder import BuiltProblem, build_problem, eligible
-from dispatch.schemas import EditCreate, PlanCreate, ReplanCreate
-from dispatch.solver import Progress, SolveParams
-from dispatch.solving import SolveJob, SolverRunner
+from dispatch.problem_builder import eligible
 from providers import queries as provider_queries
 from providers import service as provider_service
 from providers.models import PlannedVisit
 
-log = logging.getLogger(__name__)
-
 HORIZON_DAYS = 31
-DEFAULT_FREEZE_MINUTES = 30
+DEFAULT_TIME_LIMIT_S = 10
 
 
 class Submitter(Protocol):
-    """Whatever gets a queued plan solved (dispatch.planner.Planner)."""
+    """Whatever gets a queued plan solved (dispatch.jobs.submit.JobSubmitter, QueueOnly)."""
 
     async def submit(self, plan_id: int) -> str: ...
-
-
-class EventSink(Protocol):
-    """Where live plan events go (Redis pub/sub); must never raise."""
-
-    async def publish(self, plan_id: int, event: dict[str, Any]) -> None: ...
 
 # ------------------------------------------------------------------ who may see a plan
 
@@ -66,22 +51,25 @@ async def _visible_plan(conn: asyncpg.Connection, actor: User, plan_id: int, *, 
 # ------------------------------------------------------------------ requesting a plan
 
 
-async def request_plan(db: Database, planner: Submitter, *, actor: User, data: PlanCreate,
+async def request_plan(db: Database, jobs: Submitter, *, actor: User, circle_id: int, day: date,
+                       time_limit_s: int = DEFAULT_TIME_LIMIT_S, solution_limit: int | None = None, seed: int = 0,
                        today: date | None = None) -> Plan:
-    """Queue a plan for a circle-day (a new version) and hand it to the planner.
+    """Queue a plan for a circle-day (a new version) and hand it to `jobs`.
 
-    A published plan of the same circle-day becomes the parent (the warm start).
+    A published plan of the same circle-day becomes the parent (the warm start). `time_limit_s`:
+    seconds the search may run; `solution_limit`: stop after that many improving solutions
+    (reproducible runs); `seed`: the search's random seed.
     """
-    _check_plan_date(data.date, today or local_today())
+    _check_plan_date(day, today or local_today())
     async with db.transaction() as conn:
-        await _check_circle(conn, actor, data.circle_id)
-        await queries.lock_circle_day(conn, data.circle_id, data.date)
-        published = await queries.published_plan(conn, data.circle_id, data.date)
+        await _check_circle(conn, actor, circle_id)
+        await queries.lock_circle_day(conn, circle_id, day)
+        published = await queries.published_plan(conn, circle_id, day)
         plan = await queries.insert_plan(
-            conn, circle_id=data.circle_id, day=data.date, parent_id=published.id if published else None,
-            kind=PlanKind.PLAN, time_limit_s=data.time_limit_s, created_by=actor.id,
-            options=_solve_options(data.solution_limit, data.seed))
-    await planner.submit(plan.id)
+            conn, circle_id=circle_id, day=day, parent_id=published.id if published else None,
+            kind=PlanKind.PLAN, time_limit_s=time_limit_s, created_by=actor.id,
+            options=_solve_options(solution_limit, seed))
+    await jobs.submit(plan.id)
     return plan
 
 
@@ -106,7 +94,7 @@ async def _check_circle(conn: asyncpg.Connection, actor: User, circle_id: int) -
         raise invalid_field("circle_id", circle_id, "no such service circle", "没有这个服务圈")
 
 
-async def reoptimize(db: Database, planner: Submitter, *, actor: User, plan_id: int,
+async def reoptimize(db: Database, jobs: Submitter, *, actor: User, plan_id: int,
                      time_limit_s: int | None = None, solution_limit: int | None = None) -> Plan:
     """A new draft version from a draft (or published) plan: its routes are the warm start,
     its edits (and its ancestors') are kept; re-plan options (freeze, sick caregivers) carry over."""
@@ -123,30 +111,33 @@ async def reoptimize(db: Database, planner: Submitter, *, actor: User, plan_id: 
             conn, circle_id=source.circle_id, day=source.service_date, parent_id=source.id,
             kind=PlanKind.REOPTIMIZE, time_limit_s=time_limit_s or source.time_limit_s, options=options,
             created_by=actor.id)
-    await planner.submit(plan.id)
+    await jobs.submit(plan.id)
     return plan
 
 
-async def replan(db: Database, planner: Submitter, *, actor: User, data: ReplanCreate,
+async def replan(db: Database, jobs: Submitter, *, actor: User, circle_id: int, day: date | None = None,
+                 freeze_minutes: int = DEFAULT_FREEZE_MINUTES, sick_caregiver_ids: Iterable[int] = (),
+                 time_limit_s: int = DEFAULT_TIME_LIMIT_S, solution_limit: int | None = None, seed: int = 0,
                  today: date | None = None) -> Plan:
-    """A same-day re-plan from the published plan: what has started or starts within
-    `freeze_minutes` stays, sick caregivers' unstarted visits go back into the pool, new pending
-    bookings come in, cancelled ones drop out. The result is a draft: publish it like any other."""
-    day = data.date or (today or local_today())
+    """A same-day re-plan from the published plan (`day`: default today): what has started or
+    starts within `freeze_minutes` stays, sick caregivers' unstarted visits go back into the
+    pool, new pending bookings come in, cancelled ones drop out. The result is a draft: publish
+    it like any other."""
+    day = day or (today or local_today())
     _check_plan_date(day, today or local_today())
     async with db.transaction() as conn:
-        await _check_circle(conn, actor, data.circle_id)
-        await queries.lock_circle_day(conn, data.circle_id, day)
-        published = await queries.published_plan(conn, data.circle_id, day)
+        await _check_circle(conn, actor, circle_id)
+        await queries.lock_circle_day(conn, circle_id, day)
+        published = await queries.published_plan(conn, circle_id, day)
         if published is None:
             raise Conflict("nothing is published for that circle and day: create a plan instead",
                            message_zh="该服务圈当天还没有发布的排班，请直接生成排班", code="no_published_plan")
         plan = await queries.insert_plan(
-            conn, circle_id=data.circle_id, day=day, parent_id=published.id, kind=PlanKind.REPLAN,
-            time_limit_s=data.time_limit_s, created_by=actor.id,
-            options=_solve_options(data.solution_limit, data.seed, freeze_minutes=data.freeze_minutes,
-                                   sick_caregiver_ids=sorted(set(data.sick_caregiver_ids))))
-    await planner.submit(plan.id)
+            conn, circle_id=circle_id, day=day, parent_id=published.id, kind=PlanKind.REPLAN,
+            time_limit_s=time_limit_s, created_by=actor.id,
+            options=_solve_options(solution_limit, seed, freeze_minutes=freeze_minutes,
+                                   sick_caregiver_ids=sorted(set(sick_caregiver_ids))))
+    await jobs.submit(plan.id)
     return plan
 
 
@@ -207,33 +198,32 @@ async def list_plans(db: Database, *, actor: User, circle_id: int | None, day: d
 # ------------------------------------------------------------------ dispatcher edits
 
 
-async def add_edit(db: Database, *, actor: User, plan_id: int, data: EditCreate) -> PlanEdit:
+async def add_edit(db: Database, *, actor: User, plan_id: int, edit: EditCommand) -> PlanEdit:
     """Record a dispatcher's edit on a draft; `reoptimize` then honours it (dispatch/edits.py)."""
     async with db.transaction() as conn:
         plan = await _visible_plan(conn, actor, plan_id)
         if plan.status is not PlanStatus.DRAFT:
             raise Conflict(f"edits apply to a draft (this plan is {plan.status})",
                            message_zh="只能修改草稿方案", code="plan_not_draft")
-        action = _edit_action(data)
-        _check_booking_in_plan(plan, data.booking_id)
-        if data.caregiver_id is not None:
-            await _check_caregiver_for(conn, plan, data.booking_id, data.caregiver_id, action)
+        action = _edit_action(edit)
+        _check_booking_in_plan(plan, edit.booking_id)
+        if edit.caregiver_id is not None:
+            await _check_caregiver_for(conn, plan, edit.booking_id, edit.caregiver_id, action)
         return await queries.insert_edit(
-            conn, plan_id=plan_id, booking_id=data.booking_id, action=action, caregiver_id=data.caregiver_id,
-            pinned_start=_pinned_start(plan, data) if action is EditAction.PIN else None, created_by=actor.id)
+            conn, plan_id=plan_id, booking_id=edit.booking_id, action=action, caregiver_id=edit.caregiver_id,
+            pinned_start=_pinned_start(plan, edit) if action is EditAction.PIN else None, created_by=actor.id)
 
 
-def _edit_action(data: EditCreate) -> EditAction:
-    """The body's explicit action, or: a caregiver → pin (pin=true) or move; none → unassign
-    (or a time-only pin when planned_start is given)."""
-    if data.action is not None:
-        action = EditAction(data.action)
-        if action in (EditAction.FORBID, EditAction.MOVE) and data.caregiver_id is None:
-            raise invalid_field("caregiver_id", None, f"{action.value} needs a caregiver", "请指定护理员")
-        return action
-    if data.caregiver_id is None:
-        return EditAction.PIN if data.planned_start is not None else EditAction.UNASSIGN
-    return EditAction.PIN if data.pin else EditAction.MOVE
+def _edit_action(edit: EditCommand) -> EditAction:
+    """The explicit action, or: a caregiver → pin (pin=true) or move; none → unassign (or a
+    time-only pin when planned_start is given)."""
+    if edit.action is not None:
+        if edit.action in (EditAction.FORBID, EditAction.MOVE) and edit.caregiver_id is None:
+            raise invalid_field("caregiver_id", None, f"{edit.action.value} needs a caregiver", "请指定护理员")
+        return edit.action
+    if edit.caregiver_id is None:
+        return EditAction.PIN if edit.planned_start is not None else EditAction.UNASSIGN
+    return EditAction.PIN if edit.pin else EditAction.MOVE
 
 
 def _check_booking_in_plan(plan: Plan, booking_id: int) -> None:
@@ -258,8 +248,8 @@ async def _check_caregiver_for(conn: asyncpg.Connection, plan: Plan, booking_id:
                             "该护理员不具备此服务的资质、服务商不提供此项目或不符合老人的性别要求")
 
 
-def _pinned_start(plan: Plan, data: EditCreate) -> datetime | None:
-    value = data.planned_start
+def _pinned_start(plan: Plan, edit: EditCommand) -> datetime | None:
+    value = edit.planned_start
     if value is None:
         return None
     instant = local_instant(plan.service_date, value) if not isinstance(value, datetime) else value
@@ -292,13 +282,16 @@ async def publish_plan(db: Database, *, actor: User, plan_id: int) -> PublishRes
     sheet stays valid). A new visit overlapping any active visit of the same caregiver is
     refused by the database (visits_no_double_booking): 409 and nothing changes. Every change
     queues messages to the elder, the family and the caregivers.
+
+    Only the newest solved version of the circle-day (draft, published or superseded) may be
+    published: an older one answers 409 `plan_outdated` naming the newest, so published versions
+    only ever grow. The check runs under the circle-day lock, which every new version and every
+    publish takes, so of two drafts published at the same moment exactly one wins. A newer
+    version still queued or solving does not block (it may never finish); once it is a draft, it
+    does.
     """
     async with db.transaction() as conn:
-        plan = await _visible_plan(conn, actor, plan_id, for_update=True)
-        if plan.status is not PlanStatus.DRAFT:
-            raise Conflict(f"only a draft can be published (this plan is {plan.status})",
-                           message_zh="只能发布草稿方案", code="plan_not_draft")
-        await queries.lock_circle_day(conn, plan.circle_id, plan.service_date)
+        plan = await _lock_for_publishing(conn, actor, plan_id)
         previous = await queries.published_plan(conn, plan.circle_id, plan.service_date, for_update=True)
         changeable = await queries.lock_changeable_bookings(conn, plan.circle_id, plan.service_date)
         old = current_assignments(await queries.active_visits(conn, plan.circle_id, plan.service_date))
@@ -312,6 +305,41 @@ async def publish_plan(db: Database, *, actor: User, plan_id: int) -> PublishRes
         skipped = sorted(b for b, a in planned.items() if b not in changeable and not _same_as(old.get(b), a))
         return PublishResult(await queries.plan(conn, plan.id), previous.id if previous else None, diff,
                              skipped, written, sent)
+
+
+async def _lock_for_publishing(conn: asyncpg.Connection, actor: User, plan_id: int) -> Plan:
+    """The plan to publish, its circle-day locked (first, the order every writer takes), the
+    plan row locked, and checked: a draft, and the newest version of its circle-day."""
+    seen = await _visible_plan(conn, actor, plan_id)
+    await queries.lock_circle_day(conn, seen.circle_id, seen.service_date)
+    plan = await queries.plan(conn, plan_id, for_update=True)
+    if plan.status is not PlanStatus.DRAFT:
+        raise Conflict(f"only a draft can be published (this plan is {plan.status})",
+                       message_zh="只能发布草稿方案", code="plan_not_draft")
+    newest = await queries.newest_plan(conn, plan.circle_id, plan.service_date)
+    if newest is not None and newest.id != plan.id:
+        raise PlanOutdated(plan, newest)
+    return plan
+
+
+class PlanOutdated(Conflict):
+    """409: a newer version of the circle-day exists; the body names it (`newest_id`,
+    `newest_version`, `newest_status`) so the console can open it."""
+
+    code = "plan_outdated"
+
+    def __init__(self, plan: Plan, newest: Plan):
+        super().__init__(
+            f"version {plan.version} is not the newest plan of {plan.service_date} for this circle: version "
+            f"{newest.version} (plan {newest.id}, {newest.status}) is; publish that one",
+            message_zh=f"该方案（第{plan.version}版）不是最新版本，当天最新的是第{newest.version}版，请发布最新版本")
+        self.newest = newest
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["error"].update(newest_id=self.newest.id, newest_version=self.newest.version,
+                             newest_status=self.newest.status.value)
+        return body
 
 
 def _same_as(old: Assignment | None, new: Assignment) -> bool:
@@ -366,12 +394,7 @@ async def _double_booking_conflict(conn: asyncpg.Connection, visits: list[Planne
     """The 409 for a refused publish, naming the caregivers and times that clash."""
     clashes = []
     for visit in visits:
-        other = await conn.fetchrow(
-            """SELECT v.booking_id, v.planned_start, v.planned_end, c.name FROM visits v
-               JOIN caregivers c ON c.id = v.caregiver_id
-               WHERE v.caregiver_id = $1 AND v.released_at IS NULL
-                 AND tstzrange(v.planned_start, v.planned_end) && tstzrange($2, $3) LIMIT 1""",
-            visit.caregiver_id, visit.planned_start, visit.planned_end)
+        other = await queries.clashing_visit(conn, visit.caregiver_id, visit.planned_start, visit.planned_end)
         if other is not None:
             clashes.append({"field": "routes", "caregiver_id": visit.caregiver_id, "caregiver_name": other["name"],
                             "booking_id": visit.booking_id, "conflicts_with_booking_id": other["booking_id"],
@@ -392,149 +415,6 @@ async def _messages(conn: asyncpg.Connection, diff: list[Change]) -> list[Messag
                                                            if side for cid in side.caregiver_ids}))
     return [m for c in diff if c.booking_id in facts for m in messages_for(c, facts[c.booking_id], people)]
 
-# ------------------------------------------------------------------ solving a queued plan
-
-
-class RunOutcome(StrEnum):
-    FINISHED = "finished"   # stored as draft or failed
-    SKIPPED = "skipped"     # finished already, cancelled, or another live runner holds it
-    RELEASED = "released"   # given back to the queue (this runner is shutting down)
-    LOST = "lost"           # another runner took it over while this one solved
-
-
-@dataclass
-class _RunState:
-    started: float = field(default_factory=time.monotonic)
-    latest: Progress | None = None
-    cancel: str | None = None
-    lost: bool = False
-
-
-async def run_plan(db: Database, plan_id: int, *, runner: SolverRunner, events: EventSink | None = None,
-                   shutdown: asyncio.Event | None = None, heartbeat_s: float = 1.0, stale_s: float = 15.0,
-                   now: datetime | None = None) -> RunOutcome:
-    """Claim and solve one plan; store the draft (or the failure). See the module docstring.
-
-    `shutdown`, once set, stops the search and gives the plan back to the queue. `now` fixes the
-    clock for the freeze of a same-day plan (tests). Never raises for a bad plan: it fails.
-    """
-    async with db.transaction() as conn:
-        plan = await queries.claim_plan(conn, plan_id, stale_s=stale_s)
-    if plan is None:
-        return RunOutcome.SKIPPED
-    await _emit(events, plan, "solving", progress=0.0)
-    try:
-        built = await _build(db, plan, now or utc_now())
-        state = _RunState()
-        solution = await _solve_watched(db, plan, built, runner, events, state, shutdown, heartbeat_s)
-        return await _store(db, plan, built, solution, state, shutdown, events)
-    except Exception as exc:  # a plan that cannot be solved fails with the reason; the runner lives on
-        log.exception("plan %s failed", plan_id)
-        async with db.transaction() as conn:
-            await queries.fail_plan(conn, plan_id, f"{type(exc).__name__}: {exc}", attempt=plan.attempts)
-        await _emit(events, plan, PlanStatus.FAILED.value, progress=0.0)
-        return RunOutcome.FINISHED
-
-
-async def _build(db: Database, plan: Plan, now: datetime) -> BuiltProblem:
-    """Read the circle-day and map it onto the solver's problem (freeze for a same-day plan)."""
-    freeze_at = _freeze_at(plan, now)
-    async with db.transaction() as conn:
-        day = await load_circle_day(conn, plan.circle_id, plan.service_date)
-        edits = effective_edits(await queries.edits_of_lineage(conn, plan.id))
-        parent = await queries.plan(conn, plan.parent_id) if plan.parent_id else None
-        await queries.set_freeze(conn, plan.id, freeze_at)
-    return build_problem(day, edits=edits, freeze_at=freeze_at,
-                         sick_caregiver_ids=frozenset(plan.options.get("sick_caregiver_ids", [])),
-                         previous=parent.routes if parent else ())
-
-
-def _freeze_at(plan: Plan, now: datetime) -> datetime | None:
-    """A plan for a day already begun (or a re-plan) freezes `freeze_minutes` from now."""
-    if plan.kind is not PlanKind.REPLAN and now.astimezone(LOCAL_TZ).date() < plan.service_date:
-        return None
-    return now + timedelta(minutes=plan.options.get("freeze_minutes", DEFAULT_FREEZE_MINUTES))
-
-
-async def load_circle_day(conn: asyncpg.Connection, circle_id: int, day: date) -> CircleDay:
-    """Everything the problem builder needs about one circle-day."""
-    bookings = await queries.bookings_of_day(conn, circle_id, day)
-    caregivers = await provider_service.available_caregivers(conn, circle_id=circle_id, day=day)
-    last = await queries.last_caregivers(conn, sorted({b.resident_id for b in bookings}), through=day)
-    active = await queries.active_visits(conn, circle_id, day)
-    return CircleDay(circle_id=circle_id, day=day, bookings=tuple(bookings), caregivers=tuple(caregivers),
-                     last_caregiver=last, active_visits=tuple(active))
-
-
-def solve_params(plan: Plan) -> SolveParams:
-    return SolveParams(time_limit_s=float(plan.time_limit_s), solution_limit=plan.options.get("solution_limit"),
-                       seed=int(plan.options.get("seed", 0)))
-
-
-async def _solve_watched(db, plan: Plan, built: BuiltProblem, runner: SolverRunner, events, state: _RunState,
-                         shutdown: asyncio.Event | None, heartbeat_s: float):
-    """Solve with a heartbeat task beside it (progress, cancel, lost claim)."""
-    beat = asyncio.create_task(_heartbeat(db, plan, events, state, heartbeat_s))
-    try:
-        return await runner.solve(
-            SolveJob(built.problem, solve_params(plan), built.initial_routes),
-            on_progress=lambda p: setattr(state, "latest", p),
-            should_stop=lambda: bool(state.cancel or state.lost or (shutdown is not None and shutdown.is_set())))
-    finally:
-        beat.cancel()
-        await asyncio.gather(beat, return_exceptions=True)
-
-
-async def _heartbeat(db, plan: Plan, events, state: _RunState, every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
-        progress = min(0.99, (time.monotonic() - state.started) / max(plan.time_limit_s, 1))
-        live = _live(state)
-        async with db.transaction() as conn:
-            row = await queries.heartbeat(conn, plan.id, plan.attempts, progress=progress, live=live)
-        if row is None:
-            state.lost = True
-            return
-        state.cancel = row["cancel_requested"]
-        await _emit(events, plan, "solving", progress=progress, **live)
-
-
-def _live(state: _RunState) -> dict[str, Any]:
-    elapsed = round(time.monotonic() - state.started, 1)
-    if state.latest is None:
-        return {"elapsed_s": elapsed}
-    return {"elapsed_s": elapsed, "objective": state.latest.objective, "assigned_visits": state.latest.assigned}
-
-
-async def _store(db, plan: Plan, built: BuiltProblem, solution, state: _RunState, shutdown, events) -> RunOutcome:
-    """Write what the solve produced, honouring a cancel, a shutdown or a lost claim."""
-    async with db.transaction() as conn:
-        if state.lost:
-            return RunOutcome.LOST
-        row = await queries.heartbeat(conn, plan.id, plan.attempts, progress=1.0, live=_live(state))
-        cancel = row["cancel_requested"] if row else None
-        if row is None:
-            return RunOutcome.LOST
-        if cancel is None and shutdown is not None and shutdown.is_set():
-            await queries.release_claim(conn, plan.id, plan.attempts)
-            return RunOutcome.RELEASED
-        if cancel == CancelMode.DISCARD.value:
-            await queries.fail_plan(conn, plan.id, "cancelled by the dispatcher", attempt=plan.attempts)
-            status = PlanStatus.FAILED
-        else:
-            routes, unassigned, stats = read_solution(built, solution)
-            await queries.finish_plan(conn, plan.id, plan.attempts, routes=routes, unassigned=unassigned, stats=stats)
-            status = PlanStatus.DRAFT
-    await _emit(events, plan, status.value, progress=1.0 if status is PlanStatus.DRAFT else 0.0)
-    return RunOutcome.FINISHED
-
-
-async def _emit(events: EventSink | None, plan: Plan, status: str, **fields: Any) -> None:
-    if events is not None:
-        if "progress" in fields:
-            fields["progress"] = round(fields["progress"], 3)
-        await events.publish(plan.id, {"id": plan.id, "status": status, **fields})
-
 # ------------------------------------------------------------------ live events (SSE)
 
 
@@ -542,41 +422,3 @@ async def open_plan_events(db: Database, *, actor: User, plan_id: int) -> Plan:
     """The plan an event stream is about (404 before any byte is streamed)."""
     async with db.connection() as conn:
         return await _visible_plan(conn, actor, plan_id)
-
-
-def event_of(plan: Plan) -> dict[str, Any]:
-    return {"id": plan.id, "status": plan.status.value, "progress": round(plan.progress, 3),
-            "failure_reason": plan.failure_reason, **plan.stats.live,
-            "stats": {"objective": plan.stats.objective, "assigned": plan.stats.assigned,
-                      "unassigned": plan.stats.unassigned, "travel_minutes": plan.stats.travel_minutes,
-                      "solve_seconds": plan.stats.solve_seconds}}
-
-
-async def plan_events(db: Database, subscribe, plan: Plan, *, poll_s: float = 0.5, quiet_s: float = 5.0,
-                      timeout_s: float = 900.0) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(event name, data) pairs: `progress` while queued or solving (on each live message or
-    change, and at least every `quiet_s`), then one `status` with the final plan, then the end.
-
-    `subscribe(plan_id)` opens the plan's Redis channel (dispatch.planner.subscriber); with
-    Redis down it yields nothing and the plans row, re-read every `poll_s` either way, carries
-    the stream, so the final event is never missed.
-    """
-    if plan.status.finished:
-        yield "status", event_of(plan)
-        return
-    last, last_sent = event_of(plan), time.monotonic()
-    yield "progress", last
-    deadline = last_sent + timeout_s
-    async with subscribe(plan.id) as live:
-        while time.monotonic() < deadline:
-            message = await live.next(poll_s)
-            async with db.connection() as conn:
-                plan = await queries.plan(conn, plan.id)
-            if plan.status.finished:
-                yield "status", event_of(plan)
-                return
-            current = {**event_of(plan), **(message or {})}
-            moved = (current["status"], current["progress"]) != (last["status"], last["progress"])
-            if message or moved or time.monotonic() - last_sent >= quiet_s:
-                last, last_sent = current, time.monotonic()
-                yield "progress", current

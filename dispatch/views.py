@@ -9,22 +9,21 @@ from aiohttp import web
 from core import keys
 from core.roles import PLANNERS
 from core.http import current_user, endpoint, parse_body, parse_query, path_id, respond
-from dispatch import service
-from dispatch.planner import QueueOnly, subscriber
+from dispatch import events, service
+from dispatch.jobs.submit import QueueOnly
 from dispatch.schemas import (AffectedRead, CancelBody, EditCreate, EditRead, PlanCreate, PlanList, PlanQuery,
                               PlanQueued, PlanRead, PlanSummary, PublishRead, ReoptimizeBody, ReplanCreate)
 
 routes = web.RouteTableDef()
 
 
-
 def _db(request: web.Request):
     return request.config_dict[keys.DB]
 
 
-def _planner(request: web.Request):
-    """The app's Planner (dispatch.worker.background_ctx installs it); without one, plans are
-    only queued for a separate worker."""
+def _jobs(request: web.Request):
+    """The app's JobSubmitter (dispatch.jobs.lifecycle.background_ctx installs it); without one,
+    plans are only queued for a separate worker."""
     return request.config_dict.get(keys.PLANNER) or QueueOnly(request.config_dict.get(keys.REDIS))
 
 
@@ -37,8 +36,10 @@ def _queued(plan) -> web.Response:
 @endpoint(roles=PLANNERS, summary="Plan a circle-day with OR-Tools (solved in the background)",
           body=PlanCreate, response=PlanQueued, status=202)
 async def create_plan(request: web.Request) -> web.Response:
-    data = await parse_body(request, PlanCreate)
-    plan = await service.request_plan(_db(request), _planner(request), actor=current_user(request), data=data)
+    body = await parse_body(request, PlanCreate)
+    plan = await service.request_plan(_db(request), _jobs(request), actor=current_user(request),
+                                      circle_id=body.circle_id, day=body.date, time_limit_s=body.time_limit_s,
+                                      solution_limit=body.solution_limit, seed=body.seed)
     return _queued(plan)
 
 
@@ -55,8 +56,11 @@ async def list_plans(request: web.Request) -> web.Response:
 @endpoint(roles=PLANNERS, summary="Re-plan the current day from the published plan (freeze, sick caregivers)",
           body=ReplanCreate, response=PlanQueued, status=202)
 async def replan(request: web.Request) -> web.Response:
-    data = await parse_body(request, ReplanCreate)
-    plan = await service.replan(_db(request), _planner(request), actor=current_user(request), data=data)
+    body = await parse_body(request, ReplanCreate)
+    plan = await service.replan(_db(request), _jobs(request), actor=current_user(request), circle_id=body.circle_id,
+                                day=body.date, freeze_minutes=body.freeze_minutes,
+                                sick_caregiver_ids=body.sick_caregiver_ids, time_limit_s=body.time_limit_s,
+                                solution_limit=body.solution_limit, seed=body.seed)
     return _queued(plan)
 
 
@@ -81,8 +85,9 @@ async def cancel_plan(request: web.Request) -> web.Response:
 @endpoint(roles=PLANNERS, summary="Pin, move, unassign or forbid on a draft (honoured by reoptimize)",
           body=EditCreate, response=EditRead, status=201)
 async def add_edit(request: web.Request) -> web.Response:
-    data = await parse_body(request, EditCreate)
-    edit = await service.add_edit(_db(request), actor=current_user(request), plan_id=path_id(request), data=data)
+    body = await parse_body(request, EditCreate)
+    edit = await service.add_edit(_db(request), actor=current_user(request), plan_id=path_id(request),
+                                  edit=body.command())
     return respond(EditRead.of(edit), status=201)
 
 
@@ -91,7 +96,7 @@ async def add_edit(request: web.Request) -> web.Response:
           body=ReoptimizeBody, response=PlanQueued, status=202)
 async def reoptimize(request: web.Request) -> web.Response:
     body = await parse_body(request, ReoptimizeBody)
-    plan = await service.reoptimize(_db(request), _planner(request), actor=current_user(request),
+    plan = await service.reoptimize(_db(request), _jobs(request), actor=current_user(request),
                                     plan_id=path_id(request), time_limit_s=body.time_limit_s,
                                     solution_limit=body.solution_limit)
     return _queued(plan)
@@ -116,9 +121,9 @@ async def plan_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    events = service.plan_events(_db(request), subscriber(request.config_dict.get(keys.REDIS)), plan)
-    async with aclosing(events):  # a client that goes away also ends the Redis subscription
-        async for name, data in events:
+    stream = events.plan_events(_db(request), events.subscriber(request.config_dict.get(keys.REDIS)), plan)
+    async with aclosing(stream):  # a client that goes away also ends the Redis subscription
+        async for name, data in stream:
             await response.write(_sse(name, data))
     await response.write_eof()
     return response

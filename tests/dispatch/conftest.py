@@ -2,7 +2,7 @@
 
 `small_day` builds one circle with two providers and four caregivers and six bookings for
 tomorrow (a bath, a two-person deep clean, an elder asking for a woman, ...). Solves run in a
-thread (`SolverRunner()`), with a solution limit so they take well under a second.
+thread (`SolverPool()`), with a solution limit so they take well under a second.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from core import keys
 from app.main import create_app
-from dispatch.planner import Planner
-from dispatch.solving import SolverRunner
+from dispatch.jobs.pool import SolverPool
+from dispatch.jobs.submit import JobSubmitter
 from tests import factories
 
 FAST = 30  # solution_limit used by the service tests: reproducible and quick
@@ -88,14 +88,14 @@ async def small_day(conn, crypto, tomorrow) -> SmallDay:
 
 
 @pytest.fixture
-def runner() -> SolverRunner:
-    return SolverRunner()  # the loop's default thread pool
+def runner() -> SolverPool:
+    return SolverPool()  # the loop's default thread pool
 
 
 @pytest_asyncio.fixture
 async def planner(db, runner):
     """Solves in this process (no Redis Stream), as when Redis is down."""
-    planner = Planner(db, None, runner, use_queue=False, heartbeat_s=0.2)
+    planner = JobSubmitter(db, None, runner, use_queue=False, heartbeat_s=0.2)
     yield planner
     await planner.close()
 
@@ -104,7 +104,7 @@ async def planner(db, runner):
 async def planning_client(settings, db, redis, runner):
     """An HTTP client whose app plans in-process (bound to the test's transaction)."""
     app = create_app(settings, database=db, redis_client=redis, with_background=False)
-    planner = Planner(db, redis, runner, use_queue=False, heartbeat_s=0.2)
+    planner = JobSubmitter(db, redis, runner, use_queue=False, heartbeat_s=0.2)
     app[keys.PLANNER] = planner
     async with TestClient(TestServer(app)) as client:
         yield client

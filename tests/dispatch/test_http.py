@@ -12,8 +12,8 @@ from core.users import issue_token
 from app.main import create_app
 from core.redis import create_redis
 from dispatch import service
-from dispatch.planner import Planner, subscriber
-from dispatch.schemas import PlanCreate
+from dispatch.events import plan_events, subscriber
+from dispatch.jobs.submit import JobSubmitter
 from tests import factories
 from tests.conftest import login
 from tests.dispatch.conftest import FAST
@@ -97,8 +97,7 @@ async def test_bad_requests_name_the_field(planning_client, small_day, today):
 
 async def test_another_circles_dispatcher_gets_404(planning_client, conn, db, planner, small_day):
     plan = await service.request_plan(db, planner, actor=small_day.users["dispatcher"],
-                                      data=PlanCreate(circle_id=small_day.circle_id, date=small_day.day,
-                                                      solution_limit=FAST))
+                                      circle_id=small_day.circle_id, day=small_day.day, solution_limit=FAST)
     await planner.wait_idle()
     await factories.make_user(conn, "dispatcher", username="other-dispatcher",
                               circle_id=await factories.make_circle(conn))
@@ -117,15 +116,14 @@ async def test_another_circles_dispatcher_gets_404(planning_client, conn, db, pl
 async def test_event_stream_polls_the_database_when_redis_is_down(db, planner, small_day):
     """No pub/sub: the stream still reports progress and ends with the final status."""
     plan = await service.request_plan(db, planner, actor=small_day.users["dispatcher"],
-                                      data=PlanCreate(circle_id=small_day.circle_id, date=small_day.day,
-                                                      solution_limit=FAST))
+                                      circle_id=small_day.circle_id, day=small_day.day, solution_limit=FAST)
     dead = create_redis("redis://127.0.0.1:1/0", timeout_s=0.2)
     try:
-        events = [e async for e in service.plan_events(db, subscriber(dead), plan, poll_s=0.05)]
+        seen = [e async for e in plan_events(db, subscriber(dead), plan, poll_s=0.05)]
     finally:
         await dead.aclose()
-    assert events[0][0] == "progress" and events[-1] == ("status", events[-1][1])
-    assert events[-1][1]["status"] == "draft" and events[-1][1]["stats"]["assigned"] == 5
+    assert seen[0][0] == "progress" and seen[-1] == ("status", seen[-1][1])
+    assert seen[-1][1]["status"] == "draft" and seen[-1][1]["stats"]["assigned"] == 5
 
 
 async def test_redis_down_post_plans_still_answers_202_and_the_plan_finishes(settings, db, conn, runner, small_day):
@@ -133,7 +131,7 @@ async def test_redis_down_post_plans_still_answers_202_and_the_plan_finishes(set
     event stream polls the database and ends with the draft."""
     dead = create_redis("redis://127.0.0.1:1/0", timeout_s=0.2)
     app = create_app(settings, database=db, redis_client=dead, with_background=False)
-    app[keys.PLANNER] = planner = Planner(db, dead, runner, heartbeat_s=0.2)
+    app[keys.PLANNER] = planner = JobSubmitter(db, dead, runner, heartbeat_s=0.2)
     token = await issue_token(conn, small_day.users["dispatcher"].id, ttl=timedelta(hours=1))  # login needs Redis
     headers = {"Authorization": f"Bearer {token}"}
     try:

@@ -12,8 +12,9 @@ from core.errors import ApiError, Conflict
 from core.redis import create_redis
 from dispatch import queries, service
 from dispatch.models import PlanStatus
-from dispatch.planner import Planner
-from dispatch.schemas import EditCreate, PlanCreate, ReplanCreate
+from dispatch.jobs.run import run_plan
+from dispatch.jobs.submit import JobSubmitter
+from dispatch.models import EditAction, EditCommand
 from providers import service as provider_service
 from providers.models import PlannedVisit
 from tests import factories
@@ -22,8 +23,8 @@ from tests.dispatch.conftest import FAST, make_booking
 
 async def solved(db, planner, small, **kw):
     """Request a plan for the small day and wait until it is solved."""
-    data = PlanCreate(circle_id=small.circle_id, date=small.day, solution_limit=FAST, **kw)
-    plan = await service.request_plan(db, planner, actor=small.users["dispatcher"], data=data)
+    plan = await service.request_plan(db, planner, actor=small.users["dispatcher"], circle_id=small.circle_id,
+                                      day=small.day, solution_limit=FAST, **kw)
     await planner.wait_idle()
     return (await service.get_plan(db, actor=small.users["dispatcher"], plan_id=plan.id)).plan
 
@@ -60,10 +61,10 @@ async def test_edit_reoptimize_publish(db, conn, planner, small_day):
     b, cg, actor = small_day.bookings, small_day.caregivers, small_day.users["dispatcher"]
     first = await solved(db, planner, small_day)
     pin_at = local_instant(small_day.day, time(11, 10))
-    for body in (dict(booking_id=b["meal"], caregiver_id=cg["陈强"], planned_start="11:10"),
-                 dict(booking_id=b["clean_for_her"], caregiver_id=cg["刘芳"], action="forbid"),
-                 dict(booking_id=b["clean"], caregiver_id=None)):
-        await service.add_edit(db, actor=actor, plan_id=first.id, data=EditCreate(**body))
+    for edit in (EditCommand(booking_id=b["meal"], caregiver_id=cg["陈强"], planned_start=time(11, 10)),
+                 EditCommand(booking_id=b["clean_for_her"], caregiver_id=cg["刘芳"], action=EditAction.FORBID),
+                 EditCommand(booking_id=b["clean"], caregiver_id=None)):
+        await service.add_edit(db, actor=actor, plan_id=first.id, edit=edit)
     second = await service.reoptimize(db, planner, actor=actor, plan_id=first.id)
     await planner.wait_idle()
     view = await service.get_plan(db, actor=actor, plan_id=second.id)
@@ -98,7 +99,7 @@ async def test_republish_supersedes_and_keeps_unchanged_visits(db, conn, planner
         "SELECT id, booking_id FROM visits WHERE released_at IS NULL AND crew_member = 1")}
     crew, bath = where(first, b["bath"])
     await service.add_edit(db, actor=actor, plan_id=(await solved(db, planner, small_day)).id,
-                           data=EditCreate(booking_id=b["clean"], caregiver_id=None))
+                           edit=EditCommand(booking_id=b["clean"], caregiver_id=None))
     third = (await service.list_plans(db, actor=actor, circle_id=None, day=small_day.day))[0]
     assert third.version == 2 and third.parent_id == first.id
     redo = await service.reoptimize(db, planner, actor=actor, plan_id=third.id)
@@ -150,9 +151,9 @@ async def test_same_day_replan_keeps_frozen_visits_and_repools_the_sick(db, conn
     sick = where(first, b["deep_clean"])[0][0]
     await conn.execute("UPDATE bookings SET status = 'cancelled' WHERE id = $1", b["meal"])
     late = await make_booking(conn, small_day.residents["李建国"], "C01", day, time(14), time(16))
-    data = ReplanCreate(circle_id=small_day.circle_id, date=day, sick_caregiver_ids=[sick], solution_limit=FAST)
-    plan = await service.replan(db, planner, actor=actor, data=data, today=day - timedelta(days=1))
-    await service.run_plan(db, plan.id, runner=runner, now=local_instant(day, time(10)))
+    plan = await service.replan(db, planner, actor=actor, circle_id=small_day.circle_id, day=day,
+                                sick_caregiver_ids=[sick], solution_limit=FAST, today=day - timedelta(days=1))
+    await run_plan(db, plan.id, pool=runner, now=local_instant(day, time(10)))
     await planner.wait_idle()
     view = await service.get_plan(db, actor=actor, plan_id=plan.id)
     replanned = view.plan
@@ -170,11 +171,11 @@ async def test_cancel_a_solving_plan_keeps_the_best_so_far(db, planner, runner, 
     """A 60-second search cancelled after its first heartbeat stops within seconds; with
     keep_best the best plan found so far becomes the draft. A queued plan cancels at once."""
     actor = small_day.users["dispatcher"]
-    data = PlanCreate(circle_id=small_day.circle_id, date=small_day.day, time_limit_s=60)
-    queued = await service.request_plan(db, _NoSubmit(), actor=actor, data=data)
+    data = dict(circle_id=small_day.circle_id, day=small_day.day, time_limit_s=60)
+    queued = await service.request_plan(db, _NoSubmit(), actor=actor, **data)
     assert (await service.cancel_plan(db, actor=actor, plan_id=queued.id)).status is PlanStatus.FAILED
-    plan = await service.request_plan(db, _NoSubmit(), actor=actor, data=data)
-    task = asyncio.create_task(service.run_plan(db, plan.id, runner=runner, heartbeat_s=0.2))
+    plan = await service.request_plan(db, _NoSubmit(), actor=actor, **data)
+    task = asyncio.create_task(run_plan(db, plan.id, pool=runner, heartbeat_s=0.2))
     await _until(db, actor, plan.id, lambda p: p.status is PlanStatus.SOLVING)
     await service.cancel_plan(db, actor=actor, plan_id=plan.id, keep_best=True)
     await asyncio.wait_for(task, 10)
@@ -186,10 +187,10 @@ async def test_cancel_a_solving_plan_keeps_the_best_so_far(db, planner, runner, 
 async def test_redis_down_solves_in_process(db, runner, small_day):
     """A Redis client on a closed port: submit falls back to solving here; the plan finishes."""
     dead = create_redis("redis://127.0.0.1:1/0", timeout_s=0.2)
-    planner = Planner(db, dead, runner, heartbeat_s=0.2)
+    planner = JobSubmitter(db, dead, runner, heartbeat_s=0.2)
     try:
-        data = PlanCreate(circle_id=small_day.circle_id, date=small_day.day, solution_limit=FAST)
-        plan = await service.request_plan(db, planner, actor=small_day.users["dispatcher"], data=data)
+        plan = await service.request_plan(db, planner, actor=small_day.users["dispatcher"],
+                                          circle_id=small_day.circle_id, day=small_day.day, solution_limit=FAST)
         await planner.wait_idle()
         async with db.connection() as conn:
             assert (await queries.plan(conn, plan.id)).status is PlanStatus.DRAFT

@@ -5,15 +5,16 @@ import asyncio
 import time
 
 from core.redis import create_redis
-from dispatch import queue, service
+from dispatch import service
+from dispatch.jobs import stream
+from dispatch.jobs.consumer import ConsumerConfig, StreamConsumer
+from dispatch.jobs.lifecycle import worker_redis_client
+from dispatch.jobs.pool import SolverPool
+from dispatch.jobs.submit import QueueOnly
 from dispatch.models import PlanStatus
-from dispatch.planner import QueueOnly
-from dispatch.schemas import PlanCreate
-from dispatch.solving import SolverRunner, process_pool
-from dispatch.worker import PlanningWorker, WorkerConfig, worker_redis_client
 from tests.dispatch.conftest import FAST, build_small_day
 
-QUICK = WorkerConfig(block_ms=200, claim_idle_ms=300, heartbeat_s=0.2, renew_every_s=0.5, sweep_every_s=60,
+QUICK = ConsumerConfig(block_ms=200, claim_idle_ms=300, heartbeat_s=0.2, renew_every_s=0.5, sweep_every_s=60,
                      lost_after_s=60)
 
 
@@ -25,20 +26,19 @@ async def test_worker_solves_new_jobs_takes_over_a_dead_consumers_job_and_sweeps
     and nothing is left pending."""
     async with committed_db.transaction() as conn:
         small = await build_small_day(conn, crypto, tomorrow)
-    actor, data = small.users["dispatcher"], PlanCreate(circle_id=small.circle_id, date=tomorrow, solution_limit=FAST)
-    await queue.ensure_group(redis)
-    plan_a = await service.request_plan(committed_db, QueueOnly(redis), actor=actor, data=data)
-    assert [j.plan_id for j in await queue.read_new(redis, "dead-consumer", block_ms=100)] == [plan_a.id]
-    plan_b = await service.request_plan(committed_db, QueueOnly(redis), actor=actor, data=data)
+    actor, data = small.users["dispatcher"], dict(circle_id=small.circle_id, day=tomorrow, solution_limit=FAST)
+    await stream.ensure_group(redis)
+    plan_a = await service.request_plan(committed_db, QueueOnly(redis), actor=actor, **data)
+    assert [j.plan_id for j in await stream.read_new(redis, "dead-consumer", block_ms=100)] == [plan_a.id]
+    plan_b = await service.request_plan(committed_db, QueueOnly(redis), actor=actor, **data)
     dead = create_redis("redis://127.0.0.1:1/0", timeout_s=0.2)
-    plan_c = await service.request_plan(committed_db, QueueOnly(dead), actor=actor, data=data)
+    plan_c = await service.request_plan(committed_db, QueueOnly(dead), actor=actor, **data)
     await dead.aclose()
     async with committed_db.connection() as conn:
         await conn.execute("UPDATE plans SET updated_at = now() - interval '1 hour' WHERE id = $1", plan_c.id)
 
-    executor, client = process_pool(1), worker_redis_client(settings.redis_url)
-    runner = SolverRunner(executor)
-    worker = PlanningWorker(committed_db, client, runner, config=QUICK, consumer="live-consumer")
+    client, pool = worker_redis_client(settings.redis_url), SolverPool(1)
+    worker = StreamConsumer(committed_db, client, pool, config=QUICK, consumer="live-consumer")
     try:
         assert await worker.sweep() == [plan_c.id]
         started = time.monotonic()
@@ -48,12 +48,11 @@ async def test_worker_solves_new_jobs_takes_over_a_dead_consumers_job_and_sweeps
         worker.stop()
         await asyncio.wait_for(task, 10)
     finally:
-        runner.close()
-        executor.shutdown(wait=True, cancel_futures=True)
+        pool.close()
         await client.aclose()
     assert statuses == [PlanStatus.DRAFT] * 3, statuses
     assert {plan_id for plan_id, _ in worker.handled} == {plan_a.id, plan_b.id, plan_c.id}
-    assert await queue.pending_count(redis) == 0
+    assert await stream.pending_count(redis) == 0
     print(f"worker: three plans in {elapsed:.1f} s (first includes starting the solver process)")
 
 

@@ -43,11 +43,11 @@ async def planning_base_url(settings, db, redis):
 
     from core import keys
     from app.main import create_app
-    from dispatch.planner import Planner
-    from dispatch.solving import SolverRunner
+    from dispatch.jobs.pool import SolverPool
+    from dispatch.jobs.submit import JobSubmitter
 
     app = create_app(settings, database=db, redis_client=redis, with_background=False)
-    planner = Planner(db, redis, SolverRunner(), use_queue=False, heartbeat_s=0.3)
+    planner = JobSubmitter(db, redis, SolverPool(), use_queue=False, heartbeat_s=0.3)
     app[keys.PLANNER] = planner
     async with TestServer(app) as server:
         yield str(server.make_url("/")).rstrip("/")

@@ -61,7 +61,7 @@ async def test_two_web_processes_share_the_port_with_one_planning_worker(service
         log = server.log_text()
         assert served_by == {"0", "1"}, log[-2000:]
         assert len(re.findall(r"planning worker \S+ started", log)) == 1, log[-2000:]
-        assert "[web 0] dispatch.worker: planning worker" in log
+        assert "[web 0] dispatch.jobs.consumer: planning worker" in log
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=30) == 0
         assert _wait_gone([p for p in server.group_pids() if p != server.proc.pid], 10) == []

@@ -1,17 +1,16 @@
-"""The planning job queue (a Redis Stream with a consumer group) and live plan events
-(Redis pub/sub). Thin wrappers; the database stays the only copy of a plan.
+"""The plan job stream: a Redis Stream with a consumer group. Thin wrappers; the database
+stays the only copy of a plan (dispatch.jobs.run claims it there).
 
-Stream `circle:plans`, group `planners`: a job is `{plan_id}`. A worker reads new jobs with
+Stream `circle:plans`, group `planners`: a job is `{plan_id}`. A consumer reads new jobs with
 XREADGROUP, first takes over jobs idle longer than the claim timeout with XAUTOCLAIM (their
-worker died), renews its own running jobs with XCLAIM (resetting their idle time, so a long
-solve is not taken away), and XACKs a job once the plan is finished.
-Channel `circle:plan:{id}`: JSON progress and status events for the SSE stream.
+consumer died), renews its own running jobs with XCLAIM (resetting their idle time, so a long
+solve is not taken away), XACKs a job once the plan is finished, and, stopping mid-solve,
+hands the job back: still pending (not acknowledged) but marked idle, so the next consumer's
+XAUTOCLAIM takes it at once, and not counted as one more delivery.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -26,10 +25,6 @@ class QueuedJob:
     entry_id: str
     plan_id: int
     deliveries: int = 1
-
-
-def channel(plan_id: int) -> str:
-    return f"circle:plan:{plan_id}"
 
 
 async def ensure_group(redis: aioredis.Redis) -> None:
@@ -66,6 +61,14 @@ async def renew(redis: aioredis.Redis, consumer: str, entry_id: str) -> None:
     await redis.xclaim(STREAM, GROUP, consumer, min_idle_time=0, message_ids=[entry_id], justid=True)
 
 
+async def hand_back(redis: aioredis.Redis, consumer: str, job: QueuedJob, *, idle_ms: int) -> None:
+    """Give a job this consumer will not finish back to the group: it stays pending, its idle
+    time is set to `idle_ms` (the others' claim timeout: the next XAUTOCLAIM takes it) and its
+    delivery count is put back, so a clean stop is not mistaken for a crash."""
+    await redis.xclaim(STREAM, GROUP, consumer, min_idle_time=0, message_ids=[job.entry_id], idle=idle_ms,
+                       retrycount=max(job.deliveries - 1, 0), justid=True)
+
+
 async def ack(redis: aioredis.Redis, entry_id: str) -> None:
     await redis.xack(STREAM, GROUP, entry_id)
 
@@ -73,10 +76,6 @@ async def ack(redis: aioredis.Redis, entry_id: str) -> None:
 async def pending_count(redis: aioredis.Redis) -> int:
     info = await redis.xpending(STREAM, GROUP)
     return int(info["pending"]) if info else 0
-
-
-async def publish_event(redis: aioredis.Redis, plan_id: int, event: dict[str, Any]) -> None:
-    await redis.publish(channel(plan_id), json.dumps(event, ensure_ascii=False, default=str))
 
 
 async def _deliveries(redis: aioredis.Redis, entry_id: str) -> int:
