@@ -2,6 +2,7 @@
 replaced, and the plan fails with `solver_timeout` (the bound is shortened here to keep it fast)."""
 from __future__ import annotations
 
+import asyncio
 import os
 
 from dispatch import service
@@ -30,7 +31,7 @@ async def test_a_solve_that_never_returns_fails_its_plan_and_its_process_is_repl
         assert await run_plan(db, plan.id, pool=pool, heartbeat_s=0.2) is RunOutcome.FINISHED
         failed = (await service.get_plan(db, actor=actor, plan_id=plan.id)).plan
         assert failed.status is PlanStatus.FAILED and failed.failure_reason.startswith("solver_timeout")
-        assert pool.replaced == 1 and not _alive(stuck_pid)
+        assert pool.replaced == 1 and await _gone_within(stuck_pid, seconds=5)
 
         pool.solve_fn = solve_job
         again = await service.request_plan(db, _Held(), actor=actor, circle_id=small_day.circle_id,
@@ -40,6 +41,15 @@ async def test_a_solve_that_never_returns_fails_its_plan_and_its_process_is_repl
         assert solved.status is PlanStatus.DRAFT and pool._slots[0].pid not in (None, stuck_pid)
     finally:
         pool.close()
+
+
+async def _gone_within(pid: int, *, seconds: float) -> bool:
+    """SIGKILL is delivered at once, but a loaded machine may take a moment to end the process."""
+    for _ in range(int(seconds * 10)):
+        if not _alive(pid):
+            return True
+        await asyncio.sleep(0.1)
+    return not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
