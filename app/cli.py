@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
 from core.settings import Settings
 
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     series.add_parser("materialize", help="create the coming days' bookings of every series").set_defaults(
         run=_materialize)
     sub.add_parser("worker", help="run a planning worker (Redis Stream consumer)").set_defaults(run=_worker)
+    sim = sub.add_parser("simulate", help="run the demo street through N days on a simulated clock; print the outcomes")
+    sim.add_argument("--days", type=int, default=30)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--elders", type=int, default=150, help="elders in the street (split over its two circles)")
+    sim.add_argument("--caregivers", type=int, default=None, help="caregivers (default: the demo roster, 20)")
+    sim.add_argument("--plan-seconds", type=int, default=5, help="solver time per circle-day")
+    sim.add_argument("--json", action="store_true", help="print the outcomes as one JSON object")
+    sim.add_argument("--report", type=Path, help="also write an HTML report (Chinese, with charts) here")
+    sim.set_defaults(run=_simulate)
     bench = sub.add_parser("bench", help="benchmarks: vrptw, homecare (see docs/benchmarks.md)", add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(run=_bench)
@@ -216,6 +226,12 @@ def _print_demo_logins(settings: Settings) -> None:
     for role in DEMO_LOGINS:
         print(f"  {role:<15} demo-{role}")
     print(f"Open http://{settings.host}:{settings.port}/ in a browser.\n")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from app.simulate_cli import run_simulation
+
+    return run_simulation(args)
 
 
 def _with_services(coro_factory):

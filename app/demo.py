@@ -66,13 +66,13 @@ class DemoSummary:
 
 
 async def load_demo(conn: asyncpg.Connection, crypto: Crypto, *, today: date | None = None,
-                    seed: int = DEMO_SEED) -> DemoSummary:
+                    seed: int = DEMO_SEED, **size: int) -> DemoSummary:
     """Load the demo street, with bookings for the two days after `today` (default: the local
     day). Deterministic for a given `seed` and `today`; expects a database with the menu loaded
     and no demo street yet."""
     today = today or local_today()
     _, menu = await booking_queries.menu(conn)
-    street = build_street(menu, today=today, seed=seed)
+    street = build_street(menu, today=today, seed=seed, **size)   # size: elders_per_circle, caregivers, …
     circle_ids = await _insert_circles(conn)
     provider_ids = await _insert_providers(conn, circle_ids)
     caregiver_ids = await _insert_caregivers(conn, street.caregivers, provider_ids, circle_ids)

@@ -485,11 +485,14 @@ class CaregiverSeed:
         return day.isoweekday() in self.work_days
 
 
-def make_caregivers(rng: random.Random, numbers: Numbers, demo_days: Sequence[date]) -> list[CaregiverSeed]:
-    """The roster's caregivers: homes within 3 km (walking only when within 1.2 km), five or six
-    working days a week; the demo caregiver works on every demo day."""
+def make_caregivers(rng: random.Random, numbers: Numbers, demo_days: Sequence[date],
+                    count: int | None = None) -> list[CaregiverSeed]:
+    """The roster's caregivers (`count` of them: the roster repeated as far as needed): homes within
+    3 km (walking only when within 1.2 km), five or six working days a week; the demo caregiver
+    works on every demo day."""
     caregivers = []
-    for index, (provider, c, quals, gender, (start, end)) in enumerate(ROSTER):
+    roster = [ROSTER[i % len(ROSTER)] for i in range(count or len(ROSTER))]
+    for index, (provider, c, quals, gender, (start, end)) in enumerate(roster):
         circle = CIRCLES[c]
         walk = rng.random() < 0.3
         home = point_within(rng, circle.lat, circle.lon, 1150 if walk else 3000, 0 if walk else 1250)
@@ -725,20 +728,22 @@ class Street:
 
 
 def build_street(menu: Sequence[MenuItem], *, today: date, seed: int = 20_241_121,
-                 visits_per_circle_day: int = 40, lunches_per_circle: int = 24) -> Street:
+                 visits_per_circle_day: int = 40, lunches_per_circle: int = 24, elders_per_circle: int = 75,
+                 caregivers: int | None = None) -> Street:
     """The whole demo street for bookings on the two days after `today`.
 
     `visits_per_circle_day` is the target of visits other than the regular lunches;
-    `lunches_per_circle` the number of elders on a regular lunch delivery.
+    `lunches_per_circle` the number of elders on a regular lunch delivery; `elders_per_circle` and
+    `caregivers` size the street (the simulation's `--elders` and `--caregivers`).
     """
     rng = random.Random(seed)
     numbers = Numbers(rng)
     days = (today + timedelta(days=1), today + timedelta(days=2))
-    residents = make_residents(rng, numbers, today)
+    residents = make_residents(rng, numbers, today, per_circle=elders_per_circle)
     demo_resident = _pick_demo_resident(residents)
     residents[demo_resident] = _as_demo_resident(residents[demo_resident], today)
     families = make_families(rng, numbers, residents)
-    caregivers = make_caregivers(rng, numbers, days)
+    caregivers = make_caregivers(rng, numbers, days, caregivers)
     planner = _BookingPlanner(rng, residents, caregivers, {i.code: i for i in menu}, days, today)
     series, regulars = planner.lunch_regulars(lunches_per_circle, demo_resident)
     bookings = planner.bookings(regulars, visits_per_circle_day, demo_resident)
