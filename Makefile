@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast bench bench-planner stress worker demo clean
+.PHONY: run test test-fast bench bench-planner stress simulate worker demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -40,6 +40,12 @@ bench-planner: $(STAMP)
 ## stress: the long reliability runs (2,000 bookings under SIGKILLs, 1,000 under killed connections, long fuzzing)
 stress: $(STAMP)
 	CIRCLE_STRESS=1 $(BIN)/pytest tests/reliability
+
+## simulate: 30 days of the demo street on a simulated clock with the real code; prints the care outcomes and
+## writes var/simulation.html (a report in Chinese with charts)
+simulate: $(STAMP)
+	mkdir -p var
+	$(BIN)/circle simulate --days 30 --seed 1 --report var/simulation.html
 
 worker: $(STAMP)
 	$(BIN)/circle worker

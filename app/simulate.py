@@ -5,7 +5,7 @@ check-in and check-out, the chores — runs day after day on a real PostgreSQL u
 clock (core.clock.use_clock). What people do is drawn from one seeded random generator, so a seed
 gives the same street, the same bookings and the same behaviour every time:
 
-- elders keep their repeating services (the demo's daily lunches, weekly baths added here) and book
+- elders keep their repeating services (daily lunches and weekly baths, as series) and book
   ad hoc by app, family and hotline at daytime hours, for the coming week;
 - at 18:00 tomorrow is planned and published, circle by circle (the run starts on the evening before
   the first day, with the demo street's bookings for its first two days);
@@ -63,8 +63,9 @@ class Behaviour:
     same_day_cancel_share: float = 0.02
     rated_share: float = 0.7
     sick_per_day: float = 0.15          # chance a caregiver falls sick on a given morning
-    ad_hoc_per_circle_day: int = 8      # bookings made each day, for the coming week
+    ad_hoc_per_circle_day: int = 35     # bookings made each day, for the coming week
     weekly_bath_share: float = 0.1      # elders given a weekly bath series at the start
+    daily_lunch_share: float = 0.2      # elders given a daily lunch delivery at the start
     arrival_sd_min: float = 5.0
 
 
@@ -74,7 +75,8 @@ class SimConfig:
     seed: int = 1
     elders_per_circle: int = 75
     caregivers: int | None = None
-    plan_seconds: int = 5
+    plan_seconds: int = 5               # the solver's time cap per circle-day
+    plan_solutions: int = 300           # and its solution limit, which makes a seed's plans reproducible
     start: date = date(2030, 3, 4)
     behaviour: Behaviour = Behaviour()
 
@@ -169,15 +171,21 @@ class Simulation:
             await load_demo(conn, self.crypto, today=self.config.start - timedelta(days=1), seed=self.config.seed,
                             elders_per_circle=self.config.elders_per_circle, caregivers=self.config.caregivers)
             self.street = await _read_street(conn)
-        await self._weekly_baths()
+        await self._regular_services()
 
-    async def _weekly_baths(self) -> None:
-        """Some elders get a regular bath on one weekday, as a series (the demo has the daily lunches)."""
-        start = self.config.start + timedelta(days=1)
+    async def _regular_services(self) -> None:
+        """Repeating services as series, from the day after the demo's two booked days: a daily lunch
+        delivery for some elders, a bath on one weekday for others."""
+        start = self.config.start + timedelta(days=2)
         for circle, elders in self.street.elders_by_circle.items():
-            for resident_id in self.rng.sample(elders, k=int(len(elders) * self.behaviour.weekly_bath_share)):
-                request = SeriesRequest(resident_id, "B01", (self.rng.randint(1, 7),), time(9), time(11),
-                                        start, start + timedelta(days=120), channel="hotline")
+            lunch = int(len(elders) * self.behaviour.daily_lunch_share)
+            bath = int(len(elders) * self.behaviour.weekly_bath_share)
+            chosen = self.rng.sample(elders, k=lunch + bath)
+            for n, resident_id in enumerate(chosen):
+                code, days, window = (("M01", (1, 2, 3, 4, 5, 6, 7), (time(11), time(12))) if n < lunch
+                                      else ("B01", (self.rng.randint(1, 7),), (time(9), time(11))))
+                request = SeriesRequest(resident_id, code, days, *window, start, start + timedelta(days=120),
+                                        channel="hotline")
                 await self._attempt(booking_service.create_series(self.db, actor=self.street.operator,
                                                                   request=request))
 
@@ -234,7 +242,8 @@ class Simulation:
         for circle_id in self.street.circles:
             plan = await dispatch_service.request_plan(
                 self.db, _NoQueue(), actor=self.street.planner, circle_id=circle_id, day=day,
-                time_limit_s=self.config.plan_seconds, seed=self.config.seed)
+                time_limit_s=self.config.plan_seconds, solution_limit=self.config.plan_solutions,
+                seed=self.config.seed)
             await self._solve_and_publish(plan.id, circle_id, day)
 
     async def _solve_and_publish(self, plan_id: int, circle_id: int, day: date) -> list:
@@ -260,7 +269,8 @@ class Simulation:
                                                 days=[DayChange(day=day, kind="leave", note="病假（模拟）")])
         plan = await dispatch_service.replan(self.db, _NoQueue(), actor=self.street.planner, circle_id=circle_id,
                                              day=day, sick_caregiver_ids=[caregiver_id],
-                                             time_limit_s=self.config.plan_seconds, seed=self.config.seed)
+                                             time_limit_s=self.config.plan_seconds,
+                                             solution_limit=self.config.plan_solutions, seed=self.config.seed)
         changed = {c.booking_id for c in await self._solve_and_publish(plan.id, circle_id, day)}
         self.journal.sick.append((day, caregiver_id, k, len(changed)))
         self.journal.moved_by_service |= changed

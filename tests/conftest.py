@@ -4,10 +4,12 @@ app under test bound to the same connection."""
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import date, timedelta
 
 import pytest
 import pytest_asyncio
+import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from core.clock import local_today
@@ -19,6 +21,7 @@ from core.redis import create_redis
 from core.settings import Settings
 from booking.seed import load_menu
 from tests import factories
+from tests.reliability.support import database_url_with_name
 
 TEST_SECRET = "test-secret-key-not-for-production"
 DATA_TABLES = """notifications, visit_audit, visits, plan_edits, plans, sensitive_reads, call_logs,
@@ -130,3 +133,29 @@ async def login(client: TestClient, username: str, password: str | None = None) 
                                  json={"username": username, "password": password or f"pw-{username}"})
     assert response.status == 200, await response.text()
     return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+@pytest_asyncio.fixture
+async def new_database(services):
+    """Makes empty databases on the test server (returns each one's URL); drops them after the test."""
+    names: list[str] = []
+
+    async def make() -> str:
+        name = f"circle_t_{uuid.uuid4().hex[:8]}"
+        try:
+            await _admin(services.database_url, f'CREATE DATABASE "{name}"')
+        except asyncpg.InsufficientPrivilegeError:
+            pytest.skip("the test database user may not CREATE DATABASE (needed by tests that make their own database)")
+        names.append(name)
+        return database_url_with_name(services.database_url, name)
+    yield make
+    for name in names:
+        await _admin(services.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()

@@ -11,7 +11,6 @@ import asyncio
 import os
 import shutil
 import sys
-import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -24,7 +23,6 @@ from core.db import apply_schema, connect
 from core.migrations import (MIGRATIONS_DIR, DatabaseNewerThanCode, MigrationError, current_version, load,
                              migrate)
 from core.settings import ROOT
-from tests.reliability.support import database_url_with_name
 
 SCHEMA = ROOT / "schema.sql"
 SCHEMA_V1 = Path(__file__).parent / "data" / "schema_v1.sql"  # `git show 81bd645:schema.sql`
@@ -62,32 +60,6 @@ CATALOG = {
     "extensions": "SELECT extname, extversion FROM pg_extension",
 }
 RUNNER_TABLE = "schema_migrations"
-
-
-@pytest_asyncio.fixture
-async def new_database(services):
-    """Makes empty databases on the test server (returns each one's URL); drops them after the test."""
-    names: list[str] = []
-
-    async def make() -> str:
-        name = f"circle_mig_{uuid.uuid4().hex[:8]}"
-        try:
-            await _admin(services.database_url, f'CREATE DATABASE "{name}"')
-        except asyncpg.InsufficientPrivilegeError:
-            pytest.skip("the test database user may not CREATE DATABASE (needed for the migration tests)")
-        names.append(name)
-        return database_url_with_name(services.database_url, name)
-    yield make
-    for name in names:
-        await _admin(services.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _admin(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @asynccontextmanager
