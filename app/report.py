@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 from app.outcomes import Outcomes  # noqa: E402
 from app.simulate import SimConfig  # noqa: E402
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 13,
-                     "font.family": ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
-                                     "sans-serif"]})
+# the SVG names these fonts for the browser; matplotlib only measures text with whatever it has
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 13, "font.family": "sans-serif",
+                     "font.sans-serif": ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+                                         "DejaVu Sans"]})
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 # (label, key, target text, whether the value meets it)
 ROWS = (
