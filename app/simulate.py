@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 NO_PASSWORD = "!no-password"       # simulated people never sign in: their accounts have no usable password
 CHORE_EVERY = timedelta(minutes=5)
+LUNCH_WINDOWS = ((time(10, 30), time(11, 30)), (time(11), time(12)), (time(11, 30), time(12, 30)))
 PLAN_AT, DAY_STARTS, DAY_ENDS = time(18, 0), time(6, 0), time(21, 30)
 
 
@@ -65,7 +66,7 @@ class Behaviour:
     sick_per_day: float = 0.15          # chance a caregiver falls sick on a given morning
     ad_hoc_per_circle_day: int = 35     # bookings made each day, for the coming week
     weekly_bath_share: float = 0.1      # elders given a weekly bath series at the start
-    daily_lunch_share: float = 0.2      # elders given a daily lunch delivery at the start
+    daily_lunch_share: float = 0.15     # elders given a daily lunch delivery at the start
     arrival_sd_min: float = 5.0
 
 
@@ -76,7 +77,7 @@ class SimConfig:
     elders_per_circle: int = 75
     caregivers: int | None = None
     plan_seconds: int = 5               # the solver's time cap per circle-day
-    plan_solutions: int = 300           # and its solution limit, which makes a seed's plans reproducible
+    plan_solutions: int = 1000          # and its solution limit, which makes a seed's plans reproducible
     start: date = date(2030, 3, 4)
     behaviour: Behaviour = Behaviour()
 
@@ -182,7 +183,7 @@ class Simulation:
             bath = int(len(elders) * self.behaviour.weekly_bath_share)
             chosen = self.rng.sample(elders, k=lunch + bath)
             for n, resident_id in enumerate(chosen):
-                code, days, window = (("M01", (1, 2, 3, 4, 5, 6, 7), (time(11), time(12))) if n < lunch
+                code, days, window = (("M01", (1, 2, 3, 4, 5, 6, 7), LUNCH_WINDOWS[n % 3]) if n < lunch
                                       else ("B01", (self.rng.randint(1, 7),), (time(9), time(11))))
                 request = SeriesRequest(resident_id, code, days, *window, start, start + timedelta(days=120),
                                         channel="hotline")
