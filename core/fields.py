@@ -8,6 +8,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 MAX_ID = 2 ** 63 - 1                         # PostgreSQL's bigint
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)   # the days a street can plan or report on
@@ -18,9 +19,9 @@ _ISO_MONTH = re.compile(r"\d{4}-\d{2}")
 def _whole_number(value: Any) -> Any:
     """An id is a whole number, or a string of ASCII digits: never a boolean, a fraction or other digits."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError("must be a whole number")
+        raise PydanticCustomError("whole_number", "must be a whole number")
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("must be a whole number written with the digits 0-9")
+        raise PydanticCustomError("whole_number", "must be a whole number written with the digits 0-9")
     return value
 
 
@@ -29,22 +30,24 @@ def _iso_day(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
-        raise ValueError("must be a date written YYYY-MM-DD")
+        raise PydanticCustomError("iso_day", "must be a date written YYYY-MM-DD")
     return value
 
 
 def _street_day(value: dt.date) -> dt.date:
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY}")
+        raise PydanticCustomError("street_day", "must lie between {first} and {last}",
+                                  {"first": str(FIRST_DAY), "last": str(LAST_DAY)})
     return value
 
 
 def _street_month(value: str) -> str:
     if not isinstance(value, str) or not _ISO_MONTH.fullmatch(value):
-        raise ValueError("month must look like YYYY-MM")
+        raise PydanticCustomError("street_month", "month must look like YYYY-MM")
     year, month = int(value[:4]), int(value[5:])
     if not (1 <= month <= 12 and FIRST_DAY.year <= year <= LAST_DAY.year):
-        raise ValueError(f"must be a month from {FIRST_DAY:%Y-%m} to {LAST_DAY:%Y-%m}")
+        raise PydanticCustomError("street_month", "must be a month from {first} to {last}",
+                                  {"first": f"{FIRST_DAY:%Y-%m}", "last": f"{LAST_DAY:%Y-%m}"})
     return value
 
 

@@ -47,7 +47,8 @@ REASONS: dict[str, str] = {
     "bool_type": "请选择是或否", "literal_error": "请从选项中选择", "enum": "请从选项中选择",
     "too_short": "至少选一项", "too_long": "选得太多了", "list_type": "格式不对",
     "extra_forbidden": "不认识这一项", "json_invalid": "请求内容格式错误", "value_error": "填写有误",
-    "invalid": "填写有误",
+    "invalid": "填写有误", "whole_number": "须为整数编号", "iso_day": "日期格式应为“年-月-日”（例：2026-03-08）",
+    "street_day": "日期须在2000年至2099年之间", "street_month": "月份格式应为“年-月”（例：2026-03），且在2000至2099年之间",
 }
 
 # where one field needs its own words for a reason
