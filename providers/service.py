@@ -20,7 +20,6 @@ from core.roles import CAREGIVER, PROVIDER_ADMIN, circle_for
 from booking import queries as booking_queries
 from booking import service as booking_service
 from booking.geo import haversine_m
-from booking.models import BookingStatus
 from booking.subsidy import service_month
 from providers import access, calendar, checkin, queries
 from providers.availability import check_day_rules, check_pattern, rules_by_day, working_shift
