@@ -8,8 +8,12 @@ Mapping (units: the solver's integer time is SECONDS since local midnight, Asia/
 - booking (pending or scheduled, item needs a visit) → Job: the elder's home → site, item
   minutes → duration (at least MIN_VISIT_MINUTES), window_start..window_end (bounds of the
   START, local clock) → window, item crew → crew, booking priority → priority, elder's
-  caregiver_gender → gender (hard), caregiver of the elder's most recent completed visit →
-  preferred_worker (continuity, soft).
+  caregiver_gender → gender (hard), preferred_worker (soft), the first of: the dispatcher's
+  move, the caregiver the booking is published with (a calm re-plan), the regular caregiver its
+  repeating booking names, the elder's regular caregiver for the item (dispatch.continuity), the
+  caregiver of the elder's most recent visit of any item.
+- a published, unstarted booking (an active visit of the day) → kept_start: its published start,
+  which the solver keeps within RETIME_MINUTES at a cost per minute beyond (calm re-plans).
 - who may serve a booking is decided here, where the domain is known: the caregiver holds the
   item's qualification, the caregiver's provider delivers the item, the gender matches and the
   dispatcher has not forbidden them. The solver knows one qualification code per job, so each
@@ -59,6 +63,7 @@ class BuiltProblem:
     pinned: frozenset[int] = frozenset()
     initial_routes: dict[str, list[str]] | None = None
     allowed: dict[int, frozenset[int]] = field(default_factory=dict)
+    regular: dict[int, int] = field(default_factory=dict)  # booking id → regular caregiver (repeat visits)
 
 
 def seconds_of(day: date, instant: datetime) -> int:
@@ -117,7 +122,7 @@ def build_problem(day: CircleDay, *, edits: EditSet = EditSet(), freeze_at: date
         caregiver_names={c.id: c.name for c, _ in day.caregivers}, left_out=tuple(left_out),
         frozen=tuple(frozen), pinned=frozenset(b for b in edits.pins if b in allowed),
         initial_routes=warm_start(previous, jobs, allowed, edits, day=day.day) if previous else None,
-        allowed=allowed)
+        allowed=allowed, regular=regular_of(day))
 
 # ------------------------------------------------------------------ the freeze
 
@@ -204,6 +209,7 @@ def _job_or_reason(booking: BookingToPlan, day: CircleDay, edits: EditSet, careg
               window_end=window[1], crew=booking.crew, gender=booking.caregiver_gender,
               priority=booking.priority,
               preferred_worker=_preferred(booking, day, edits, allowed),
+              kept_start=_kept_start(booking, day, freeze_s),
               pinned_workers=frozenset({worker_id(pin.caregiver_id)}) if pin and pin.caregiver_id else frozenset(),
               pinned_start=_pinned_start(pin, day.day))
     return job, allowed
@@ -225,11 +231,40 @@ def _pinned_start(pin, day: date) -> int | None:
 
 
 def _preferred(booking: BookingToPlan, day: CircleDay, edits: EditSet, allowed: frozenset[int]) -> str | None:
-    """The dispatcher's move target, else the caregiver of the elder's last completed visit."""
-    for candidate in (edits.moves.get(booking.id), day.last_caregiver.get(booking.resident_id)):
+    """The dispatcher's move target, else the published caregiver, else the regular caregiver
+    (the series', the item's, the elder's), the first one allowed."""
+    published = _published(booking.id, day)
+    for candidate in (edits.moves.get(booking.id), published[0].caregiver_id if published else None,
+                      booking.series_caregiver_id, day.regular.get((booking.resident_id, booking.item_code)),
+                      day.last_caregiver.get(booking.resident_id)):
         if candidate is not None and candidate in allowed:
             return worker_id(candidate)
     return None
+
+
+def _published(booking_id: int, day: CircleDay) -> list[ActiveVisit]:
+    """The booking's active visits of the day (lead first): what its people were told."""
+    return sorted((v for v in day.active_visits if v.booking_id == booking_id), key=lambda v: v.crew_member)
+
+
+def _kept_start(booking: BookingToPlan, day: CircleDay, freeze_s: int | None) -> int | None:
+    """The published start of a published booking (not before the freeze), else None."""
+    published = _published(booking.id, day)
+    if not published:
+        return None
+    start = seconds_of(day.day, published[0].planned_start)
+    return start if freeze_s is None else max(start, freeze_s)
+
+
+def regular_of(day: CircleDay) -> dict[int, int]:
+    """Booking id → its regular caregiver, for the bookings that are repeat visits: the one its
+    series names, else the elder's regular caregiver for the item."""
+    found = {}
+    for booking in day.bookings:
+        regular = booking.series_caregiver_id or day.regular.get((booking.resident_id, booking.item_code))
+        if regular is not None:
+            found[booking.id] = regular
+    return found
 
 
 def eligible(booking: BookingToPlan, caregiver) -> bool:

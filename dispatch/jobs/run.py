@@ -30,6 +30,7 @@ import asyncpg
 from core.clock import LOCAL_TZ, utc_now
 from core.db import Database
 from dispatch import queries
+from dispatch.continuity import elders_caregivers, history_since, regular_caregivers
 from dispatch.edits import effective_edits
 from dispatch.jobs.pool import SolveAbandoned, SolveJob, SolverPool, SolverTimeout
 from dispatch.models import DEFAULT_FREEZE_MINUTES, CancelMode, CircleDay, Plan, PlanKind, PlanStatus
@@ -129,15 +130,28 @@ async def load_circle_day(conn: asyncpg.Connection, circle_id: int, day: date) -
     """Everything the problem builder needs about one circle-day."""
     bookings = await queries.bookings_of_day(conn, circle_id, day)
     caregivers = await provider_service.available_caregivers(conn, circle_id=circle_id, day=day)
-    last = await queries.last_caregivers(conn, sorted({b.resident_id for b in bookings}), through=day)
+    past = await queries.past_visits(conn, sorted({b.resident_id for b in bookings}),
+                                     since=history_since(day), before=day)
     active = await queries.active_visits(conn, circle_id, day)
     return CircleDay(circle_id=circle_id, day=day, bookings=tuple(bookings), caregivers=tuple(caregivers),
-                     last_caregiver=last, active_visits=tuple(active))
+                     last_caregiver=elders_caregivers(past, before=day), active_visits=tuple(active),
+                     regular=regular_caregivers(past, before=day))
+
+
+# Soft costs, in the solver's unit (seconds of travel): serving a booking by someone other than
+# its preferred caregiver (the regular one, or the one it is published with) costs as much as
+# CONTINUITY_COST_S of extra travel; starting a published visit more than 15 minutes from its
+# published start costs KEPT_START_COST per second beyond (a minute late: a minute of travel ×
+# KEPT_START_COST). Both stay far below the cost of leaving a booking out (routing.job_penalties).
+# Measured on the demo street in docs/outcomes.md.
+CONTINUITY_COST_S = 1800
+KEPT_START_COST = 2
 
 
 def solve_params(plan: Plan) -> SolveParams:
     return SolveParams(time_limit_s=float(plan.time_limit_s), solution_limit=plan.options.get("solution_limit"),
-                       seed=int(plan.options.get("seed", 0)))
+                       seed=int(plan.options.get("seed", 0)), preferred_worker_cost=CONTINUITY_COST_S,
+                       kept_start_cost=KEPT_START_COST)
 
 
 async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, events, state: _RunState,
