@@ -140,18 +140,21 @@ async def load_circle_day(conn: asyncpg.Connection, circle_id: int, day: date) -
 
 # Soft costs, in the solver's unit (seconds of travel): serving a booking by someone other than
 # its preferred caregiver (the regular one, or the one it is published with) costs as much as
-# CONTINUITY_COST_S of extra travel; starting a published visit more than 15 minutes from its
-# published start costs KEPT_START_COST per second beyond (a minute late: a minute of travel ×
-# KEPT_START_COST). Both stay far below the cost of leaving a booking out (routing.job_penalties).
-# Measured on the demo street in docs/outcomes.md.
+# CONTINUITY_COST_S of extra travel; starting a published visit away from its published start
+# costs KEPT_START_COST per second of the difference (a minute: KEPT_START_COST minutes of
+# travel). The cost starts at the published minute, not 15 minutes off it: with a free band the
+# solver's scheduler is free to slide every visit within it, and publishing would then rewrite
+# (and message) every booking. Both stay far below the cost of leaving a booking out
+# (routing.job_penalties). Measured on the demo street in docs/outcomes.md.
 CONTINUITY_COST_S = 1800
 KEPT_START_COST = 2
+KEPT_START_SLACK_S = 0
 
 
 def solve_params(plan: Plan) -> SolveParams:
     return SolveParams(time_limit_s=float(plan.time_limit_s), solution_limit=plan.options.get("solution_limit"),
                        seed=int(plan.options.get("seed", 0)), preferred_worker_cost=CONTINUITY_COST_S,
-                       kept_start_cost=KEPT_START_COST)
+                       kept_start_cost=KEPT_START_COST, kept_start_slack=KEPT_START_SLACK_S)
 
 
 async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, events, state: _RunState,
