@@ -38,7 +38,7 @@ from core.clock import LOCAL_TZ, local_instant
 from dispatch.edits import EditSet
 from dispatch.models import ActiveVisit, BookingToPlan, CircleDay, PlanRoute, UnassignedBooking
 from dispatch.reasons import GENDER_ZH, qualification_zh, reason_zh
-from dispatch.solver import Break, HaversineTravel, Job, Problem, Site, Worker
+from dispatch.solver import Break, HaversineTravel, Job, Problem, Site, SolveParams, Worker, solve
 
 MIN_VISIT_MINUTES = 5          # a visit on site takes at least this long
 PLANNABLE = ("pending", "scheduled")
@@ -121,7 +121,7 @@ def build_problem(day: CircleDay, *, edits: EditSet = EditSet(), freeze_at: date
         problem=problem, day=day.day, bookings={b.id: b for b in day.bookings},
         caregiver_names={c.id: c.name for c, _ in day.caregivers}, left_out=tuple(left_out),
         frozen=tuple(frozen), pinned=frozenset(b for b in edits.pins if b in allowed),
-        initial_routes=warm_start(previous, jobs, allowed, edits, day=day.day) if previous else None,
+        initial_routes=_warm_start(problem, previous, jobs, allowed, edits, day.day, workers) if previous else None,
         allowed=allowed, regular=regular_of(day))
 
 # ------------------------------------------------------------------ the freeze
@@ -318,12 +318,31 @@ def _encode_allowed(jobs: list[Job], allowed: dict[int, frozenset[int]], workers
 # ------------------------------------------------------------------ warm start
 
 
+def _warm_start(problem: Problem, previous: tuple[PlanRoute, ...], jobs: list[Job],
+                allowed: dict[int, frozenset[int]], edits: EditSet, day: date,
+                workers: dict[int, Worker]) -> dict[str, list[str]]:
+    """The warm start, with new partners for two-person bookings that lost one when a quick
+    greedy completion of it serves at least as many bookings as the plain one (else the plain
+    one: keeping a two-person visit is not worth leaving two others out)."""
+    plain = warm_start(previous, jobs, allowed, edits, day=day)
+    partnered = warm_start(previous, jobs, allowed, edits, day=day, workers=workers)
+    if partnered == plain:
+        return plain
+    return partnered if _greedy_served(problem, partnered) >= _greedy_served(problem, plain) else plain
+
+
+def _greedy_served(problem: Problem, routes: dict[str, list[str]]) -> int:
+    return solve(problem, SolveParams(strategy="greedy"), initial_routes=routes).stats.assigned
+
+
 def warm_start(previous: tuple[PlanRoute, ...], jobs: list[Job], allowed: dict[int, frozenset[int]],
-               edits: EditSet, *, day: date) -> dict[str, list[str]]:
+               edits: EditSet, *, day: date, workers: dict[int, Worker] | None = None) -> dict[str, list[str]]:
     """Worker id → job ids in visiting order, from the previous version's routes.
 
     Visits of jobs no longer in the problem, or on a caregiver no longer allowed, are dropped;
-    pinned or moved bookings are put on their chosen caregiver's route, in window order.
+    pinned or moved bookings are put on their chosen caregiver's route, in window order. With
+    `workers` (those of the problem), a two-person booking left with one caregiver gets a partner
+    (_partner_lone_crews).
     """
     starts = {int(j.id): j.window_start for j in jobs}
     routes: dict[int, list[tuple[int, int]]] = {}
@@ -332,6 +351,8 @@ def warm_start(previous: tuple[PlanRoute, ...], jobs: list[Job], allowed: dict[i
             if visit.booking_id in allowed and route.caregiver_id in allowed[visit.booking_id]:
                 routes.setdefault(route.caregiver_id, []).append(
                     (seconds_of(day, visit.planned_start), visit.booking_id))
+    if workers is not None:
+        _partner_lone_crews(routes, previous, jobs, allowed, day, workers)
     for booking_id, caregiver_id in _chosen(edits).items():
         if booking_id not in starts or caregiver_id not in allowed.get(booking_id, ()):
             continue
@@ -339,6 +360,42 @@ def warm_start(previous: tuple[PlanRoute, ...], jobs: list[Job], allowed: dict[i
             stops[:] = [s for s in stops if s[1] != booking_id]
         routes.setdefault(caregiver_id, []).append((starts[booking_id], booking_id))
     return {worker_id(cid): [job_id(b) for _, b in sorted(stops)] for cid, stops in routes.items() if stops}
+
+
+CREW_ROOM_S = 20 * 60  # room cleared on each side of a two-person visit for its new partner
+
+
+def _partner_lone_crews(routes: dict[int, list[tuple[int, int]]], previous: tuple[PlanRoute, ...],
+                        jobs: list[Job], allowed: dict[int, frozenset[int]], day: date,
+                        workers: dict[int, Worker]) -> None:
+    """Give a two-person booking left with one of its caregivers (the other off sick, or no
+    longer allowed) a partner in the warm start, in place: the allowed caregiver with the fewest
+    visits in the way (none of them two-person) whose shift holds the visit; those visits leave that route and go back into
+    the pool, where the search places them again. Without this the booking fell back to pending
+    even when a way to keep it existed: the search inserts two-person visits only as a pair, and
+    by then the other routes were full."""
+    crews = {int(j.id) for j in jobs if j.crew == 2}
+    spans = {v.booking_id: (seconds_of(day, v.planned_start), seconds_of(day, v.planned_end))
+             for route in previous for v in route.visits}
+    for booking_id in sorted(crews & set(spans)):
+        holders = [cid for cid, stops in routes.items() if any(b == booking_id for _, b in stops)]
+        if len(holders) != 1:
+            continue
+        start, end = spans[booking_id]
+        best = None
+        for cid in sorted(allowed[booking_id] - {holders[0]}):
+            worker = workers.get(cid)
+            if worker is None or not worker.shift_start <= start - CREW_ROOM_S < end + CREW_ROOM_S <= worker.shift_end:
+                continue
+            stops = routes.get(cid, [])
+            in_way = [s for s in stops if spans[s[1]][0] < end + CREW_ROOM_S and spans[s[1]][1] > start - CREW_ROOM_S]
+            if any(b in crews for _, b in in_way):
+                continue
+            if best is None or (len(in_way), len(stops)) < best[0]:
+                best = ((len(in_way), len(stops)), cid, in_way)
+        if best is not None:
+            _, cid, in_way = best
+            routes[cid] = [s for s in routes.get(cid, []) if s not in in_way] + [(start, booking_id)]
 
 
 def _chosen(edits: EditSet) -> dict[int, int]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -149,6 +149,7 @@ async def load_circle_day(conn: asyncpg.Connection, circle_id: int, day: date) -
 CONTINUITY_COST_S = 1800
 KEPT_START_COST = 2
 KEPT_START_SLACK_S = 0
+CALM_FIRST_PREFERRED_COST = 300   # the first half of a calm re-plan (see _solve_calmly)
 
 
 def solve_params(plan: Plan) -> SolveParams:
@@ -162,13 +163,35 @@ async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, 
     """Solve with a heartbeat task beside it (progress, cancel, lost claim)."""
     beat = asyncio.create_task(_heartbeat(db, plan, events, state, heartbeat_s))
     try:
-        return await pool.solve(
-            SolveJob(built.problem, solve_params(plan), built.initial_routes),
-            on_progress=lambda p: setattr(state, "latest", p),
-            should_stop=lambda: bool(state.cancel or state.lost), abandon=shutdown)
+        return await _solve_calmly(built, solve_params(plan), pool, state, shutdown)
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
+
+
+async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPool, state: _RunState,
+                        shutdown: asyncio.Event | None):
+    """One solve; for a day with published visits (kept starts), two halves: first the plain
+    objective (CALM_FIRST_PREFERRED_COST, no kept starts), which finds room for as many bookings
+    as it can by moving others; then, from its plan, the calm objective, which moves back what
+    it can to its published caregiver and time. The penalties of leaving a booking out dwarf
+    the calm costs, so the second half never drops what the first placed. One calm solve alone
+    left more bookings out: the calm costs slow the search and make room harder to find."""
+    if not any(j.kept_start is not None for j in built.problem.jobs):
+        return await _solve_once(pool, SolveJob(built.problem, params, built.initial_routes), state, shutdown)
+    half = max(params.time_limit_s / 2, 0.5)
+    first = await _solve_once(pool, SolveJob(built.problem, replace(
+        params, time_limit_s=half, kept_start_cost=0, preferred_worker_cost=CALM_FIRST_PREFERRED_COST),
+        built.initial_routes), state, shutdown)
+    if state.cancel or state.lost:
+        return first
+    return await _solve_once(pool, SolveJob(built.problem, replace(params, time_limit_s=half),
+                                            first.routes_by_worker()), state, shutdown)
+
+
+async def _solve_once(pool: SolverPool, job: SolveJob, state: _RunState, shutdown: asyncio.Event | None):
+    return await pool.solve(job, on_progress=lambda p: setattr(state, "latest", p),
+                            should_stop=lambda: bool(state.cancel or state.lost), abandon=shutdown)
 
 
 async def _heartbeat(db, plan: Plan, events, state: _RunState, every_s: float) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from datetime import date, timedelta
@@ -36,7 +37,12 @@ from core.embedded import EmbeddedServices, start_postgres
 from core.users import user_by_id
 from dispatch import service
 from dispatch.jobs.pool import SolverPool
+from dispatch.jobs import run
 from dispatch.jobs.run import run_plan
+
+for _name in ("CONTINUITY_COST_S", "KEPT_START_COST"):  # e.g. CONTINUITY_COST_S=300 to compare weights
+    if _name in os.environ:
+        setattr(run, _name, int(os.environ[_name]))
 
 
 class QueueOnly:
@@ -90,9 +96,11 @@ async def sick_replan(db: Database, actor, circle_id: int, day: date, seconds: i
     await run_plan(db, plan.id, pool=SolverPool())
     draft = (await service.get_plan(db, actor=actor, plan_id=plan.id)).plan
     old, new = published.assignments(), draft.assignments()
-    counts = {"moved": 0, "retimed": 0, "unassigned": 0, "adjusted": 0}
+    counts = {"moved": 0, "retimed": 0, "unassigned": 0, "adjusted": 0, "others_changed": 0}
+    sick_id = busiest["caregiver_id"]
     for booking_id, before in old.items():
         after = new.get(booking_id)
+        counts["others_changed"] += sick_id not in before.caregiver_ids and not _same_enough(before, after)
         if after is None:
             counts["unassigned"] += 1
         elif set(after.caregiver_ids) != set(before.caregiver_ids):
@@ -114,6 +122,11 @@ async def sick_replan(db: Database, actor, circle_id: int, day: date, seconds: i
             "assigned": draft.stats.assigned, "unassigned_total": draft.stats.unassigned,
             "travel_minutes": draft.stats.travel_minutes,
             "two_person_published": crew2_before, "two_person_after": crew2_after}
+
+
+def _same_enough(before, after) -> bool:
+    return after is not None and set(after.caregiver_ids) == set(before.caregiver_ids) and \
+        abs((after.planned_start - before.planned_start).total_seconds()) <= 15 * 60
 
 
 async def _published(db: Database, actor, circle_id: int, day: date):
