@@ -64,6 +64,7 @@ class BuiltProblem:
     initial_routes: dict[str, list[str]] | None = None
     allowed: dict[int, frozenset[int]] = field(default_factory=dict)
     regular: dict[int, int] = field(default_factory=dict)  # booking id → regular caregiver (repeat visits)
+    held: dict[str, frozenset[str]] = field(default_factory=dict)  # job id → its published workers still allowed
 
 
 def seconds_of(day: date, instant: datetime) -> int:
@@ -122,7 +123,7 @@ def build_problem(day: CircleDay, *, edits: EditSet = EditSet(), freeze_at: date
         caregiver_names={c.id: c.name for c, _ in day.caregivers}, left_out=tuple(left_out),
         frozen=tuple(frozen), pinned=frozenset(b for b in edits.pins if b in allowed),
         initial_routes=_warm_start(problem, previous, jobs, allowed, edits, day.day, workers) if previous else None,
-        allowed=allowed, regular=regular_of(day))
+        allowed=allowed, regular=regular_of(day), held=_held(day, allowed))
 
 # ------------------------------------------------------------------ the freeze
 
@@ -254,6 +255,15 @@ def _kept_start(booking: BookingToPlan, day: CircleDay, freeze_s: int | None) ->
         return None
     start = seconds_of(day.day, published[0].planned_start)
     return start if freeze_s is None else max(start, freeze_s)
+
+
+def _held(day: CircleDay, allowed: dict[int, frozenset[int]]) -> dict[str, frozenset[str]]:
+    """Job id → the workers a published booking has now and may keep (on duty, allowed)."""
+    found: dict[str, set[str]] = {}
+    for visit in day.active_visits:
+        if visit.caregiver_id in allowed.get(visit.booking_id, ()):
+            found.setdefault(job_id(visit.booking_id), set()).add(worker_id(visit.caregiver_id))
+    return {job: frozenset(workers) for job, workers in found.items()}
 
 
 def regular_of(day: CircleDay) -> dict[int, int]:

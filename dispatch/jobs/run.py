@@ -36,7 +36,7 @@ from dispatch.jobs.pool import SolveAbandoned, SolveJob, SolverPool, SolverTimeo
 from dispatch.models import DEFAULT_FREEZE_MINUTES, CancelMode, CircleDay, Plan, PlanKind, PlanStatus
 from dispatch.plan_result import read_solution
 from dispatch.problem_builder import BuiltProblem, build_problem
-from dispatch.solver import Progress, SolveParams
+from dispatch.solver import Problem, Progress, SolveParams
 from providers import service as provider_service
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ async def load_circle_day(conn: asyncpg.Connection, circle_id: int, day: date) -
 CONTINUITY_COST_S = 1800
 KEPT_START_COST = 2
 KEPT_START_SLACK_S = 0
-CALM_FIRST_PREFERRED_COST = 300   # the first half of a calm re-plan (see _solve_calmly)
+CALM_FIRST_PREFERRED_COST = 300   # step 2 of a calm re-plan (see _solve_calmly)
+CALM_STEP_SHARES = (0.2, 0.3, 0.5)  # of the time limit: hold, make room, calm
 
 
 def solve_params(plan: Plan) -> SolveParams:
@@ -171,22 +172,42 @@ async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, 
 
 async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPool, state: _RunState,
                         shutdown: asyncio.Event | None):
-    """One solve; for a day with published visits (kept starts), two halves: first the plain
-    objective (CALM_FIRST_PREFERRED_COST, no kept starts), which finds room for as many bookings
-    as it can by moving others; then, from its plan, the calm objective, which moves back what
-    it can to its published caregiver and time. The penalties of leaving a booking out dwarf
-    the calm costs, so the second half never drops what the first placed. One calm solve alone
-    left more bookings out: the calm costs slow the search and make room harder to find."""
+    """One solve; for a day with published visits (kept starts), up to three steps:
+
+    1. hold: every published booking pinned to its caregivers and published start; only what is
+       new or lost its caregiver (off sick) is placed, into the gaps. If that serves every
+       booking, it is the plan: nobody else is touched.
+    2. make room (plain objective, CALM_FIRST_PREFERRED_COST, no kept starts) from step 1's plan:
+       moves others to serve as many bookings as it can.
+    3. calm (the full objective) from step 2's plan: moves back what it can to its published
+       caregiver and time. Leaving a booking out costs far more than any calm cost, so step 3
+       never drops what step 2 placed. Step 3's plan is taken when it serves more than step 1's.
+    One calm solve alone left more bookings out: the calm costs slow the search and make room
+    harder to find; the plain solve alone moved two to three bookings per sick visit.
+    """
     if not any(j.kept_start is not None for j in built.problem.jobs):
         return await _solve_once(pool, SolveJob(built.problem, params, built.initial_routes), state, shutdown)
-    half = max(params.time_limit_s / 2, 0.5)
-    first = await _solve_once(pool, SolveJob(built.problem, replace(
-        params, time_limit_s=half, kept_start_cost=0, preferred_worker_cost=CALM_FIRST_PREFERRED_COST),
-        built.initial_routes), state, shutdown)
+    share = [max(params.time_limit_s * part, 0.5) for part in CALM_STEP_SHARES]
+    held = await _solve_once(pool, SolveJob(_holding(built), replace(params, time_limit_s=share[0]),
+                                            built.initial_routes), state, shutdown)
+    if not held.unassigned or state.cancel or state.lost:
+        return held
+    room = await _solve_once(pool, SolveJob(built.problem, replace(
+        params, time_limit_s=share[1], kept_start_cost=0, preferred_worker_cost=CALM_FIRST_PREFERRED_COST),
+        held.routes_by_worker()), state, shutdown)
     if state.cancel or state.lost:
-        return first
-    return await _solve_once(pool, SolveJob(built.problem, replace(params, time_limit_s=half),
-                                            first.routes_by_worker()), state, shutdown)
+        return room if room.stats.assigned > held.stats.assigned else held
+    calm = await _solve_once(pool, SolveJob(built.problem, replace(params, time_limit_s=share[2]),
+                                            room.routes_by_worker()), state, shutdown)
+    return calm if calm.stats.assigned > held.stats.assigned else held
+
+
+def _holding(built: BuiltProblem) -> Problem:
+    """The problem with every published booking pinned to its caregivers and published start."""
+    jobs = tuple(replace(j, pinned_workers=built.held[j.id], pinned_start=j.kept_start)
+                 if j.kept_start is not None and built.held.get(j.id) and not j.pinned_workers else j
+                 for j in built.problem.jobs)
+    return replace(built.problem, jobs=jobs)
 
 
 async def _solve_once(pool: SolverPool, job: SolveJob, state: _RunState, shutdown: asyncio.Event | None):
