@@ -201,6 +201,8 @@ CREATE TABLE IF NOT EXISTS booking_series (
     notes         text NOT NULL DEFAULT '',
     status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled')),
     created_at    timestamptz NOT NULL DEFAULT now(),
+    -- 0006: the caregiver the planner prefers for the series' bookings (dispatch reads it)
+    regular_caregiver_id bigint REFERENCES caregivers (id),
     CONSTRAINT booking_series_window_order CHECK (window_start <= window_end),
     CONSTRAINT booking_series_date_order CHECK (start_date <= end_date)
 );

@@ -136,6 +136,7 @@ class Series:
     notes: str
     status: str
     booked_by: int | None
+    regular_caregiver_id: int | None = None
 
     def booking_on(self, day: date) -> BookingRequest:
         return booking_on(self, day)
@@ -191,6 +192,7 @@ class SeriesRequest:
     end_date: date
     notes: str = ""
     channel: str = "app"
+    regular_caregiver_id: int | None = None  # the caregiver the planner should prefer (dispatch reads it)
 
     def booking_on(self, day: date) -> BookingRequest:
         return booking_on(self, day)

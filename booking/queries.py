@@ -343,7 +343,7 @@ async def keep_keyed_booking(conn: Conn, *, user_id: int, key: str, booking_id: 
 # ------------------------------------------------------------------ series
 
 _SERIES_COLUMNS = """id, resident_id, item_code, weekdays, window_start, window_end, start_date,
-    end_date, channel, notes, status, booked_by"""
+    end_date, channel, notes, status, booked_by, regular_caregiver_id"""
 
 
 def _series(row: asyncpg.Record) -> Series:
@@ -355,10 +355,11 @@ def _series(row: asyncpg.Record) -> Series:
 async def insert_series(conn: Conn, request: SeriesRequest, *, booked_by: int | None) -> Series:
     row = await conn.fetchrow(
         f"""INSERT INTO booking_series (resident_id, item_code, weekdays, window_start, window_end,
-               start_date, end_date, channel, booked_by, notes)
-            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING {_SERIES_COLUMNS}""",
+               start_date, end_date, channel, booked_by, notes, regular_caregiver_id)
+            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING {_SERIES_COLUMNS}""",
         request.resident_id, request.item_code, sorted(set(request.weekdays)), request.window_start,
-        request.window_end, request.start_date, request.end_date, request.channel, booked_by, request.notes)
+        request.window_end, request.start_date, request.end_date, request.channel, booked_by, request.notes,
+        request.regular_caregiver_id)
     return _series(row)
 
 

@@ -305,10 +305,13 @@ class SeriesCreate(Strict):
     end_date: Day
     notes: Text500 = ""
     channel: Channel = "app"
+    regular_caregiver_id: Id | None = Field(None, description="the caregiver the planner prefers for the "
+                                                              "series' visits (the elder's regular caregiver)")
 
     def command(self) -> SeriesRequest:
         return SeriesRequest(self.resident_id, self.item_code, tuple(self.weekdays), self.window_start,
-                             self.window_end, self.start_date, self.end_date, self.notes, self.channel)
+                             self.window_end, self.start_date, self.end_date, self.notes, self.channel,
+                             self.regular_caregiver_id)
 
 
 class SeriesRead(BaseModel):
@@ -324,13 +327,14 @@ class SeriesRead(BaseModel):
     notes: str
     status: str
     bookings_created: int = 0
+    regular_caregiver_id: int | None = None
 
     @classmethod
     def of(cls, s: Series, *, created: int = 0) -> SeriesRead:
         return cls(id=s.id, resident_id=s.resident_id, item_code=s.item_code, weekdays=list(s.weekdays),
                    window_start=s.window_start, window_end=s.window_end, start_date=s.start_date,
                    end_date=s.end_date, channel=s.channel, notes=s.notes, status=s.status,
-                   bookings_created=created)
+                   bookings_created=created, regular_caregiver_id=s.regular_caregiver_id)
 
 # ------------------------------------------------------------------ hotline calls
 

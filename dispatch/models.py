@@ -137,6 +137,9 @@ class PlanStats:
     caregivers_used: int = 0
     frozen: int = 0
     live: dict[str, Any] = field(default_factory=dict)  # last progress while solving
+    continuity_pct: float | None = None  # share of repeat visits with the regular caregiver
+    repeat_visits: int = 0               # assigned visits of elders who had the item before
+    with_regular: int = 0                # of them, served by the regular caregiver
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,7 @@ class BookingToPlan:
     window_end: time
     priority: int
     status: str
+    series_caregiver_id: int | None = None   # the regular caregiver its repeating booking names
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,9 @@ class CircleDay:
     """Everything the problem builder reads about one circle and date.
 
     `caregivers` are (providers.models.Caregiver, providers.models.Shift) pairs;
-    `last_caregiver` maps resident id → the caregiver of their most recent completed visit.
+    `last_caregiver` maps resident id → the caregiver of their most recent visit of any item,
+    `regular` (resident id, item code) → their regular caregiver for that item (both over earlier
+    days: done, published or planned; dispatch.continuity).
     """
 
     circle_id: int
@@ -293,3 +299,4 @@ class CircleDay:
     caregivers: tuple[tuple[Any, Any], ...]
     last_caregiver: dict[int, int] = field(default_factory=dict)
     active_visits: tuple[ActiveVisit, ...] = ()
+    regular: dict[tuple[int, str], int] = field(default_factory=dict)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dispatch.models import ActiveVisit, PlanBreak, PlanRoute, PlanStats, PlanVisit, UnassignedBooking
+from dispatch.continuity import continuity
+from dispatch.models import (ActiveVisit, PlanBreak, PlanRoute, PlanStats, PlanVisit, UnassignedBooking,
+                             assignments_of)
 from dispatch.problem_builder import BuiltProblem, instant_of, minutes_up
 from dispatch.reasons import reason_zh
 from dispatch.solver import Route, Solution, Stop
@@ -90,9 +92,11 @@ def _unassigned(built: BuiltProblem, unassigned) -> UnassignedBooking:
 def _stats(built: BuiltProblem, solution: Solution, routes: list[PlanRoute],
            unassigned: list[UnassignedBooking]) -> PlanStats:
     frozen_bookings = {v.booking_id for v in built.frozen}
+    kept = continuity({b: a.caregiver_ids for b, a in assignments_of(routes).items()}, built.regular)
     return PlanStats(
         objective=solution.stats.objective, travel_minutes=sum(r.travel_minutes for r in routes),
         assigned=solution.stats.assigned + len(frozen_bookings), unassigned=len(unassigned),
         solve_seconds=round(solution.stats.solve_s, 3), solver_status=solution.stats.status,
         strategy=solution.stats.strategy, caregivers_available=len(built.problem.workers),
-        caregivers_used=len(routes), frozen=len(frozen_bookings))
+        caregivers_used=len(routes), frozen=len(frozen_bookings), continuity_pct=kept.pct,
+        repeat_visits=kept.repeat_visits, with_regular=kept.with_regular)

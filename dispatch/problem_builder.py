@@ -8,8 +8,12 @@ Mapping (units: the solver's integer time is SECONDS since local midnight, Asia/
 - booking (pending or scheduled, item needs a visit) → Job: the elder's home → site, item
   minutes → duration (at least MIN_VISIT_MINUTES), window_start..window_end (bounds of the
   START, local clock) → window, item crew → crew, booking priority → priority, elder's
-  caregiver_gender → gender (hard), caregiver of the elder's most recent completed visit →
-  preferred_worker (continuity, soft).
+  caregiver_gender → gender (hard), preferred_worker (soft), the first of: the dispatcher's
+  move, the caregiver the booking is published with (a calm re-plan), the regular caregiver its
+  repeating booking names, the elder's regular caregiver for the item (dispatch.continuity), the
+  caregiver of the elder's most recent visit of any item.
+- a published, unstarted booking (an active visit of the day) → kept_start: its published start,
+  which the solver keeps within RETIME_MINUTES at a cost per minute beyond (calm re-plans).
 - who may serve a booking is decided here, where the domain is known: the caregiver holds the
   item's qualification, the caregiver's provider delivers the item, the gender matches and the
   dispatcher has not forbidden them. The solver knows one qualification code per job, so each
@@ -34,7 +38,7 @@ from core.clock import LOCAL_TZ, local_instant
 from dispatch.edits import EditSet
 from dispatch.models import ActiveVisit, BookingToPlan, CircleDay, PlanRoute, UnassignedBooking
 from dispatch.reasons import GENDER_ZH, qualification_zh, reason_zh
-from dispatch.solver import Break, HaversineTravel, Job, Problem, Site, Worker
+from dispatch.solver import Break, HaversineTravel, Job, Problem, Site, SolveParams, Worker, solve
 
 MIN_VISIT_MINUTES = 5          # a visit on site takes at least this long
 PLANNABLE = ("pending", "scheduled")
@@ -59,6 +63,8 @@ class BuiltProblem:
     pinned: frozenset[int] = frozenset()
     initial_routes: dict[str, list[str]] | None = None
     allowed: dict[int, frozenset[int]] = field(default_factory=dict)
+    regular: dict[int, int] = field(default_factory=dict)  # booking id → regular caregiver (repeat visits)
+    held: dict[str, frozenset[str]] = field(default_factory=dict)  # job id → its published workers still allowed
 
 
 def seconds_of(day: date, instant: datetime) -> int:
@@ -116,8 +122,8 @@ def build_problem(day: CircleDay, *, edits: EditSet = EditSet(), freeze_at: date
         problem=problem, day=day.day, bookings={b.id: b for b in day.bookings},
         caregiver_names={c.id: c.name for c, _ in day.caregivers}, left_out=tuple(left_out),
         frozen=tuple(frozen), pinned=frozenset(b for b in edits.pins if b in allowed),
-        initial_routes=warm_start(previous, jobs, allowed, edits, day=day.day) if previous else None,
-        allowed=allowed)
+        initial_routes=_warm_start(problem, previous, jobs, allowed, edits, day.day, workers) if previous else None,
+        allowed=allowed, regular=regular_of(day), held=_held(day, allowed))
 
 # ------------------------------------------------------------------ the freeze
 
@@ -204,6 +210,7 @@ def _job_or_reason(booking: BookingToPlan, day: CircleDay, edits: EditSet, careg
               window_end=window[1], crew=booking.crew, gender=booking.caregiver_gender,
               priority=booking.priority,
               preferred_worker=_preferred(booking, day, edits, allowed),
+              kept_start=_kept_start(booking, day, freeze_s),
               pinned_workers=frozenset({worker_id(pin.caregiver_id)}) if pin and pin.caregiver_id else frozenset(),
               pinned_start=_pinned_start(pin, day.day))
     return job, allowed
@@ -225,11 +232,49 @@ def _pinned_start(pin, day: date) -> int | None:
 
 
 def _preferred(booking: BookingToPlan, day: CircleDay, edits: EditSet, allowed: frozenset[int]) -> str | None:
-    """The dispatcher's move target, else the caregiver of the elder's last completed visit."""
-    for candidate in (edits.moves.get(booking.id), day.last_caregiver.get(booking.resident_id)):
+    """The dispatcher's move target, else the published caregiver, else the regular caregiver
+    (the series', the item's, the elder's), the first one allowed."""
+    published = _published(booking.id, day)
+    for candidate in (edits.moves.get(booking.id), published[0].caregiver_id if published else None,
+                      booking.series_caregiver_id, day.regular.get((booking.resident_id, booking.item_code)),
+                      day.last_caregiver.get(booking.resident_id)):
         if candidate is not None and candidate in allowed:
             return worker_id(candidate)
     return None
+
+
+def _published(booking_id: int, day: CircleDay) -> list[ActiveVisit]:
+    """The booking's active visits of the day (lead first): what its people were told."""
+    return sorted((v for v in day.active_visits if v.booking_id == booking_id), key=lambda v: v.crew_member)
+
+
+def _kept_start(booking: BookingToPlan, day: CircleDay, freeze_s: int | None) -> int | None:
+    """The published start of a published booking (not before the freeze), else None."""
+    published = _published(booking.id, day)
+    if not published:
+        return None
+    start = seconds_of(day.day, published[0].planned_start)
+    return start if freeze_s is None else max(start, freeze_s)
+
+
+def _held(day: CircleDay, allowed: dict[int, frozenset[int]]) -> dict[str, frozenset[str]]:
+    """Job id → the workers a published booking has now and may keep (on duty, allowed)."""
+    found: dict[str, set[str]] = {}
+    for visit in day.active_visits:
+        if visit.caregiver_id in allowed.get(visit.booking_id, ()):
+            found.setdefault(job_id(visit.booking_id), set()).add(worker_id(visit.caregiver_id))
+    return {job: frozenset(workers) for job, workers in found.items()}
+
+
+def regular_of(day: CircleDay) -> dict[int, int]:
+    """Booking id → its regular caregiver, for the bookings that are repeat visits: the one its
+    series names, else the elder's regular caregiver for the item."""
+    found = {}
+    for booking in day.bookings:
+        regular = booking.series_caregiver_id or day.regular.get((booking.resident_id, booking.item_code))
+        if regular is not None:
+            found[booking.id] = regular
+    return found
 
 
 def eligible(booking: BookingToPlan, caregiver) -> bool:
@@ -283,12 +328,31 @@ def _encode_allowed(jobs: list[Job], allowed: dict[int, frozenset[int]], workers
 # ------------------------------------------------------------------ warm start
 
 
+def _warm_start(problem: Problem, previous: tuple[PlanRoute, ...], jobs: list[Job],
+                allowed: dict[int, frozenset[int]], edits: EditSet, day: date,
+                workers: dict[int, Worker]) -> dict[str, list[str]]:
+    """The warm start, with new partners for two-person bookings that lost one when a quick
+    greedy completion of it serves at least as many bookings as the plain one (else the plain
+    one: keeping a two-person visit is not worth leaving two others out)."""
+    plain = warm_start(previous, jobs, allowed, edits, day=day)
+    partnered = warm_start(previous, jobs, allowed, edits, day=day, workers=workers)
+    if partnered == plain:
+        return plain
+    return partnered if _greedy_served(problem, partnered) >= _greedy_served(problem, plain) else plain
+
+
+def _greedy_served(problem: Problem, routes: dict[str, list[str]]) -> int:
+    return solve(problem, SolveParams(strategy="greedy"), initial_routes=routes).stats.assigned
+
+
 def warm_start(previous: tuple[PlanRoute, ...], jobs: list[Job], allowed: dict[int, frozenset[int]],
-               edits: EditSet, *, day: date) -> dict[str, list[str]]:
+               edits: EditSet, *, day: date, workers: dict[int, Worker] | None = None) -> dict[str, list[str]]:
     """Worker id → job ids in visiting order, from the previous version's routes.
 
     Visits of jobs no longer in the problem, or on a caregiver no longer allowed, are dropped;
-    pinned or moved bookings are put on their chosen caregiver's route, in window order.
+    pinned or moved bookings are put on their chosen caregiver's route, in window order. With
+    `workers` (those of the problem), a two-person booking left with one caregiver gets a partner
+    (_partner_lone_crews).
     """
     starts = {int(j.id): j.window_start for j in jobs}
     routes: dict[int, list[tuple[int, int]]] = {}
@@ -297,6 +361,8 @@ def warm_start(previous: tuple[PlanRoute, ...], jobs: list[Job], allowed: dict[i
             if visit.booking_id in allowed and route.caregiver_id in allowed[visit.booking_id]:
                 routes.setdefault(route.caregiver_id, []).append(
                     (seconds_of(day, visit.planned_start), visit.booking_id))
+    if workers is not None:
+        _partner_lone_crews(routes, previous, jobs, allowed, day, workers)
     for booking_id, caregiver_id in _chosen(edits).items():
         if booking_id not in starts or caregiver_id not in allowed.get(booking_id, ()):
             continue
@@ -304,6 +370,42 @@ def warm_start(previous: tuple[PlanRoute, ...], jobs: list[Job], allowed: dict[i
             stops[:] = [s for s in stops if s[1] != booking_id]
         routes.setdefault(caregiver_id, []).append((starts[booking_id], booking_id))
     return {worker_id(cid): [job_id(b) for _, b in sorted(stops)] for cid, stops in routes.items() if stops}
+
+
+CREW_ROOM_S = 20 * 60  # room cleared on each side of a two-person visit for its new partner
+
+
+def _partner_lone_crews(routes: dict[int, list[tuple[int, int]]], previous: tuple[PlanRoute, ...],
+                        jobs: list[Job], allowed: dict[int, frozenset[int]], day: date,
+                        workers: dict[int, Worker]) -> None:
+    """Give a two-person booking left with one of its caregivers (the other off sick, or no
+    longer allowed) a partner in the warm start, in place: the allowed caregiver with the fewest
+    visits in the way (none of them two-person) whose shift holds the visit; those visits leave that route and go back into
+    the pool, where the search places them again. Without this the booking fell back to pending
+    even when a way to keep it existed: the search inserts two-person visits only as a pair, and
+    by then the other routes were full."""
+    crews = {int(j.id) for j in jobs if j.crew == 2}
+    spans = {v.booking_id: (seconds_of(day, v.planned_start), seconds_of(day, v.planned_end))
+             for route in previous for v in route.visits}
+    for booking_id in sorted(crews & set(spans)):
+        holders = [cid for cid, stops in routes.items() if any(b == booking_id for _, b in stops)]
+        if len(holders) != 1:
+            continue
+        start, end = spans[booking_id]
+        best = None
+        for cid in sorted(allowed[booking_id] - {holders[0]}):
+            worker = workers.get(cid)
+            if worker is None or not worker.shift_start <= start - CREW_ROOM_S < end + CREW_ROOM_S <= worker.shift_end:
+                continue
+            stops = routes.get(cid, [])
+            in_way = [s for s in stops if spans[s[1]][0] < end + CREW_ROOM_S and spans[s[1]][1] > start - CREW_ROOM_S]
+            if any(b in crews for _, b in in_way):
+                continue
+            if best is None or (len(in_way), len(stops)) < best[0]:
+                best = ((len(in_way), len(stops)), cid, in_way)
+        if best is not None:
+            _, cid, in_way = best
+            routes[cid] = [s for s in routes.get(cid, []) if s not in in_way] + [(start, booking_id)]
 
 
 def _chosen(edits: EditSet) -> dict[int, int]:

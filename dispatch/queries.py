@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from dispatch.continuity import PastVisit
 from dispatch.models import (ActiveVisit, BookingToPlan, EditAction, Plan, PlanBreak, PlanEdit, PlanKind,
                              PlanRoute, PlanStats, PlanStatus, PlanVisit, UnassignedBooking)
 from dispatch.notify import BookingFacts, Elder, Message, Person
@@ -269,8 +270,10 @@ async def bookings_of_day(conn: Conn, circle_id: int, day: date) -> list[Booking
     rows = await conn.fetch(
         """SELECT b.id, b.resident_id, r.name AS resident_name, r.gender AS resident_gender, r.address,
                   r.lat, r.lon, r.caregiver_gender, b.item_code, m.name_zh AS item_name_zh, m.minutes,
-                  m.qualification, m.crew, b.window_start, b.window_end, b.priority, b.status
+                  m.qualification, m.crew, b.window_start, b.window_end, b.priority, b.status,
+                  s.regular_caregiver_id AS series_caregiver_id
            FROM bookings b JOIN menu_items m ON m.code = b.item_code JOIN residents r ON r.id = b.resident_id
+                LEFT JOIN booking_series s ON s.id = b.series_id
            WHERE b.circle_id = $1 AND b.service_date = $2 AND m.needs_visit
              AND b.status IN ('pending', 'scheduled', 'in_progress', 'completed', 'not_home', 'refused')
            ORDER BY b.id""", circle_id, day)
@@ -290,15 +293,29 @@ async def active_visits(conn: Conn, circle_id: int, day: date, *, for_update: bo
     return [ActiveVisit(**r) for r in rows]
 
 
-async def last_caregivers(conn: Conn, resident_ids: list[int], *, through: date) -> dict[int, int]:
-    """Resident id → lead caregiver of their most recent completed visit up to `through`."""
+async def past_visits(conn: Conn, resident_ids: list[int], *, since: date, before: date) -> list[PastVisit]:
+    """The lead caregiver of every visit of these elders from `since` to the day before
+    `before`: visits done or published (active visit rows), and visits planned in the newest
+    draft or published plan of each circle-day (dispatch.continuity decides which counts)."""
     rows = await conn.fetch(
-        """SELECT DISTINCT ON (b.resident_id) b.resident_id, v.caregiver_id
-           FROM bookings b JOIN visits v ON v.booking_id = b.id AND v.crew_member = 1
-           WHERE b.resident_id = ANY($1::bigint[]) AND b.status = 'completed' AND b.service_date <= $2
-           ORDER BY b.resident_id, b.service_date DESC, v.check_out_at DESC NULLS LAST, v.id DESC""",
-        resident_ids, through)
-    return {r["resident_id"]: r["caregiver_id"] for r in rows}
+        """SELECT b.resident_id, b.item_code, b.service_date, v.caregiver_id,
+                  b.status IN ('in_progress', 'completed', 'not_home', 'refused') AS done
+           FROM visits v JOIN bookings b ON b.id = v.booking_id
+           WHERE b.resident_id = ANY($1::bigint[]) AND b.service_date >= $2 AND b.service_date < $3
+             AND v.crew_member = 1 AND v.released_at IS NULL
+             AND b.status IN ('scheduled', 'in_progress', 'completed', 'not_home', 'refused')
+           UNION ALL
+           SELECT b.resident_id, b.item_code, b.service_date, (r ->> 'caregiver_id')::bigint, false
+           FROM (SELECT DISTINCT ON (circle_id, service_date) routes FROM plans
+                 WHERE service_date >= $2 AND service_date < $3 AND status IN ('draft', 'published')
+                 ORDER BY circle_id, service_date, version DESC) p
+                CROSS JOIN LATERAL jsonb_array_elements(p.routes) r
+                CROSS JOIN LATERAL jsonb_array_elements(r -> 'visits') pv
+                JOIN bookings b ON b.id = (pv ->> 'booking_id')::bigint
+           WHERE b.resident_id = ANY($1::bigint[]) AND (pv ->> 'crew_member')::int = 1
+             AND b.status NOT IN ('cancelled', 'missed')""",
+        resident_ids, since, before)
+    return [PastVisit(**r) for r in rows]
 
 
 async def lock_changeable_bookings(conn: Conn, circle_id: int, day: date) -> dict[int, str]:

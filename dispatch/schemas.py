@@ -124,6 +124,23 @@ class StatsRead(BaseModel):
     caregivers_used: int = 0
     frozen: int = 0
     live: dict[str, Any] = {}
+    continuity_pct: float | None = Field(None, description="share (%) of repeat visits (an elder who had the "
+                                                           "item before) served by the regular caregiver; "
+                                                           "null without repeat visits")
+    repeat_visits: int = 0
+    with_regular: int = 0
+
+
+class ChangesRead(BaseModel):
+    """How many bookings this version changes against the published plan (a draft: what
+    publishing it would change) or against its parent."""
+
+    moved: int = Field(description="another caregiver (or another crew)")
+    retimed: int = Field(description="same caregivers, start moved more than 15 minutes")
+    unassigned: int = Field(description="was scheduled, now left out (back to pending)")
+    changed: int = Field(description="moved + retimed + unassigned: bookings whose elder must be told")
+    scheduled: int = Field(description="planned for the first time")
+    adjusted: int = Field(description="same caregivers, start moved 15 minutes or less")
 
 
 class VisitRead(BaseModel):
@@ -263,13 +280,16 @@ class PlanRead(PlanSummary):
     affected: list[AffectedRead] = Field(description="what publishing this plan would change (for a draft), "
                                                      "or what it changed against its parent")
     sick_caregiver_ids: list[int]
+    changes: ChangesRead | None = Field(None, description="counts of `affected` by kind (null while solving)")
 
     @classmethod
-    def of_view(cls, p: Plan, edits: list[PlanEdit], affected: list[Change]) -> PlanRead:
+    def of_view(cls, p: Plan, edits: list[PlanEdit], affected: list[Change],
+                changes: dict[str, int] | None = None) -> PlanRead:
         return cls(**cls.fields_of(p), routes=[RouteRead.of(r) for r in p.routes],
                    unassigned=[UnassignedRead.of(u) for u in p.unassigned], edits=[EditRead.of(e) for e in edits],
                    affected=[AffectedRead.of(c) for c in affected],
-                   sick_caregiver_ids=list(p.options.get("sick_caregiver_ids", [])))
+                   sick_caregiver_ids=list(p.options.get("sick_caregiver_ids", [])),
+                   changes=ChangesRead(**changes) if changes is not None else None)
 
 
 class PlanList(BaseModel):

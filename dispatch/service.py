@@ -22,6 +22,7 @@ from core.errors import ApiError, Conflict, invalid_field, not_found
 from booking import service as booking_service
 from dispatch import access, queries
 from dispatch.changes import changes
+from dispatch.continuity import change_counts
 from dispatch.models import (DEFAULT_FREEZE_MINUTES, Assignment, CancelMode, Change, EditAction, EditCommand, Plan,
                              PlanEdit, PlanKind, PlanStatus)
 from dispatch.notify import Message, messages_for
@@ -164,6 +165,7 @@ class PlanView:
     plan: Plan
     edits: list[PlanEdit]
     affected: list[Change]
+    changes: dict[str, int] | None = None  # dispatch.continuity.change_counts of `affected`
 
 
 async def get_plan(db: Database, *, actor: User, plan_id: int) -> PlanView:
@@ -173,7 +175,10 @@ async def get_plan(db: Database, *, actor: User, plan_id: int) -> PlanView:
         plan = await _visible_plan(conn, actor, plan_id)
         edits = await queries.edits_of(conn, plan_id)
         base = await _comparison_base(conn, plan)
-    return PlanView(plan, edits, _affected(plan, base))
+    affected = _affected(plan, base)
+    counts = change_counts({c.booking_id: c.old for c in affected if c.old},
+                           {c.booking_id: c.new for c in affected if c.new}) if _solved(plan) else None
+    return PlanView(plan, edits, affected, counts)
 
 
 async def _comparison_base(conn: asyncpg.Connection, plan: Plan) -> Plan | None:
@@ -184,8 +189,12 @@ async def _comparison_base(conn: asyncpg.Connection, plan: Plan) -> Plan | None:
     return await queries.plan(conn, plan.parent_id) if plan.parent_id else None
 
 
+def _solved(plan: Plan) -> bool:
+    return plan.status.finished and plan.status is not PlanStatus.FAILED
+
+
 def _affected(plan: Plan, base: Plan | None) -> list[Change]:
-    if not plan.status.finished or plan.status is PlanStatus.FAILED:
+    if not _solved(plan):
         return []
     return changes(base.assignments() if base else {}, plan.assignments())
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -30,12 +30,13 @@ import asyncpg
 from core.clock import LOCAL_TZ, utc_now
 from core.db import Database
 from dispatch import queries
+from dispatch.continuity import elders_caregivers, history_since, regular_caregivers
 from dispatch.edits import effective_edits
 from dispatch.jobs.pool import SolveAbandoned, SolveJob, SolverPool, SolverTimeout
 from dispatch.models import DEFAULT_FREEZE_MINUTES, CancelMode, CircleDay, Plan, PlanKind, PlanStatus
 from dispatch.plan_result import read_solution
 from dispatch.problem_builder import BuiltProblem, build_problem
-from dispatch.solver import Progress, SolveParams
+from dispatch.solver import Problem, Progress, SolveParams
 from providers import service as provider_service
 
 log = logging.getLogger(__name__)
@@ -129,15 +130,33 @@ async def load_circle_day(conn: asyncpg.Connection, circle_id: int, day: date) -
     """Everything the problem builder needs about one circle-day."""
     bookings = await queries.bookings_of_day(conn, circle_id, day)
     caregivers = await provider_service.available_caregivers(conn, circle_id=circle_id, day=day)
-    last = await queries.last_caregivers(conn, sorted({b.resident_id for b in bookings}), through=day)
+    past = await queries.past_visits(conn, sorted({b.resident_id for b in bookings}),
+                                     since=history_since(day), before=day)
     active = await queries.active_visits(conn, circle_id, day)
     return CircleDay(circle_id=circle_id, day=day, bookings=tuple(bookings), caregivers=tuple(caregivers),
-                     last_caregiver=last, active_visits=tuple(active))
+                     last_caregiver=elders_caregivers(past, before=day), active_visits=tuple(active),
+                     regular=regular_caregivers(past, before=day))
+
+
+# Soft costs, in the solver's unit (seconds of travel): serving a booking by someone other than
+# its preferred caregiver (the regular one, or the one it is published with) costs as much as
+# CONTINUITY_COST_S of extra travel; starting a published visit away from its published start
+# costs KEPT_START_COST per second of the difference (a minute: KEPT_START_COST minutes of
+# travel). The cost starts at the published minute, not 15 minutes off it: with a free band the
+# solver's scheduler is free to slide every visit within it, and publishing would then rewrite
+# (and message) every booking. Both stay far below the cost of leaving a booking out
+# (routing.job_penalties). Measured on the demo street in docs/outcomes.md.
+CONTINUITY_COST_S = 1800
+KEPT_START_COST = 2
+KEPT_START_SLACK_S = 0
+CALM_FIRST_PREFERRED_COST = 300   # step 2 of a calm re-plan (see _solve_calmly)
+CALM_STEP_SHARES = (0.2, 0.3, 0.5)  # of the time limit: hold, make room, calm
 
 
 def solve_params(plan: Plan) -> SolveParams:
     return SolveParams(time_limit_s=float(plan.time_limit_s), solution_limit=plan.options.get("solution_limit"),
-                       seed=int(plan.options.get("seed", 0)))
+                       seed=int(plan.options.get("seed", 0)), preferred_worker_cost=CONTINUITY_COST_S,
+                       kept_start_cost=KEPT_START_COST, kept_start_slack=KEPT_START_SLACK_S)
 
 
 async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, events, state: _RunState,
@@ -145,13 +164,55 @@ async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, 
     """Solve with a heartbeat task beside it (progress, cancel, lost claim)."""
     beat = asyncio.create_task(_heartbeat(db, plan, events, state, heartbeat_s))
     try:
-        return await pool.solve(
-            SolveJob(built.problem, solve_params(plan), built.initial_routes),
-            on_progress=lambda p: setattr(state, "latest", p),
-            should_stop=lambda: bool(state.cancel or state.lost), abandon=shutdown)
+        return await _solve_calmly(built, solve_params(plan), pool, state, shutdown)
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
+
+
+async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPool, state: _RunState,
+                        shutdown: asyncio.Event | None):
+    """One solve; for a day with published visits (kept starts), up to three steps:
+
+    1. hold: every published booking pinned to its caregivers and published start; only what is
+       new or lost its caregiver (off sick) is placed, into the gaps. If that serves every
+       booking, it is the plan: nobody else is touched.
+    2. make room (plain objective, CALM_FIRST_PREFERRED_COST, no kept starts) from step 1's plan:
+       moves others to serve as many bookings as it can.
+    3. calm (the full objective) from step 2's plan: moves back what it can to its published
+       caregiver and time. Leaving a booking out costs far more than any calm cost, so step 3
+       never drops what step 2 placed. Step 3's plan is taken when it serves more than step 1's.
+    One calm solve alone left more bookings out: the calm costs slow the search and make room
+    harder to find; the plain solve alone moved two to three bookings per sick visit.
+    """
+    if not any(j.kept_start is not None for j in built.problem.jobs):
+        return await _solve_once(pool, SolveJob(built.problem, params, built.initial_routes), state, shutdown)
+    share = [max(params.time_limit_s * part, 0.5) for part in CALM_STEP_SHARES]
+    held = await _solve_once(pool, SolveJob(_holding(built), replace(params, time_limit_s=share[0]),
+                                            built.initial_routes), state, shutdown)
+    if not held.unassigned or state.cancel or state.lost:
+        return held
+    room = await _solve_once(pool, SolveJob(built.problem, replace(
+        params, time_limit_s=share[1], kept_start_cost=0, preferred_worker_cost=CALM_FIRST_PREFERRED_COST),
+        held.routes_by_worker()), state, shutdown)
+    if state.cancel or state.lost:
+        return room if room.stats.assigned > held.stats.assigned else held
+    calm = await _solve_once(pool, SolveJob(built.problem, replace(params, time_limit_s=share[2]),
+                                            room.routes_by_worker()), state, shutdown)
+    return calm if calm.stats.assigned > held.stats.assigned else held
+
+
+def _holding(built: BuiltProblem) -> Problem:
+    """The problem with every published booking pinned to its caregivers and published start."""
+    jobs = tuple(replace(j, pinned_workers=built.held[j.id], pinned_start=j.kept_start)
+                 if j.kept_start is not None and built.held.get(j.id) and not j.pinned_workers else j
+                 for j in built.problem.jobs)
+    return replace(built.problem, jobs=jobs)
+
+
+async def _solve_once(pool: SolverPool, job: SolveJob, state: _RunState, shutdown: asyncio.Event | None):
+    return await pool.solve(job, on_progress=lambda p: setattr(state, "latest", p),
+                            should_stop=lambda: bool(state.cancel or state.lost), abandon=shutdown)
 
 
 async def _heartbeat(db, plan: Plan, events, state: _RunState, every_s: float) -> None:

@@ -118,6 +118,9 @@ class Job:
         pinned_workers: workers fixed by the dispatcher (hard; at most ``crew`` of them).
         pinned_start: start time fixed by the dispatcher (hard), or ``None``.
         demand: load the job uses (benchmarks; home care leaves it 0).
+        kept_start: a start the job was promised (a published plan), or ``None``: starting
+            more than ``SolveParams.kept_start_slack`` away from it costs
+            ``SolveParams.kept_start_cost`` per unit beyond (soft).
     """
 
     id: str
@@ -133,6 +136,7 @@ class Job:
     pinned_workers: frozenset[str] = frozenset()
     pinned_start: int | None = None
     demand: int = 0
+    kept_start: int | None = None
 
     def __post_init__(self) -> None:
         if self.crew not in (1, 2):
@@ -234,6 +238,10 @@ class SolveParams:
             ``"gls"`` (guided local search throughout). ``"ils"`` is internal. A stop
             request during the iterated phase takes effect when that phase ends.
         log_search: let OR-Tools log its search to stderr.
+        kept_start_slack: how far, in time units, a job may start from its ``kept_start``
+            for free (default 900: 15 minutes in seconds).
+        kept_start_cost: cost per time unit a job starts beyond its ``kept_start`` ±
+            ``kept_start_slack`` (default 0 = off).
     """
 
     time_limit_s: float = 10.0
@@ -249,6 +257,8 @@ class SolveParams:
     cpu_time: bool = False
     log_search: bool = False
     metaheuristic: str = "auto"
+    kept_start_slack: int = 900
+    kept_start_cost: int = 0
 
     def __post_init__(self) -> None:
         if self.strategy not in ("auto", "ortools", "greedy"):

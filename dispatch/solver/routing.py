@@ -118,6 +118,7 @@ def build_model(lay: Layout, params: SolveParams, mandatory: bool = False) -> Mo
     _visits(model, job_penalties(lay, params.preferred_worker_cost), mandatory)
     _crews(model)
     _breaks(model)
+    _kept_starts(model, params)
     if USE_FINALIZER:
         _finalizer(model)
     return model
@@ -210,6 +211,22 @@ def _crews(model: Model) -> None:
         solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
         differ = solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
         solver.Add(differ >= routing.ActiveVar(a))
+
+
+def _kept_starts(model: Model, params: SolveParams) -> None:
+    """Soft bounds around each job's ``kept_start`` (a published start): starting more than
+    ``kept_start_slack`` away costs ``kept_start_cost`` per unit beyond."""
+    if not params.kept_start_cost:
+        return
+    for k, job in enumerate(model.lay.jobs):
+        if job.kept_start is None:
+            continue
+        for n in model.lay.job_nodes[k]:
+            index = model.manager.NodeToIndex(n)
+            model.time.SetCumulVarSoftUpperBound(index, job.kept_start + params.kept_start_slack,
+                                                 params.kept_start_cost)
+            model.time.SetCumulVarSoftLowerBound(index, max(job.kept_start - params.kept_start_slack, 0),
+                                                 params.kept_start_cost)
 
 
 def _breaks(model: Model) -> None:

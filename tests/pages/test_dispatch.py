@@ -51,6 +51,8 @@ async def test_dispatcher_generates_pins_reoptimises_and_publishes(planning_base
     await page.wait_for_selector("#compare", timeout=30_000)      # version 2, compared with version 1
     assert "第2版" in await page.text_content("#plan-label")
     assert await page.locator(".tl-visit.pinned").count() == 1
+    assert "发布将改变 0 个已排预约，新排 3 个" in await page.text_content("#changes-count")
+    assert "老人常用护理员" in await page.text_content("#stats")
 
     await page.click("#publish")
     await page.click('dialog >> text="发布"')

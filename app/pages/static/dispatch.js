@@ -207,6 +207,7 @@ function render() {
   const edits = plan.status === "draft" ? (plan.edits || []).length : 0;
   $("#edits-count").textContent = edits ? `已做 ${edits} 处调整，点“按调整重新优化”生效` : "";
   renderStats();
+  renderChanges();
   renderLegend();
   renderMap();
   renderTimeline();
@@ -230,6 +231,8 @@ function renderStats() {
     ["已安排", s.assigned, delta(s.assigned, p.assigned)],
     ["未安排", s.unassigned, delta(s.unassigned, p.unassigned, { lowerIsBetter: true })],
     ["总路程（分钟）", s.travel_minutes, delta(s.travel_minutes, p.travel_minutes, { lowerIsBetter: true })],
+    ["老人常用护理员", s.continuity_pct === null || s.continuity_pct === undefined ? "—"
+      : `${s.continuity_pct}%（${s.with_regular}/${s.repeat_visits}）`, null],
     ["护理员", s.caregivers_used !== undefined ? `${s.caregivers_used}/${s.caregivers_available}` : state.plan.routes.length, null],
     ["计算用时（秒）", s.solve_seconds !== undefined ? Number(s.solve_seconds).toFixed(1) : "—", null],
   ];
@@ -238,6 +241,19 @@ function renderStats() {
     state.previous ? el("div", { class: "stat versions", id: "compare" }, el("dt", {}, "与上一版比较"),
       el("dd", {}, `第${state.plan.version}版 对比 第${state.previous.version}版`)) : null,
     total ? null : el("div", { class: "stat" }, el("dt", {}, "提示"), el("dd", {}, "这一天没有需要上门的预约")));
+}
+
+// What publishing would change (a draft against the published plan), shown before the button.
+function changesText(c) {
+  if (!c) return "";
+  const parts = [["换护理员", c.moved], ["时间变动超15分钟", c.retimed], ["退回待排", c.unassigned]]
+    .filter(([, n]) => n).map(([label, n]) => `${label} ${n}`);
+  const head = `发布将改变 ${c.changed} 个已排预约`;
+  return (parts.length ? `${head}（${parts.join("，")}）` : head) + (c.scheduled ? `，新排 ${c.scheduled} 个` : "");
+}
+
+function renderChanges() {
+  $("#changes-count").textContent = state.plan.status === "draft" ? changesText(state.plan.changes) : "";
 }
 
 function renderLegend() {
@@ -525,8 +541,9 @@ $("#publish").addEventListener("click", async event => {
   const changed = (state.plan.affected || []).length;
   const yes = await confirmDialog({
     title: "发布这个方案？",
-    text: `已安排 ${s.assigned} 项，未安排 ${s.unassigned} 项。发布后有 ${changed} 个预约的安排会变化，`
-      + "相关的老人、家属和护理员会收到通知。",
+    text: `已安排 ${s.assigned} 项，未安排 ${s.unassigned} 项。发布后有 ${changed} 个预约的安排会变化`
+      + (state.plan.changes ? `（${changesText(state.plan.changes)}）` : "")
+      + "，相关的老人、家属和护理员会收到通知。",
     yes: "发布", no: "再看看" });
   if (!yes) return;
   try {
