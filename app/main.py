@@ -15,9 +15,10 @@ from core.errors import ApiError, Invalid, Unavailable
 from core.http import resolve_user, respond
 from core.redis import create_redis
 from core.settings import Settings
-from booking.views import CIRCLE_REACH
+from booking.views import CIRCLE_REACH, SERVERS_OF
 from booking.views import routes as booking_routes
 from providers.queries import circle_reach
+from providers.service import serve_check
 from providers.views import routes as provider_routes
 from dispatch.views import routes as dispatch_routes
 from dispatch.worker import background_ctx
@@ -109,6 +110,7 @@ async def _openapi(request: web.Request) -> web.Response:
 def _api_app() -> web.Application:
     api = web.Application()
     api[CIRCLE_REACH] = circle_reach
+    api[SERVERS_OF] = serve_check
     for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
         api.add_routes(table)
     api.router.add_get("/openapi.json", _openapi)
