@@ -22,6 +22,7 @@ from providers.service import serve_check
 from providers.views import routes as provider_routes
 from dispatch.views import routes as dispatch_routes
 from dispatch.worker import background_ctx
+from office.views import routes as office_routes
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes
@@ -111,7 +112,7 @@ def _api_app() -> web.Application:
     api = web.Application()
     api[CIRCLE_REACH] = circle_reach
     api[SERVERS_OF] = serve_check
-    for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
+    for table in (api_routes, booking_routes, provider_routes, dispatch_routes, office_routes):
         api.add_routes(table)
     api.router.add_get("/openapi.json", _openapi)
     return api

@@ -555,3 +555,9 @@ async def sensitive_reads(db: Database, *, resident_id: int | None, user_id: int
     async with db.connection() as conn:
         return await queries.sensitive_reads(conn, resident_id=resident_id, user_id=user_id, since=since,
                                              limit=limit)
+
+
+async def check_resident(db: Database, crypto: Crypto, *, actor: User, resident_id: int) -> Resident:
+    """The resident if the caller may see them (404 otherwise); reads nothing sensitive, records nothing."""
+    async with db.connection() as conn:
+        return await _visible_resident(conn, crypto, actor, resident_id)

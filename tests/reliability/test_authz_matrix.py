@@ -84,7 +84,7 @@ PLANNERS = "dispatcher admin"
 
 def _booking_body(w: World, t: Tenant, days: int = 2) -> dict:
     return {"resident_id": t.elder.id, "item_code": "C01", "date": (w.today + timedelta(days=days)).isoformat(),
-            "window_start": "09:00", "window_end": "11:00", "notes": "", "channel": "hotline"}
+            "window_start": "09:00", "window_end": "11:00", "notes": ""}
 
 
 def _resident_body(w: World, t: Tenant) -> dict:

@@ -1,0 +1,119 @@
+"""Street-office routes: parse, one service call, respond."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from core import keys
+from core.clock import local_today
+from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
+from core.roles import ADMIN_ONLY, HOTLINE
+from core.accounts import RESET_CODE_HOURS
+from booking.subsidy import parse_month
+from providers.schemas import SettlementRead
+from office import service
+from office.export import monthly_xlsx
+from office.schemas import (AuditQuery, AuditRead, ChangeRead, FamilyLinkBody, FamilyList, FamilyMemberRead,
+                            MonthlyQuery, MonthlyRead, PasswordResetBody, PasswordResetRead, RedeemBody,
+                            SensitiveReadRead, SettlementAllQuery, SettlementAllRead)
+
+routes = web.RouteTableDef()
+
+
+def _db(request: web.Request):
+    return request.config_dict[keys.DB]
+
+
+@routes.get("/reports/monthly")
+@endpoint(roles=ADMIN_ONLY, summary="The month for the street office: subsidy, visits, withheld, on time, "
+          "satisfaction, continuity; by provider and by category", query=MonthlyQuery, response=MonthlyRead)
+async def monthly(request: web.Request) -> web.Response:
+    q = parse_query(request, MonthlyQuery)
+    report = await service.monthly_report(_db(request), actor=current_user(request), month=parse_month(q.month),
+                                          circle_id=q.circle_id)
+    return respond(MonthlyRead.of(report))
+
+
+@routes.get("/reports/monthly.xlsx")
+@endpoint(roles=ADMIN_ONLY, summary="The monthly report as an Excel workbook", query=MonthlyQuery,
+          content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+async def monthly_export(request: web.Request) -> web.Response:
+    q = parse_query(request, MonthlyQuery)
+    report = await service.monthly_report(_db(request), actor=current_user(request), month=parse_month(q.month),
+                                          circle_id=q.circle_id)
+    return web.Response(body=monthly_xlsx(MonthlyRead.of(report)),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="monthly-{q.month}.xlsx"'})
+
+
+@routes.get("/reports/settlement/all")
+@endpoint(roles=ADMIN_ONLY, summary="Every provider's settlement for a month, in one view",
+          query=SettlementAllQuery, response=SettlementAllRead)
+async def settlement_all(request: web.Request) -> web.Response:
+    q = parse_query(request, SettlementAllQuery)
+    found = await service.settlements(_db(request), actor=current_user(request), month=parse_month(q.month),
+                                      circle_id=q.circle_id)
+    return respond(SettlementAllRead(month=q.month, payable_fen=sum(s.payable_fen for _, s in found),
+                                     withheld_fen=sum(s.withheld_fen for _, s in found),
+                                     providers=[SettlementRead.of(p, s) for p, s in found]))
+
+
+@routes.get("/audit")
+@endpoint(roles=ADMIN_ONLY, summary="Changes (who, when, before, after, reason) and sensitive reads, newest first",
+          query=AuditQuery, response=AuditRead)
+async def audit_trail(request: web.Request) -> web.Response:
+    q = parse_query(request, AuditQuery)
+    changes, reads = await service.audit_trail(_db(request), record=q.record, actor_id=q.actor_id, since=q.since,
+                                               limit=q.limit)
+    return respond(AuditRead(changes=[ChangeRead.of(c) for c in changes],
+                             sensitive_reads=[SensitiveReadRead.of(r) for r in reads]))
+
+
+@routes.post("/users/{id}/password-reset")
+@endpoint(roles=ADMIN_ONLY, summary="Reset a user's password: the old one stops working, every session ends, "
+          "and a one-time code (24 h) buys the user one new password", body=PasswordResetBody,
+          response=PasswordResetRead, status=201)
+async def reset_password(request: web.Request) -> web.Response:
+    body = await parse_body(request, PasswordResetBody)
+    user_id = path_id(request)
+    code = await service.reset_password(_db(request), actor=current_user(request), user_id=user_id, reason=body.reason)
+    return respond(PasswordResetRead(user_id=user_id, one_time_code=code, expires_in_hours=RESET_CODE_HOURS),
+                   status=201)
+
+
+@routes.post("/auth/redeem-code")
+@endpoint(roles=PUBLIC, summary="Set a new password with the one-time code an admin gave (the code is spent)",
+          body=RedeemBody)
+async def redeem_code(request: web.Request) -> web.Response:
+    body = await parse_body(request, RedeemBody)
+    user_id = await service.redeem_code(_db(request), username=body.username, code=body.code,
+                                        new_password=body.new_password)
+    return respond({"user_id": user_id, "password_set": True})
+
+
+@routes.get("/residents/{id}/family")
+@endpoint(roles=HOTLINE, summary="The family accounts linked to an elder", response=FamilyList)
+async def family(request: web.Request) -> web.Response:
+    resident_id = path_id(request)
+    found = await service.family(_db(request), request.config_dict[keys.CRYPTO], actor=current_user(request),
+                                 resident_id=resident_id)
+    return respond(FamilyList(resident_id=resident_id,
+                              family=[FamilyMemberRead.model_validate(m, from_attributes=True) for m in found]))
+
+
+@routes.post("/residents/{id}/family")
+@endpoint(roles=HOTLINE, summary="Link a family account to an elder (created too when a password is given; audited)",
+          body=FamilyLinkBody, response=FamilyMemberRead, status=201)
+async def link_family(request: web.Request) -> web.Response:
+    body = await parse_body(request, FamilyLinkBody)
+    member = await service.link_family(_db(request), request.config_dict[keys.CRYPTO], actor=current_user(request),
+                                       resident_id=path_id(request), username=body.username, relation=body.relation,
+                                       password=body.password, display_name=body.display_name)
+    return respond(FamilyMemberRead.model_validate(member, from_attributes=True), status=201)
+
+
+@routes.delete("/residents/{id}/family/{user_id}")
+@endpoint(roles=HOTLINE, summary="Unlink a family account from an elder (audited)", status=204)
+async def unlink_family(request: web.Request) -> web.Response:
+    await service.unlink_family(_db(request), request.config_dict[keys.CRYPTO], actor=current_user(request),
+                                resident_id=path_id(request), user_id=path_id(request, "user_id"))
+    return web.Response(status=204)
