@@ -241,10 +241,11 @@ def _item_code(request: web.Request) -> str:
 
 @routes.patch("/residents/{id}")
 @endpoint(roles=HOTLINE, summary="Change a resident's address, position, phone, eligibility, living alone or "
-          "care notes (audited)", body=ResidentPatch, response=ResidentRead)
+          "care notes (audited); the answer leaves the care notes out (read them with GET)", body=ResidentPatch,
+          response=ResidentRead)
 async def update_resident(request: web.Request) -> web.Response:
     body = await parse_body(request, ResidentPatch)
     resident = await service.update_resident(_db(request), _crypto(request), actor=current_user(request),
                                              resident_id=path_id(request), changes=body.command(),
                                              reach_of=request.config_dict[CIRCLE_REACH], reason=body.reason)
-    return respond(ResidentRead.of(resident, today=local_today()))
+    return respond(ResidentRead.of(resident, today=local_today(), with_notes=False))

@@ -551,6 +551,7 @@ async def clear_evaluation(db: Database, *, actor: User, evaluation_id: int) -> 
 # ------------------------------------------------------------------ issue 15: who can serve, editing (audited)
 
 from core import audit  # noqa: E402  (additive section)
+from core.users import hash_password  # noqa: E402
 from booking.models import MenuItem, ServeCheck  # noqa: E402
 from providers.availability import shift_hours  # noqa: E402
 
@@ -634,15 +635,21 @@ async def update_caregiver_audited(db: Database, *, actor: User, caregiver_id: i
         return await queries.caregiver(conn, caregiver_id)
 
 
-async def create_caregiver_login(db: Database, *, actor: User, caregiver_id: int, username: str,
-                                 password: str) -> tuple[int, str]:
-    """Give a caregiver without one a login (a provider admin: their own caregivers); audited."""
+async def set_caregiver_login(db: Database, *, actor: User, caregiver_id: int, username: str,
+                              password: str) -> tuple[int, str]:
+    """Give a caregiver a login, or a new username and password for the one they have (every session
+    of the old one ends); a provider admin: their own caregivers. Audited (never the password)."""
     async with db.transaction() as conn:
         current = await _managed_caregiver(conn, actor, caregiver_id)
-        if await queries.caregiver_login(conn, caregiver_id) is not None:
-            raise Conflict(f"caregiver {caregiver_id} already has a login", message_zh="这位护理员已有登录账号")
-        await _create_login(conn, caregiver_id, current.name, username, password)
-        login = await queries.caregiver_login(conn, caregiver_id)
-        await _audit(conn, actor, "users", login[0], {}, {"username": username, "caregiver_id": caregiver_id},
-                     action="create")
-        return login
+        existing = await queries.caregiver_login(conn, caregiver_id)
+        if existing is None:
+            await _create_login(conn, caregiver_id, current.name, username, password)
+            login = await queries.caregiver_login(conn, caregiver_id)
+            await _audit(conn, actor, "users", login[0], {}, {"username": username, "caregiver_id": caregiver_id},
+                         action="create")
+            return login
+        await queries.set_login(conn, existing[0], username=username, password_hash=hash_password(password))
+        await queries.revoke_caregiver_tokens(conn, caregiver_id)
+        await _audit(conn, actor, "users", existing[0], {"username": existing[1]},
+                     {"username": username, "password": "(changed)"}, action="update")
+        return existing[0], username

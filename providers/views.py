@@ -263,13 +263,13 @@ async def update_provider(request: web.Request) -> web.Response:
     return respond(ProviderRead.of(provider))
 
 
-@routes.post("/caregivers/{id}/login")
-@endpoint(roles=PROVIDER_SIDE, summary="Give a caregiver a login (username and password; audited)",
-          body=CaregiverLoginCreate, response=CaregiverLoginRead, status=201)
-async def create_caregiver_login(request: web.Request) -> web.Response:
+@routes.put("/caregivers/{id}/login")
+@endpoint(roles=PROVIDER_SIDE, summary="Give a caregiver a login, or a new username and password (the old "
+          "sessions end; audited)", body=CaregiverLoginCreate, response=CaregiverLoginRead)
+async def set_caregiver_login(request: web.Request) -> web.Response:
     body = await parse_body(request, CaregiverLoginCreate)
     caregiver_id = path_id(request)
-    user_id, username = await service.create_caregiver_login(_db(request), actor=current_user(request),
-                                                             caregiver_id=caregiver_id, username=body.username,
-                                                             password=body.password)
-    return respond(CaregiverLoginRead(caregiver_id=caregiver_id, user_id=user_id, username=username), status=201)
+    user_id, username = await service.set_caregiver_login(_db(request), actor=current_user(request),
+                                                          caregiver_id=caregiver_id, username=body.username,
+                                                          password=body.password)
+    return respond(CaregiverLoginRead(caregiver_id=caregiver_id, user_id=user_id, username=username))

@@ -55,7 +55,8 @@ async def test_resident_edit_is_audited_without_care_notes_in_clear(client, stre
                                           "reason": "家属来电更正"}, headers=operator)
     assert moved.status == 200, await moved.text()
     body = await moved.json()
-    assert body["address"] == "长乐路10号" and body["lives_alone"] and body["care_notes"].startswith("新的备注")
+    assert body["address"] == "长乐路10号" and body["lives_alone"] and body["care_notes"] is None
+    assert (await (await client.get(url, headers=operator)).json())["care_notes"].startswith("新的备注")
     assert body["position_source"] == "unconfirmed"
     confirmed = await (await client.patch(url, json={"position_confirmed": True}, headers=operator)).json()
     assert confirmed["position_source"] == "confirmed"
@@ -196,14 +197,18 @@ async def test_circle_provider_and_caregiver_edits_are_audited(client, conn, str
 async def test_caregiver_login_from_the_console(client, conn, street):
     provider_admin = await login(client, "provider_admin")
     second = await make_caregiver(conn, provider_id=street.provider_id, circle_id=street.circle_id)
-    made = await client.post(f"/api/v1/caregivers/{second}/login", json={"username": "zhang_hg",
-                             "password": "long-enough-pw"}, headers=provider_admin)
-    assert made.status == 201, await made.text()
-    assert (await client.post("/api/v1/auth/login", json={"username": "zhang_hg",
-                              "password": "long-enough-pw"})).status == 200
-    again = await client.post(f"/api/v1/caregivers/{second}/login", json={"username": "zhang2",
-                              "password": "long-enough-pw"}, headers=provider_admin)
-    assert again.status == 409
+    made = await client.put(f"/api/v1/caregivers/{second}/login", json={"username": "zhang_hg",
+                            "password": "long-enough-pw"}, headers=provider_admin)
+    assert made.status == 200, await made.text()
+    session = await login(client, "zhang_hg", "long-enough-pw")
+    again = await client.put(f"/api/v1/caregivers/{second}/login", json={"username": "zhang2",
+                             "password": "another-long-pw"}, headers=provider_admin)
+    assert again.status == 200 and (await again.json())["user_id"] == (await made.json())["user_id"]
+    assert (await client.get("/api/v1/auth/me", headers=session)).status == 401
+    assert (await client.post("/api/v1/auth/login", json={"username": "zhang2", "password": "another-long-pw"})).status == 200
+    short = await client.put(f"/api/v1/caregivers/{second}/login", json={"username": "zhang2", "password": "short"},
+                             headers=provider_admin)
+    assert short.status == 422
 
 
 async def test_password_reset_with_a_one_time_code(client, street):
