@@ -103,3 +103,21 @@ async def unlink_family(conn: asyncpg.Connection, *, actor_id: int, resident_id:
         raise not_found("family link", user_id, "家属关联")
     await audit.record_change(conn, actor_id=actor_id, record=audit.record_name("residents", resident_id),
                               action="family_unlink", before={"user_id": user_id}, after={})
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+
+
+async def find_accounts(conn: asyncpg.Connection, q: str | None, limit: int = 50) -> list[Account]:
+    """Accounts whose username or display name contains `q` (all when empty), by username."""
+    rows = await conn.fetch(
+        """SELECT id, username, display_name, role, active FROM users
+           WHERE $1::text IS NULL OR strpos(lower(username), lower($1)) > 0 OR strpos(display_name, $1) > 0
+           ORDER BY username LIMIT $2""", q or None, limit)
+    return [Account(**r) for r in rows]

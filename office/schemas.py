@@ -156,3 +156,21 @@ class FamilyMemberRead(BaseModel):
 class FamilyList(BaseModel):
     resident_id: int
     family: list[FamilyMemberRead]
+
+
+class UserQuery(Strict):
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AccountRead(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    role_zh: str
+    active: bool
+
+
+class AccountList(BaseModel):
+    users: list[AccountRead]

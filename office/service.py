@@ -89,3 +89,8 @@ async def unlink_family(db: Database, crypto, *, actor: User, resident_id: int, 
     await booking_service.check_resident(db, crypto, actor=actor, resident_id=resident_id)
     async with db.transaction() as conn:
         await accounts.unlink_family(conn, actor_id=actor.id, resident_id=resident_id, user_id=user_id)
+
+
+async def find_accounts(db: Database, *, q: str | None, limit: int = 50) -> list[accounts.Account]:
+    async with db.connection() as conn:
+        return await accounts.find_accounts(conn, q, limit)

@@ -12,9 +12,9 @@ from booking.subsidy import parse_month
 from providers.schemas import SettlementRead
 from office import service
 from office.export import monthly_xlsx
-from office.schemas import (AuditQuery, AuditRead, ChangeRead, FamilyLinkBody, FamilyList, FamilyMemberRead,
+from office.schemas import (AccountList, AccountRead, AuditQuery, AuditRead, ChangeRead, FamilyLinkBody, FamilyList, FamilyMemberRead,
                             MonthlyQuery, MonthlyRead, PasswordResetBody, PasswordResetRead, RedeemBody,
-                            SensitiveReadRead, SettlementAllQuery, SettlementAllRead)
+                            SensitiveReadRead, SettlementAllQuery, SettlementAllRead, UserQuery)
 
 routes = web.RouteTableDef()
 
@@ -117,3 +117,17 @@ async def unlink_family(request: web.Request) -> web.Response:
     await service.unlink_family(_db(request), request.config_dict[keys.CRYPTO], actor=current_user(request),
                                 resident_id=path_id(request), user_id=path_id(request, "user_id"))
     return web.Response(status=204)
+
+
+ROLE_ZH = {"resident": "老人", "family": "家属", "operator": "热线坐席", "dispatcher": "调度员",
+           "provider_admin": "服务商管理员", "caregiver": "护理员", "admin": "街道管理员"}
+
+
+@routes.get("/users")
+@endpoint(roles=ADMIN_ONLY, summary="Find accounts by username or name (for a password reset)", query=UserQuery,
+          response=AccountList)
+async def find_users(request: web.Request) -> web.Response:
+    q = parse_query(request, UserQuery)
+    found = await service.find_accounts(_db(request), q=q.q, limit=q.limit)
+    return respond(AccountList(users=[AccountRead(id=a.id, username=a.username, display_name=a.display_name, role=a.role,
+                                                  role_zh=ROLE_ZH.get(a.role, a.role), active=a.active) for a in found]))

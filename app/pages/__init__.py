@@ -13,6 +13,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from app.pages import vendor
+
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATE_DIR = HERE / "templates"
@@ -36,6 +38,7 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
     "/caregiver": ("caregiver.html", "护理员 · 今日任务", "page-caregiver", "caregiver.js"),
     "/caregiver/print": ("print.html", "护理员日程单", "page-print", "print.js"),
     "/admin": ("admin.html", "服务商与街道管理", "page-admin", "admin.js"),
+    "/office": ("office.html", "街道管理台", "page-office", "office.js"),
 }
 
 
@@ -45,6 +48,7 @@ def setup(app: web.Application) -> None:
     for path, page in PAGES.items():
         app.router.add_get(path, _page_handler(env, *page), name=_route_name(path))
     app.router.add_static("/static/", STATIC_DIR, name="static")
+    vendor.setup(app)
     app.on_response_prepare.append(_page_headers)
 
 
@@ -58,6 +62,7 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = _static_url
     env.globals["ICON"] = ICON
+    env.globals["vendor"] = vendor.vendor_url
     return env
 
 
@@ -89,7 +94,7 @@ async def _page_headers(request: web.Request, response: web.StreamResponse) -> N
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("Cache-Control", "no-cache")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-    elif request.path.startswith("/static/"):
+    elif request.path.startswith(("/static/", "/vendor/")):
         cache = "public, max-age=31536000, immutable" if "v" in request.query else "no-cache"
         response.headers.setdefault("Cache-Control", cache)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

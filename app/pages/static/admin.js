@@ -70,6 +70,7 @@ async function start() {
   state.user = await requireUser(["provider_admin", "admin"]);
   $("#month").value = today().slice(0, 7);
   if (state.user.role === "admin") {
+    $("#office-link").hidden = false;
     const providers = (await api("/providers")).providers;
     replace($("#provider"), providers.map(p => el("option", { value: p.id }, p.name)));
     $("#provider-field").hidden = false;

@@ -1,0 +1,64 @@
+"""The street office's console (/office): the month's figures and charts, every provider's settlement,
+a price change that shows in the audit trail, a password reset; axe-core finds nothing."""
+from __future__ import annotations
+
+import pytest
+
+from tests.pages.conftest import DESK, axe_violations, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+async def test_office_reports_price_change_audit_and_reset(base_url, new_page, street, conn):
+    page = await new_page(base_url, viewport=DESK)
+    await sign_in(page, "admin", expect_path="/admin")
+    await page.click("#office-link a")
+    await page.wait_for_url("**/office")
+    await page.wait_for_selector("#report .stats")
+    await page.wait_for_selector("#charts figure")
+    assert await page.locator("#charts figure").count() == 2
+    has_chartjs = await page.evaluate("typeof window.Chart !== 'undefined'")
+    assert await page.locator("#charts canvas" if has_chartjs else "#charts svg.bars").count() == 2
+    await page.wait_for_selector("#settlement-all table")
+    # a price change, audited
+    row = page.locator("tr[data-code=C01]")
+    await row.locator("input[name=price]").fill("45")
+    await row.locator("button").click()
+    await page.wait_for_selector("#status:has-text('已保存')")
+    assert await conn.fetchval("SELECT price_fen FROM menu_items WHERE code = 'C01'") == 4500
+    await page.fill("#audit-record", "menu_items:C01")
+    await page.click("#audit-form button[type=submit]")
+    await page.wait_for_selector("#audit-results td:has-text('menu_items:C01')")
+    assert "4500" in await page.inner_text("#audit-results")
+    # a password reset gives a one-time code
+    await page.fill("#user-q", "operator")
+    await page.click("#user-search button")
+    await page.click("#users tr:has-text('operator') button")
+    await page.click(".dialog .btn-danger")
+    code = (await page.inner_text("#users .code-big")).strip()
+    assert len(code) == 10
+    assert await axe_violations(page) == []
+    await screenshot(page, "office-reports")
+
+
+async def test_redeem_code_on_the_landing_page(base_url, new_page, street, client):
+    from tests.conftest import login
+
+    admin = await login(client, "admin")
+    reset = await client.post(f"/api/v1/users/{street.users['family'].id}/password-reset", json={}, headers=admin)
+    code = (await reset.json())["one_time_code"]
+    page = await new_page(base_url)
+    await page.goto("/")
+    await page.click("#redeem summary")
+    await page.fill("#redeem-username", "family")
+    await page.fill("#redeem-code", code)
+    await page.fill("#redeem-password", "short")
+    await page.click("#redeem-submit")
+    await page.wait_for_selector("#redeem-password-error:not(:empty)")
+    await page.fill("#redeem-password", "a-long-new-password")
+    await page.click("#redeem-submit")
+    await page.wait_for_selector("#login-error:has-text('新密码已设置')")
+    await page.fill("#password", "a-long-new-password")
+    await page.click("#login-submit")
+    await page.wait_for_url("**/app*")
+    assert await axe_violations(page) == []
