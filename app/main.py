@@ -22,7 +22,9 @@ from providers.service import serve_check
 from providers.views import routes as provider_routes
 from dispatch.views import routes as dispatch_routes
 from dispatch.worker import background_ctx
-from office.views import routes as office_routes
+from office.views import GEOCODER, routes as office_routes
+from core.geocode import geocoder_from
+from app.standins import standin_app
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes
@@ -108,8 +110,9 @@ async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(request.config_dict[OPENAPI])
 
 
-def _api_app() -> web.Application:
+def _api_app(settings: Settings | None = None) -> web.Application:
     api = web.Application()
+    api[GEOCODER] = geocoder_from(settings) if settings is not None else None
     api[CIRCLE_REACH] = circle_reach
     api[SERVERS_OF] = serve_check
     for table in (api_routes, booking_routes, provider_routes, dispatch_routes, office_routes):
@@ -128,7 +131,9 @@ def create_app(settings: Settings, *, database: Database | None = None, redis_cl
     app.cleanup_ctx.append(_database_ctx(database))
     app.cleanup_ctx.append(_redis_ctx(redis_client))
     app.add_routes(root_routes)
-    app.add_subapp("/api/v1", _api_app())
+    app.add_subapp("/api/v1", _api_app(settings))
+    if settings.standins:
+        app.add_subapp("/standin", standin_app())
     _add_extensions(app, with_background=with_background)
     app[OPENAPI] = build_openapi(app)
     return app

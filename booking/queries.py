@@ -519,3 +519,10 @@ async def sensitive_reads(conn: Conn, *, resident_id: int | None, user_id: int |
              AND ($3::timestamptz IS NULL OR s.created_at >= $3)
            ORDER BY s.created_at DESC, s.id DESC LIMIT $4""", resident_id, user_id, since, limit)
     return [SensitiveRead(**r) for r in rows]
+
+
+async def residents_unconfirmed(conn: Conn, crypto: Crypto, circle_id: int | None) -> list[Resident]:
+    rows = await conn.fetch(
+        f"""SELECT {_RESIDENT_COLUMNS} FROM residents WHERE position_source = 'unconfirmed'
+              AND ($1::bigint IS NULL OR circle_id = $1) ORDER BY circle_id, name, id""", circle_id)
+    return [_resident(r, crypto) for r in rows]

@@ -561,3 +561,9 @@ async def check_resident(db: Database, crypto: Crypto, *, actor: User, resident_
     """The resident if the caller may see them (404 otherwise); reads nothing sensitive, records nothing."""
     async with db.connection() as conn:
         return await _visible_resident(conn, crypto, actor, resident_id)
+
+
+async def unconfirmed_residents(db: Database, crypto: Crypto, *, circle_id: int | None) -> list[Resident]:
+    """Residents whose home position nobody confirmed on a map (flagged to the dispatcher)."""
+    async with db.connection() as conn:
+        return await queries.residents_unconfirmed(conn, crypto, circle_id)

@@ -174,3 +174,34 @@ class AccountRead(BaseModel):
 
 class AccountList(BaseModel):
     users: list[AccountRead]
+
+
+class GeocodeQuery(Strict):
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+
+
+class GeocodeRead(BaseModel):
+    found: bool
+    lat: float | None = Field(default=None, description="WGS84")
+    lon: float | None = Field(default=None, description="WGS84")
+    level: str = Field(default="", description="the provider's precision word (门牌号, 兴趣点, 道路 …)")
+    precise: bool = Field(default=False, description="door-number or point-of-interest precision")
+    formatted: str = ""
+    source: str = ""
+
+
+class UnconfirmedQuery(Strict):
+    circle_id: Id | None = None
+
+
+class UnconfirmedResident(BaseModel):
+    id: int
+    name: str
+    address: str
+    lat: float
+    lon: float
+    position_source: str
+
+
+class UnconfirmedList(BaseModel):
+    residents: list[UnconfirmedResident]

@@ -94,3 +94,7 @@ async def unlink_family(db: Database, crypto, *, actor: User, resident_id: int, 
 async def find_accounts(db: Database, *, q: str | None, limit: int = 50) -> list[accounts.Account]:
     async with db.connection() as conn:
         return await accounts.find_accounts(conn, q, limit)
+
+
+async def unconfirmed_residents(db: Database, crypto, *, circle_id: int | None):
+    return await booking_service.unconfirmed_residents(db, crypto, circle_id=circle_id)

@@ -131,3 +131,41 @@ async def find_users(request: web.Request) -> web.Response:
     found = await service.find_accounts(_db(request), q=q.q, limit=q.limit)
     return respond(AccountList(users=[AccountRead(id=a.id, username=a.username, display_name=a.display_name, role=a.role,
                                                   role_zh=ROLE_ZH.get(a.role, a.role), active=a.active) for a in found]))
+
+
+# ------------------------------------------------------------------ positions you can trust
+
+from core.errors import Unavailable  # noqa: E402
+from core.roles import DISPATCHER, OPERATOR, ADMIN, circle_for  # noqa: E402
+from office.schemas import GeocodeQuery, GeocodeRead, UnconfirmedList, UnconfirmedQuery, UnconfirmedResident  # noqa: E402
+
+# the configured geocoder (core.geocode), or None: set by the app from settings
+GEOCODER = web.AppKey("geocoder", object)
+PRECISE_LEVELS = {"门牌号", "兴趣点", "单元号", "楼栋", "building", "poi"}
+
+
+@routes.get("/geocode")
+@endpoint(roles=HOTLINE, summary="Propose a position (WGS84) for an address; the operator confirms it on the map",
+          query=GeocodeQuery, response=GeocodeRead)
+async def geocode(request: web.Request) -> web.Response:
+    q = parse_query(request, GeocodeQuery)
+    geocoder = request.config_dict.get(GEOCODER)
+    if geocoder is None:
+        raise Unavailable("no geocoder is configured (CIRCLE_GEOCODER)", message_zh="未配置地址定位服务，请在地图上标出位置")
+    place = await geocoder.geocode(q.address)
+    if place is None:
+        return respond(GeocodeRead(found=False))
+    return respond(GeocodeRead(found=True, lat=place.lat, lon=place.lon, level=place.level, formatted=place.formatted,
+                               source=place.source, precise=place.level in PRECISE_LEVELS))
+
+
+@routes.get("/residents-unconfirmed")
+@endpoint(roles=(OPERATOR, DISPATCHER, ADMIN), summary="Residents whose home position was never confirmed on a map "
+          "(a dispatcher: their circle)", query=UnconfirmedQuery, response=UnconfirmedList)
+async def unconfirmed(request: web.Request) -> web.Response:
+    q = parse_query(request, UnconfirmedQuery)
+    circle_id = circle_for(current_user(request), q.circle_id)
+    found = await service.unconfirmed_residents(_db(request), request.config_dict[keys.CRYPTO], circle_id=circle_id)
+    return respond(UnconfirmedList(residents=[UnconfirmedResident(id=r.id, name=r.name, address=r.address, lat=r.lat,
+                                                                  lon=r.lon, position_source=r.position_source)
+                                              for r in found]))

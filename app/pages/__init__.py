@@ -8,11 +8,13 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
+from core import keys
 from app.pages import vendor
 
 HERE = Path(__file__).resolve().parent
@@ -80,10 +82,27 @@ def _digest(path: Path, mtime_ns: int) -> str:
 def _page_handler(env: jinja2.Environment, template: str, title: str, body_class: str, script: str):
     async def handler(request: web.Request) -> web.Response:
         context: dict[str, Any] = {"title": title, "body_class": body_class, "script": script,
-                                   "query": dict(request.query)}
+                                   "query": dict(request.query), **_map_context(request)}
         html = env.get_template(template).render(**context)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
     return handler
+
+
+def _map_context(request: web.Request) -> dict[str, str]:
+    """The tile URL template and attribution the consoles' maps use (empty: the plain drawing)."""
+    settings = request.config_dict.get(keys.SETTINGS)
+    if settings is None:
+        return {"tiles": "", "tile_attribution": ""}
+    return {"tiles": settings.map_tiles(), "tile_attribution": settings.tile_attribution}
+
+
+def _csp(request: web.Request) -> str:
+    """The policy, with the tile server's origin allowed for images when tiles come from elsewhere."""
+    tiles = _map_context(request)["tiles"]
+    if not tiles.startswith(("http://", "https://")):
+        return CSP
+    parts = urlsplit(tiles.replace("{s}", "*"))
+    return CSP.replace("img-src 'self' data:", f"img-src 'self' data: {parts.scheme}://{parts.netloc}")
 
 
 async def _page_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -91,7 +110,7 @@ async def _page_headers(request: web.Request, response: web.StreamResponse) -> N
     if request.path.startswith("/api/"):
         return
     if response.content_type == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", _csp(request))
         response.headers.setdefault("Cache-Control", "no-cache")
         response.headers.setdefault("Referrer-Policy", "same-origin")
     elif request.path.startswith(("/static/", "/vendor/")):

@@ -22,14 +22,17 @@ async def test_office_reports_price_change_audit_and_reset(base_url, new_page, s
     await page.wait_for_selector("#settlement-all table")
     # a price change, audited
     row = page.locator("tr[data-code=C01]")
-    await row.locator("input[name=price]").fill("45")
+    await row.locator("input[name=price]").fill("47.5")
     await row.locator("button").click()
     await page.wait_for_selector("#status:has-text('已保存')")
-    assert await conn.fetchval("SELECT price_fen FROM menu_items WHERE code = 'C01'") == 4500
+    assert await conn.fetchval("SELECT price_fen FROM menu_items WHERE code = 'C01'") == 4750
     await page.fill("#audit-record", "menu_items:C01")
     await page.click("#audit-form button[type=submit]")
-    await page.wait_for_selector("#audit-results td:has-text('menu_items:C01')")
-    assert "4500" in await page.inner_text("#audit-results")
+    try:
+        await page.wait_for_selector("#audit-results td:has-text('menu_items:C01')")
+    except Exception:
+        raise AssertionError(await page.inner_text("#audit-results"))
+    assert "4750" in await page.inner_text("#audit-results")
     # a password reset gives a one-time code
     await page.fill("#user-q", "operator")
     await page.click("#user-search button")

@@ -239,8 +239,7 @@ function bookingForm(r) {
     const b = body();
     if (!b) { showFieldErrors(form, { details: [{ field: "item_code", message: "Field required" }] }); return; }
     try {
-      const created = await busy($("#book-submit"), "正在预约…", () =>
-        api("/bookings", { method: "POST", body: b, headers: { "Idempotency-Key": key } }));
+      const created = await busy($("#book-submit"), "正在预约…", () => bookOrConfirm(b, key));
       key = newIdempotencyKey();
       await finishChange(created);
       say(`已为${r.name}预约：${created.item_name_zh}，${dayLabel(created.date)} ${created.window_start}–${created.window_end}（补贴${yuan(created.subsidy_fen)}，自费${yuan(created.self_pay_fen)}）`, "ok");
@@ -250,6 +249,19 @@ function bookingForm(r) {
     }
   });
   return form;
+}
+
+/** Book; a duplicate (same elder, item, day and overlapping window) is booked only once the operator confirms. */
+async function bookOrConfirm(b, key) {
+  try {
+    return await api("/bookings", { method: "POST", body: b, headers: { "Idempotency-Key": key } });
+  } catch (err) {
+    if (err.code !== "duplicate_booking") throw err;
+    const yes = await confirmDialog({ title: "这位老人已有相同的预约", text: `${err.message}（预约编号 ${err.existingId}）`,
+                                      yes: "确实要再约一次", no: "不约了" });
+    if (!yes) throw err;
+    return api("/bookings", { method: "POST", body: { ...b, confirm_duplicate: true }, headers: { "Idempotency-Key": newIdempotencyKey() } });
+  }
 }
 
 function startChange(b) {
@@ -422,9 +434,30 @@ async function saveResident(form) {
     search.value = created.phone;
     openResident(created.id);
   } catch (err) {
+    if (err.code === "duplicate_resident") return showDuplicate(form, err);
     const placed = showFieldErrors(form, err);
     $("#resident-error").textContent = placed ? "有几项填写有误，请看红字提示。" : errorText(err);
   }
+}
+
+/** A phone on file, or the same name and birth date: open that record, or register anyway with a reason. */
+function showDuplicate(form, err) {
+  const box = $("#resident-error");
+  const reason = el("input", { id: "duplicate-reason", name: "duplicate_reason", maxlength: 500, autocomplete: "off" });
+  replace(box, el("span", {}, err.message), " ",
+    el("button", { type: "button", class: "btn btn-small", id: "open-existing", onclick: () => openResident(err.existingId) }, "打开已有档案"),
+    el("span", { class: "field" }, el("label", { for: "duplicate-reason" }, "确是另一位老人？写明原因后可另建档案："), reason),
+    el("button", { type: "button", class: "btn btn-small", id: "register-anyway", onclick: async () => {
+      if (!reason.value.trim()) { reason.focus(); return; }
+      try {
+        const created = await api("/residents", { method: "POST", body: { ...residentBody(form), duplicate_reason: reason.value.trim() } });
+        say(`已登记：${created.name}（已记录原因）`, "ok");
+        openResident(created.id);
+      } catch (again) {
+        sayError(again);
+      }
+    } }, "仍然登记"));
+  $("#open-existing").focus();
 }
 
 $("#new-resident").addEventListener("click", showNewResident);

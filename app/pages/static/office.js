@@ -26,7 +26,7 @@ function statList(r) {
 }
 
 function figuresTable(caption, rows, nameOf) {
-  const heads = ["", "完成", "漏服务", "补贴", "自费", "暂扣", "准时率", "满意度", "连续性"];
+  const heads = ["名称", "完成", "漏服务", "补贴", "自费", "暂扣", "准时率", "满意度", "连续性"];
   return el("div", { class: "table-wrap" }, el("table", {},
     el("caption", {}, caption),
     el("thead", {}, el("tr", {}, heads.map(h => el("th", { scope: "col" }, h)))),
@@ -149,7 +149,7 @@ async function loadMenu() {
   replace(box, loadingBlock());
   const menu = await api("/menu");
   replace(box, el("div", { class: "table-wrap" }, el("table", {},
-    el("thead", {}, el("tr", {}, ["编号", "项目", "价格（元）", "时长（分钟）", "补贴上限（元）", "停用", ""].map(h => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, ["编号", "项目", "价格（元）", "时长（分钟）", "补贴上限（元）", "停用", "操作"].map(h => el("th", { scope: "col" }, h)))),
     el("tbody", {}, menu.categories.flatMap(c => c.items).map(item => {
       const row = el("tr", { "data-code": item.code },
         el("td", {}, item.code), el("th", { scope: "row" }, item.name_zh),
@@ -247,7 +247,7 @@ async function findUsers(event) {
   try {
     const found = await api("/users" + query({ q: $("#user-q").value.trim() }));
     replace(box, found.users.length ? el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["编号", "用户名", "姓名", "身份", ""].map(h => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["编号", "用户名", "姓名", "身份", "操作"].map(h => el("th", { scope: "col" }, h)))),
       el("tbody", {}, found.users.map(u => el("tr", {},
         el("td", {}, String(u.id)), el("th", { scope: "row" }, u.username), el("td", {}, u.display_name || "—"),
         el("td", {}, u.role_zh + (u.active ? "" : "（停用）")),
