@@ -265,6 +265,13 @@ EXPECT: dict[tuple[str, str], Expect] = {
         lambda w, t: Req("POST", f"{API}/residents/{t.elder.id}/family", body={"username": "family_b" if t.name == "a"
                                                                                else "family", "relation": "矩阵"}),
         HOTLINE, HOTLINE),
+    ("GET", f"{API}/users"): rule(lambda w, t: Req("GET", f"{API}/users", {"q": "operator"}), "admin", "admin"),
+    ("GET", f"{API}/geocode"): rule(lambda w, t: Req("GET", f"{API}/geocode", {"address": "矩阵路1号"}),
+                                    HOTLINE, HOTLINE),
+    # a dispatcher bound to a circle: that circle's elders only (another circle answers 404)
+    ("GET", f"{API}/residents-unconfirmed"): rule(
+        lambda w, t: Req("GET", f"{API}/residents-unconfirmed", {"circle_id": t.circle_id}),
+        "operator dispatcher admin", "operator admin"),
     ("DELETE", f"{API}/residents/{{id}}/family/{{user_id}}"): rule(
         lambda w, t: Req("DELETE", f"{API}/residents/{t.elder.id}/family/{t.users['family'].id}"), HOTLINE, HOTLINE),
 }
@@ -323,11 +330,15 @@ async def world(world_conn, crypto, run_log) -> World:
 @pytest_asyncio.fixture(scope="module")
 async def api(settings, world_conn, redis_client, world):
     await redis_client.flushdb()
-    app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False)
-    server = TestServer(app)
-    await server.start_server(access_log_class=RedactingAccessLogger)  # as `circle serve` logs
-    async with TestClient(server) as client:
-        yield client
+    from app.standins import STANDIN_KEY, standin_app
+    async with TestServer(standin_app()) as geocoder:  # GET /geocode speaks AMap's protocol to the stand-in
+        settings = settings.model_copy(update={"geocoder": "amap", "geocoder_key": STANDIN_KEY,
+                                               "geocoder_url": str(geocoder.make_url("/amap"))})
+        app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False)
+        server = TestServer(app)
+        await server.start_server(access_log_class=RedactingAccessLogger)  # as `circle serve` logs
+        async with TestClient(server) as client:
+            yield client
 
 
 @asynccontextmanager
