@@ -5,6 +5,7 @@ import {
   errorText, loadingBlock, newIdempotencyKey, query, replace, requireUser, say, sayError, showFieldErrors,
   statusBadge, today, weekdayZh, yuan,
 } from "./common.js";
+import { attachPosition, editForm, familyPanel } from "./resident_edit.js";
 
 const WINDOWS = [
   { key: "morning", label: "上午 08:00–11:00", start: "08:00", end: "11:00" },
@@ -146,7 +147,14 @@ function renderElder(r, wallet, bookings) {
       el("span", {}, `${r.gender === "M" ? "男" : "女"}，${r.age}岁`),
       r.lives_alone ? el("span", { class: "tag tag-alert" }, "独居") : null,
       r.subsidy_eligible ? el("span", { class: "tag" }, "补贴：" + (r.eligibility.join("、") || "有")) : el("span", { class: "tag" }, "无补贴"),
-      r.caregiver_gender ? el("span", { class: "tag" }, `护理员须为${r.caregiver_gender === "F" ? "女" : "男"}性`) : null),
+      r.caregiver_gender ? el("span", { class: "tag" }, `护理员须为${r.caregiver_gender === "F" ? "女" : "男"}性`) : null,
+      r.position_source === "unconfirmed" ? el("span", { class: "tag tag-warn" }, "住址位置未核实") : null,
+      el("button", { type: "button", class: "btn btn-small", id: "edit-resident", onclick: () => showEdit(r) }, "修改档案"),
+      el("button", { type: "button", class: "btn btn-small", id: "show-family", onclick: async event => {
+        event.currentTarget.disabled = true;
+        $("#elder-extra").append(await familyPanel(r));
+      } }, "家属账号")),
+    el("div", { id: "elder-extra" }),
     el("dl", { class: "facts" },
       fact("电话", r.phone), fact("地址", r.address), fact("出生日期", r.birth_date),
       fact("身份证", r.id_card_no), fact("本月补贴余额", walletText, true)),
@@ -156,6 +164,11 @@ function renderElder(r, wallet, bookings) {
     bookingTable(upcoming, true),
     el("h3", {}, "最近的服务"),
     bookingTable(recent, false));
+}
+
+function showEdit(r) {
+  replace($("#elder-extra"), editForm(r, { onSaved: saved => openResident(saved.id), onCancel: () => replace($("#elder-extra")) }));
+  $("#edit-address").focus();
 }
 
 function bookingTable(bookings, actionable) {
@@ -407,6 +420,11 @@ async function showNewResident() {
     if (circle) { form.lat.value = circle.lat; form.lon.value = circle.lon; }
   });
   form.addEventListener("submit", event => { event.preventDefault(); saveResident(form); });
+  const confirmed = el("input", { type: "checkbox", id: "new-position_confirmed", name: "position_confirmed" });
+  const status = el("p", { class: "field-hint wide", role: "status" }, "位置默认为服务圈中心：请按地址定位，并在地图上核对。");
+  form.querySelector("#new-lon").closest(".field").after(
+    attachPosition(form, { address: form.address, lat: form.lat, lon: form.lon, confirmed, status }), status,
+    el("div", { class: "field" }, el("label", { class: "check" }, confirmed, "位置已在地图上核对")));
   replace(elderBox, form);
   form.name.focus();
 }
@@ -431,6 +449,9 @@ async function saveResident(form) {
     const created = await busy($("#resident-submit"), "正在保存…",
       () => api("/residents", { method: "POST", body: residentBody(form) }));
     say(`已登记：${created.name}`, "ok");
+    if (form.position_confirmed && form.position_confirmed.checked) {
+      await api(`/residents/${created.id}`, { method: "PATCH", body: { position_confirmed: true, reason: "登记时在地图上核对" } });
+    }
     search.value = created.phone;
     openResident(created.id);
   } catch (err) {
