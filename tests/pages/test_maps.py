@@ -66,11 +66,17 @@ async def test_register_by_address_drag_the_pin_and_confirm(mapped, new_page, st
     assert haversine_m(lat, lon, *HOME) < 1                                  # GCJ-02 answer, shown as WGS84
     pin = page.locator(".position-box .leaflet-marker-icon")
     await page.locator(".position-box .street-map").scroll_into_view_if_needed()
-    box = await pin.bounding_box()
-    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
-    await page.mouse.down()
-    await page.mouse.move(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] - 2, steps=8)
-    await page.mouse.up()
+    for attempt in range(3):                                                 # after the map's pan animation
+        await asyncio.sleep(0.6)
+        box = await pin.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 4
+        await page.mouse.move(x, y)
+        await page.mouse.down()
+        await page.mouse.move(x + 20, y, steps=4)
+        await page.mouse.move(x + 40, y, steps=4)
+        await page.mouse.up()
+        if "已在地图上标出" in await page.inner_text(".position-box + p"):
+            break
     await _status_says(page, "已在地图上标出")
     assert await page.is_checked("#new-position_confirmed")
     dragged = float(await page.input_value("#new-lon"))

@@ -37,7 +37,7 @@ function position() {
     navigator.geolocation.getCurrentPosition(
       p => resolve({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy }),
       err => resolve({ error: GEO_CODE[err.code] || "unavailable", message: GEO_ERROR_ZH[err.code] || "定位失败。" }),
-      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });  // a fresh fix: an old one gave false far flags
   });
 }
 

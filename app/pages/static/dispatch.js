@@ -28,6 +28,9 @@ async function loadCircles() {
     replace(select, el("option", { value: "" }, "服务圈加载失败"));
     throw err;
   }
+  if (state.user.role === "dispatcher" && state.user.circle_id) {
+    state.circles = state.circles.filter(c => c.id === state.user.circle_id);  // the only circle she may plan
+  }
   replace(select, state.circles.map(c => el("option", { value: c.id }, c.name)));
   if (state.user.circle_id) select.value = String(state.user.circle_id);
 }
@@ -474,7 +477,7 @@ function renderUnassigned() {
     el("button", { type: "button", class: "btn", dataset: { booking: u.booking_id }, onclick: () => select(u.booking_id) },
       el("strong", {}, `${u.resident_name || "预约 #" + u.booking_id} · ${itemName(u)}`),
       el("span", { class: "reason" }, u.reason_zh || u.reason),
-      u.detail ? el("span", { class: "muted" }, u.detail) : null)))
+      u.detail_zh ? el("span", { class: "muted" }, u.detail_zh) : null)))
     : el("li", { class: "empty" }, "全部已安排。"));
 }
 
@@ -592,7 +595,7 @@ $("#publish").addEventListener("click", async event => {
 // ------------------------------------------------------------------ the current day: alerts and re-planning
 
 const FLAG_ZH = { far_check_in: "签到离老人家远", late_start: "迟到超过30分钟", no_show: "到点未签到",
-                  shortened: "服务时间偏短" };
+                  shortened: "服务时间偏短", no_position: "签到时手机没有定位" };
 let alertTimer = null;
 
 function renderToday() {
@@ -616,7 +619,7 @@ async function loadAlerts() {
     replace($("#alerts"), found.alerts.length ? found.alerts.map(a => el("li", {},
       el("button", { type: "button", class: "btn", onclick: () => select(a.booking_id) },
         el("strong", {}, `${clock(a.planned_start)} ${a.resident_name} · ${a.caregiver_name}`),
-        el("span", { class: "reason" }, a.flags.map(f => FLAG_ZH[f] || f).join("；")),
+        el("span", { class: "reason" }, a.flags.map(f => FLAG_ZH[f] || "其他异常").join("；")),
         a.check_in_distance_m != null ? el("span", { class: "muted" }, `签到处离家约${a.check_in_distance_m}米`) : null)))
       : el("li", { class: "empty" }, "目前没有异常。"));
   } catch (err) {

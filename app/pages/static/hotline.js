@@ -120,11 +120,11 @@ const elderBox = $("#elder");
 async function openResident(id, { focus = true } = {}) {
   replace(elderBox, loadingBlock("正在打开老人档案…"));
   try {
-    const [resident, wallet, bookings] = await Promise.all([
+    const [resident, wallet, bookings, calls] = await Promise.all([
       api(`/residents/${id}`), api(`/residents/${id}/wallet`),
-      api("/bookings" + query({ resident_id: id, limit: 500 }))]);
+      api("/bookings" + query({ resident_id: id, limit: 500 })), api("/calls" + query({ resident_id: id, limit: 10 }))]);
     state.resident = resident;
-    renderElder(resident, wallet, bookings.bookings);
+    renderElder(resident, wallet, bookings.bookings, calls.calls);
     if (focus) $("#book-item").focus();
   } catch (err) {
     replace(elderBox, el("p", { class: "notice notice-error" }, errorText(err)));
@@ -135,7 +135,16 @@ function fact(label, value, wide = false) {
   return el("div", { class: wide ? "wide" : null }, el("dt", {}, label), el("dd", {}, value || "—"));
 }
 
-function renderElder(r, wallet, bookings) {
+const CALL_KIND_ZH = { inbound: "来电", care_call: "日电话", return_call: "回访" };
+
+function callHistory(calls) {
+  if (!calls.length) return emptyBlock("还没有通话记录。");
+  return el("ul", { class: "call-history", id: "call-history" }, calls.map(c => el("li", {},
+    `${dateZh(c.created_at.slice(0, 10))} ${clock(c.created_at)} · ${CALL_KIND_ZH[c.kind] || c.kind} · ${OUTCOME_ZH[c.outcome] || c.outcome}`
+    + (c.notes ? `：${c.notes}` : ""))));
+}
+
+function renderElder(r, wallet, bookings, calls = []) {
   const upcoming = bookings.filter(b => OPEN.has(b.status) || b.status === "in_progress");
   const recent = bookings.filter(b => !upcoming.includes(b)).reverse().slice(0, 8);
   const walletText = wallet.granted_fen || !r.subsidy_eligible
@@ -163,7 +172,9 @@ function renderElder(r, wallet, bookings) {
     el("h3", {}, "预约（未完成的）"),
     bookingTable(upcoming, true),
     el("h3", {}, "最近的服务"),
-    bookingTable(recent, false));
+    bookingTable(recent, false),
+    el("h3", {}, "最近的通话"),
+    callHistory(calls));
 }
 
 function showEdit(r) {
@@ -226,7 +237,7 @@ function bookingForm(r) {
     const slot = WINDOWS.find(w => w.key === form.window_start.value);
     return item && form.date.value ? {
       resident_id: r.id, item_code: item.code, date: form.date.value, window_start: slot.start, window_end: slot.end,
-      notes: form.notes.value.trim(), channel: "hotline" } : null;
+      notes: form.notes.value.trim() } : null;  // the server records hotline for an operator
   };
   const refreshQuote = debounce(async () => {
     const b = body();
@@ -496,7 +507,9 @@ async function loadCareCalls() {
     const data = await api("/care-calls" + query({ date: careDate.value }));
     const done = data.entries.filter(e => e.calls.some(c => c.outcome !== "no_answer")).length;
     $("#care-progress").textContent = `已接通 ${done} / ${data.entries.length} 位`;
-    replace(list, data.entries.length ? data.entries.map(careRow) : emptyBlock("这一天没有需要问候的独居老人。"));
+    const reached = e => e.calls.some(c => c.outcome !== "no_answer");
+    const entries = [...data.entries].sort((a, b) => Number(reached(a)) - Number(reached(b)));  // unreached first
+    replace(list, entries.length ? entries.map(careRow) : emptyBlock("这一天没有需要问候的独居老人。"));
   } catch (err) {
     replace(list, el("p", { class: "notice notice-error" }, errorText(err)));
   }
@@ -513,7 +526,7 @@ function careRow(entry) {
     ),
     el("div", {},
       el("div", { class: "muted" }, r.address),
-      last ? el("div", { class: last.outcome === "needs_help" ? "flag" : "done-mark" },
+      last ? el("div", { class: { needs_help: "flag", no_answer: "no-answer-mark", ok: "done-mark" }[last.outcome] || "muted" },
         `${clock(last.created_at)} ${OUTCOME_ZH[last.outcome] || last.outcome}${last.notes ? "：" + last.notes : ""}`
         + (entry.calls.length > 1 ? `（共${entry.calls.length}次）` : ""))
         : el("div", { class: "muted" }, "今天还没打")),
@@ -544,7 +557,7 @@ async function loadReturnCalls() {
   const list = $("#return-list");
   replace(list, loadingBlock());
   try {
-    const data = await api("/bookings" + query({ status: "completed", date: returnDate.value, limit: 500 }));
+    const data = await api("/bookings" + query({ status: "completed", date: returnDate.value, evaluated: false, limit: 500 }));
     replace(list, data.bookings.length ? data.bookings.map(returnRow) : emptyBlock("这一天没有已完成的服务。"));
   } catch (err) {
     replace(list, el("p", { class: "notice notice-error" }, errorText(err)));
