@@ -112,3 +112,30 @@ async def test_axe_finds_nothing(base_url, new_page, street, conn, role, path, v
         await page.goto("/caregiver/print")
         await page.wait_for_load_state("networkidle")
         assert await axe_violations(page) == [], "the A4 day sheet"
+
+
+async def test_provider_admin_edits_a_caregiver(base_url, new_page, street, conn, client):
+    """Qualifications, week pattern, shift and break, active (which signs the caregiver out), and the login."""
+    from tests.conftest import login
+
+    caregiver_session = await login(client, "caregiver")
+    page = await new_page(base_url, viewport=DESK)
+    await sign_in(page, "provider_admin", expect_path="/admin")
+    await page.click(f"[data-edit='{street.caregiver_id}']")
+    await page.uncheck("#caregiver-form input[name=work_days][value='7']")
+    await page.fill("#cg-shift_end", "16:30")
+    await page.uncheck("#cg-active")
+    await page.click("#caregiver-save")
+    await page.click(".dialog .btn-danger")
+    await page.wait_for_selector("#status:has-text('已保存')")
+    row = await conn.fetchrow("SELECT work_days, shift_end, active FROM caregivers WHERE id = $1", street.caregiver_id)
+    assert 7 not in row["work_days"] and row["shift_end"].strftime("%H:%M") == "16:30" and row["active"] is False
+    assert (await client.get("/api/v1/auth/me", headers=caregiver_session)).status == 401
+    await page.click(f"[data-edit='{street.caregiver_id}']")
+    await page.fill("#cg-username", "caregiver_new")
+    await page.fill("#cg-password", "short")
+    await page.click("#caregiver-login")
+    await page.wait_for_selector("#cg-password-error:not(:empty)")
+    assert await axe_violations(page) == []
+    audit = await conn.fetchval("SELECT count(*) FROM audit_log WHERE record = $1", f"caregivers:{street.caregiver_id}")
+    assert audit == 1
