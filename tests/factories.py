@@ -108,3 +108,13 @@ async def make_street(conn: asyncpg.Connection, crypto: Crypto) -> Street:
         "other_resident": await make_user(conn, "resident", username="other_resident", resident_id=other.id),
     }
     return Street(circle_id, elder, other, provider_id, caregiver_id, users)
+
+
+async def make_serving_team(conn: asyncpg.Connection, circle_id: int) -> tuple[int, int]:
+    """A provider delivering every item in the circle, with a caregiver holding every qualification and
+    working 06:00–21:00 every day: whatever is booked, someone could serve it (booking.serving)."""
+    provider_id = await make_provider(conn, circle_ids=(circle_id,))
+    caregiver_id = await make_caregiver(conn, provider_id=provider_id, circle_id=circle_id,
+                                        qualifications=list(ALL_QUALIFICATIONS), shift_start=time(6, 0),
+                                        shift_end=time(21, 0))
+    return provider_id, caregiver_id

@@ -74,7 +74,7 @@ function chart(title, type, labels, series) {
     type, data: { labels, datasets: series.map((s, j) => ({ label: s.label, data: s.values, backgroundColor: colours[j % 4] })) },
     options: { responsive: true, maintainAspectRatio: false, animation: false,
                plugins: { legend: { position: "bottom" } },
-               scales: type === "bar" ? { y: { beginAtZero: true } } : {} },
+               scales: type === "bar" ? { y: { beginAtZero: true, ticks: { precision: 0 } } } : {} },
   }));
   return figure;
 }
