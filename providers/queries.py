@@ -491,3 +491,30 @@ async def set_caregiver_logins_active(conn: Conn, caregiver_id: int, active: boo
 async def set_login(conn: Conn, user_id: int, *, username: str, password_hash: str) -> None:
     await conn.execute("UPDATE users SET username = $2, password_hash = $3 WHERE id = $1",
                        user_id, username, password_hash)
+
+
+async def serve_candidates(conn: Conn, *, circle_id: int, item_code: str, qualification: str,
+                           day: date) -> tuple[int, list[tuple[Caregiver, DayRule | None]]]:
+    """In one round trip: how many providers of the circle deliver the item, and the circle's active
+    caregivers of those providers holding the qualification, each with that day's rule (leave, override)."""
+    columns = ", ".join(f"c.{col}" for col in _CAREGIVER_COLUMNS)
+    rows = await conn.fetch(
+        f"""SELECT (SELECT count(*) FROM provider_circles pc JOIN provider_items pi ON pi.provider_id = pc.provider_id
+                    WHERE pc.circle_id = $1 AND pi.item_code = $2) AS providers,
+                   c.id, {columns}, d.day AS rule_day, d.kind AS rule_kind, d.shift_start AS rule_start,
+                   d.shift_end AS rule_end
+            FROM (VALUES (1)) AS one (x)
+            LEFT JOIN caregivers c ON c.circle_id = $1 AND c.active AND $3 = ANY(c.qualifications)
+                 AND EXISTS (SELECT 1 FROM provider_circles pc WHERE pc.provider_id = c.provider_id AND pc.circle_id = $1)
+                 AND EXISTS (SELECT 1 FROM provider_items pi WHERE pi.provider_id = c.provider_id AND pi.item_code = $2)
+            LEFT JOIN caregiver_days d ON d.caregiver_id = c.id AND d.day = $4""",
+        circle_id, item_code, qualification, day)
+    found = []
+    for row in rows:
+        if row["id"] is None:
+            continue
+        data = {"id": row["id"], **{col: row[col] for col in _CAREGIVER_COLUMNS}, "item_codes": []}
+        rule = (DayRule(day=row["rule_day"], kind=DayKind(row["rule_kind"]), shift_start=row["rule_start"],
+                        shift_end=row["rule_end"]) if row["rule_day"] is not None else None)
+        found.append((_caregiver(data), rule))
+    return rows[0]["providers"], found

@@ -560,17 +560,10 @@ async def serve_check(conn: asyncpg.Connection, circle_id: int, item: MenuItem, 
     """Who in the circle could serve `item` on `day` (booking.service.ServersOf, handed to booking by
     the app): providers of the circle delivering it, their active caregivers in the circle holding its
     qualification, and those caregivers' working hours that day (leave and overrides counted)."""
-    delivering = await queries.providers_delivering(conn, circle_id, item.code)
-    qualified = [c for c in await queries.serving_caregivers(conn, circle_id)
-                 if item.code in c.item_codes and item.qualification in c.qualifications]
-    rules = await queries.day_rules(conn, [c.id for c in qualified], first=day, last=day)
-    shifts = []
-    for c in qualified:
-        rule = next(iter(rules.get(c.id, [])), None)
-        hours = shift_hours(c, day, rule)
-        if hours is not None:
-            shifts.append(hours)
-    return ServeCheck(providers=delivering, qualified=len(qualified), shifts=tuple(shifts))
+    delivering, qualified = await queries.serve_candidates(conn, circle_id=circle_id, item_code=item.code,
+                                                           qualification=item.qualification, day=day)
+    shifts = tuple(hours for c, rule in qualified if (hours := shift_hours(c, day, rule)) is not None)
+    return ServeCheck(providers=delivering, qualified=len(qualified), shifts=shifts)
 
 
 async def update_circle(db: Database, *, actor: User, circle_id: int, **changes: Any) -> Circle:
