@@ -113,3 +113,14 @@ async def test_dispatcher_street_map_groups_a_building(mapped, new_page, street,
     assert svg_size >= 14 * 0.9                                              # the drawing's text on screen
     await screenshot(page, "dispatch-street-map", full_page=False)
     assert await axe_violations(page, exclude=(".leaflet-control-attribution",)) == []
+
+
+async def test_caregiver_day_on_the_street_map(mapped, new_page, street, conn):
+    from tests.pages.conftest import PHONE, published_visit
+
+    await published_visit(conn, street)
+    page = await new_page(mapped, viewport=PHONE)
+    await sign_in(page, "caregiver", expect_path="/caregiver")
+    await page.wait_for_selector("#day-map .leaflet-tile-loaded")
+    assert await page.locator("#day-map .stop-icon").all_inner_texts() == ["1"]
+    assert await axe_violations(page, exclude=(".leaflet-control-attribution",)) == []

@@ -41,7 +41,7 @@ export function groupStops(stops) {
 export function routeMap(container, { centre, radius_m, routes, unassigned = [], onSelect }) {
   if (!tiles()) return null;
   const map = baseMap(container, [centre.lat, centre.lon], 16);
-  window.L.circle([centre.lat, centre.lon], { radius: radius_m, color: "#0a5a52", weight: 2, dashArray: "6 6", fill: false, interactive: false }).addTo(map);
+  if (radius_m) window.L.circle([centre.lat, centre.lon], { radius: radius_m, color: "#0a5a52", weight: 2, dashArray: "6 6", fill: false, interactive: false }).addTo(map);
   const bounds = [[centre.lat, centre.lon]];
   for (const route of routes) {
     const line = [route.home, ...route.stops].map(p => [p.lat, p.lon]);
