@@ -44,3 +44,31 @@ async def provider_ids(conn: Conn, circle_id: int | None) -> list[int]:
 
 async def user_exists(conn: Conn, user_id: int) -> bool:
     return bool(await conn.fetchval("SELECT true FROM users WHERE id = $1", user_id))
+
+
+async def older_audit(conn: Conn, *, record: str | None, actor_id: int | None, since, limit: int) -> list:
+    """Visit corrections (visit_audit) and dispatcher plan edits (plan_edits), as audit-log changes:
+    records `visits:<id>` and `plans:<id>`. A filter on another table returns none of them."""
+    from core.audit import Change
+
+    table, _, key = (record or "").partition(":")
+    rows = []
+    if record is None or table == "visits":
+        rows += await conn.fetch(
+            """SELECT a.id, a.changed_by AS actor_id, u.username AS actor_name, 'visits:' || a.visit_id AS record,
+                      'visit_correction' AS action, a.before, a.after, a.reason, a.created_at
+               FROM visit_audit a LEFT JOIN users u ON u.id = a.changed_by
+               WHERE ($1 = '' OR a.visit_id::text = $1) AND ($2::bigint IS NULL OR a.changed_by = $2)
+                 AND ($3::timestamptz IS NULL OR a.created_at >= $3)
+               ORDER BY a.created_at DESC LIMIT $4""", key, actor_id, since, limit)
+    if record is None or table == "plans":
+        rows += await conn.fetch(
+            """SELECT e.id, e.created_by AS actor_id, u.username AS actor_name, 'plans:' || e.plan_id AS record,
+                      'plan_' || e.action AS action, '{}'::jsonb AS before,
+                      jsonb_build_object('booking_id', e.booking_id, 'caregiver_id', e.caregiver_id,
+                                         'pinned_start', e.pinned_start) AS after, '' AS reason, e.created_at
+               FROM plan_edits e LEFT JOIN users u ON u.id = e.created_by
+               WHERE ($1 = '' OR e.plan_id::text = $1) AND ($2::bigint IS NULL OR e.created_by = $2)
+                 AND ($3::timestamptz IS NULL OR e.created_at >= $3)
+               ORDER BY e.created_at DESC LIMIT $4""", key, actor_id, since, limit)
+    return [Change(**dict(r)) for r in rows]

@@ -54,6 +54,8 @@ async def audit_trail(db: Database, *, record: str | None, actor_id: int | None,
     resident_id = int(record.split(":")[1]) if record and record.startswith("residents:") else None
     async with db.connection() as conn:
         changes = await audit.changes(conn, record=record, actor_id=actor_id, since=since, limit=limit)
+        changes += await queries.older_audit(conn, record=record, actor_id=actor_id, since=since, limit=limit)
+    changes = sorted(changes, key=lambda c: c.created_at, reverse=True)[:limit]
     reads = []
     if record is None or resident_id is not None or record == "sensitive_reads":
         reads = await booking_service.sensitive_reads(db, resident_id=resident_id, user_id=actor_id, since=since,

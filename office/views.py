@@ -58,7 +58,8 @@ async def settlement_all(request: web.Request) -> web.Response:
 
 
 @routes.get("/audit")
-@endpoint(roles=ADMIN_ONLY, summary="Changes (who, when, before, after, reason) and sensitive reads, newest first",
+@endpoint(roles=ADMIN_ONLY, summary="Changes (who, when, before, after, reason) and sensitive reads, newest first; "
+          "changes include visit corrections (visits:<id>) and dispatchers' plan edits (plans:<id>)",
           query=AuditQuery, response=AuditRead)
 async def audit_trail(request: web.Request) -> web.Response:
     q = parse_query(request, AuditQuery)

@@ -255,3 +255,26 @@ async def test_family_linked_from_the_console(client, conn, street):
     user_id = family["family"][1]["user_id"]
     assert (await client.delete(f"{url}/{user_id}", headers=operator)).status == 204
     assert (await client.get(f"/api/v1/residents/{street.other_elder.id}", headers=son)).status == 404
+
+
+async def test_audit_brings_visit_corrections_and_plan_edits(client, conn, street):
+    admin = await login(client, "admin")
+    visit_booking = await conn.fetchval(
+        """INSERT INTO bookings (resident_id, circle_id, item_code, service_date, window_start, window_end, channel,
+               price_fen, subsidy_fen, self_pay_fen) VALUES ($1, $2, 'C01', current_date, '09:00', '10:00', 'hotline', 1, 0, 1)
+           RETURNING id""", street.elder.id, street.circle_id)
+    visit = await conn.fetchval(
+        """INSERT INTO visits (booking_id, caregiver_id, planned_start, planned_end)
+           VALUES ($1, $2, now(), now() + interval '1 hour') RETURNING id""", visit_booking, street.caregiver_id)
+    await conn.execute("""INSERT INTO visit_audit (visit_id, changed_by, reason, before, after)
+                          VALUES ($1, $2, '手机没电，电话报到', '{}', '{"check_in_at": "09:05"}')""",
+                       visit, street.users["provider_admin"].id)
+    plan = await conn.fetchval("INSERT INTO plans (circle_id, service_date) VALUES ($1, current_date) RETURNING id",
+                               street.circle_id)
+    await conn.execute("INSERT INTO plan_edits (plan_id, booking_id, action, created_by) VALUES ($1, $2, 'unassign', $3)",
+                       plan, visit_booking, street.users["dispatcher"].id)
+    trail = await (await client.get("/api/v1/audit", headers=admin)).json()
+    actions = {c["record"]: c["action"] for c in trail["changes"]}
+    assert actions[f"visits:{visit}"] == "visit_correction" and actions[f"plans:{plan}"] == "plan_unassign"
+    only = await (await client.get("/api/v1/audit", params={"record": f"visits:{visit}"}, headers=admin)).json()
+    assert [c["reason"] for c in only["changes"]] == ["手机没电，电话报到"]

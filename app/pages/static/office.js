@@ -6,7 +6,8 @@ import { $, api, busy, clearFieldErrors, confirmDialog, el, emptyBlock, errorTex
 
 const REASON_ZH = { no_check_in: "未签到", far_check_in: "签到位置过远", shortened: "服务时长不足", low_rating: "差评未复核" };
 const ACTION_ZH = { create: "新建", update: "修改", password_reset: "重置密码", password_set: "设置新密码",
-                    family_link: "关联家属", family_unlink: "解除家属关联" };
+                    family_link: "关联家属", family_unlink: "解除家属关联", visit_correction: "补录签到/签退",
+                    plan_pin: "调度：固定", plan_move: "调度：调整", plan_unassign: "调度：移出方案", plan_forbid: "调度：排除护理员" };
 const FIELD_ZH = { price_fen: "价格", minutes: "时长（分钟）", subsidy_max_fen: "补贴上限", active: "在用", address: "住址",
                    phone: "电话", lat: "纬度", lon: "经度", lives_alone: "独居", subsidy_eligible: "享受补贴",
                    eligibility: "补贴类别", care_notes: "护理备注", position_source: "位置核实", radius_m: "服务半径（米）",
