@@ -182,6 +182,7 @@ class GeocodeQuery(Strict):
 
 class GeocodeRead(BaseModel):
     found: bool
+    configured: bool = Field(default=True, description="false: no geocoder is set up (CIRCLE_GEOCODER)")
     lat: float | None = Field(default=None, description="WGS84")
     lon: float | None = Field(default=None, description="WGS84")
     level: str = Field(default="", description="the provider's precision word (门牌号, 兴趣点, 道路 …)")

@@ -136,7 +136,6 @@ async def find_users(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ positions you can trust
 
-from core.errors import Unavailable  # noqa: E402
 from core.roles import DISPATCHER, OPERATOR, ADMIN, circle_for  # noqa: E402
 from office.schemas import GeocodeQuery, GeocodeRead, UnconfirmedList, UnconfirmedQuery, UnconfirmedResident  # noqa: E402
 
@@ -151,8 +150,8 @@ PRECISE_LEVELS = {"门牌号", "兴趣点", "单元号", "楼栋", "building", "
 async def geocode(request: web.Request) -> web.Response:
     q = parse_query(request, GeocodeQuery)
     geocoder = request.config_dict.get(GEOCODER)
-    if geocoder is None:
-        raise Unavailable("no geocoder is configured (CIRCLE_GEOCODER)", message_zh="未配置地址定位服务，请在地图上标出位置")
+    if geocoder is None:  # a setting, not a fault: the form says so and the operator places the pin
+        return respond(GeocodeRead(found=False, configured=False))
     place = await geocoder.geocode(q.address)
     if place is None:
         return respond(GeocodeRead(found=False))

@@ -25,6 +25,7 @@ export function attachPosition(form, { address, lat, lon, confirmed, status }) {
     if (!address.value.trim()) { address.focus(); return; }
     try {
       const found = await busy(event.currentTarget, "定位中…", () => api("/geocode" + query({ address: address.value.trim() })));
+      if (!found.configured) { status.textContent = "未配置地址定位服务，请在地图上标出位置。"; return; }
       if (!found.found) { status.textContent = "没有找到这个地址，请在地图上标出位置。"; return; }
       lat.value = found.lat; lon.value = found.lon;
       confirmed.checked = false;
