@@ -25,6 +25,7 @@ from dispatch.worker import background_ctx
 from office.views import GEOCODER, routes as office_routes
 from core.geocode import geocoder_from
 from app.standins import standin_app
+from app.demo_data import CIRCLES as DEMO_CIRCLES
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes
@@ -132,8 +133,8 @@ def create_app(settings: Settings, *, database: Database | None = None, redis_cl
     app.cleanup_ctx.append(_redis_ctx(redis_client))
     app.add_routes(root_routes)
     app.add_subapp("/api/v1", _api_app(settings))
-    if settings.standins:
-        app.add_subapp("/standin", standin_app())
+    if settings.standins:  # the demo's: road-level guesses around the demo street's first circle
+        app.add_subapp("/standin", standin_app(centre=(DEMO_CIRCLES[0].lat, DEMO_CIRCLES[0].lon)))
     _add_extensions(app, with_background=with_background)
     app[OPENAPI] = build_openapi(app)
     return app
