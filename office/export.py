@@ -52,3 +52,20 @@ def monthly_xlsx(report: MonthlyRead) -> bytes:
 
 
 from providers.settlement import REASONS_ZH as _REASONS_ZH  # noqa: E402
+
+
+def monthly_csv(report: MonthlyRead) -> bytes:
+    """The same figures as CSV (UTF-8 with BOM, so Excel opens the Chinese headers): one row for the
+    street, then one per provider and one per category."""
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["范围", "名称"] + [zh for _, zh, _ in COLUMNS])
+    writer.writerow(["scope", "name"] + [f for f, _, _ in COLUMNS])
+    data = report.model_dump()
+    rows = [("全街道", data["month"], data)] + [("服务商", p["name"], p) for p in data["by_provider"]] + \
+        [("服务类别", c["name_zh"], c) for c in data["by_category"]]
+    for scope, name, row in rows:
+        writer.writerow([scope, name] + [_value(row, f, m) for f, _, m in COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -11,7 +11,7 @@ from core.accounts import RESET_CODE_HOURS
 from booking.subsidy import parse_month
 from providers.schemas import SettlementRead
 from office import service
-from office.export import monthly_xlsx
+from office.export import monthly_csv, monthly_xlsx
 from office.schemas import (AccountList, AccountRead, AuditQuery, AuditRead, ChangeRead, FamilyLinkBody, FamilyList, FamilyMemberRead,
                             MonthlyQuery, MonthlyRead, PasswordResetBody, PasswordResetRead, RedeemBody,
                             SensitiveReadRead, SettlementAllQuery, SettlementAllRead, UserQuery)
@@ -43,6 +43,17 @@ async def monthly_export(request: web.Request) -> web.Response:
     return web.Response(body=monthly_xlsx(MonthlyRead.of(report)),
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="monthly-{q.month}.xlsx"'})
+
+
+@routes.get("/reports/monthly.csv")
+@endpoint(roles=ADMIN_ONLY, summary="The monthly report as CSV (UTF-8 with BOM, for Excel)", query=MonthlyQuery,
+          content_type="text/csv")
+async def monthly_csv_export(request: web.Request) -> web.Response:
+    q = parse_query(request, MonthlyQuery)
+    report = await service.monthly_report(_db(request), actor=current_user(request), month=parse_month(q.month),
+                                          circle_id=q.circle_id)
+    return web.Response(body=monthly_csv(MonthlyRead.of(report)), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="monthly-{q.month}.csv"'})
 
 
 @routes.get("/reports/settlement/all")

@@ -83,6 +83,9 @@ async def test_monthly_report_and_workbook(client, db, conn, crypto, street, tod
     sheets = load_workbook(io.BytesIO(await workbook.read()))
     assert sheets.sheetnames == ["全街道", "按服务商", "按服务类别", "暂扣原因"]
     assert sheets["全街道"]["C2"].value == "subsidy_used_fen" and sheets["全街道"]["E3"].value == 3
+    csv_text = (await (await client.get("/api/v1/reports/monthly.csv", params={"month": month}, headers=admin)).read()
+                ).decode("utf-8-sig")
+    assert csv_text.splitlines()[1].startswith("scope,name,subsidy_used_fen") and "服务类别" in csv_text
     every = await (await client.get("/api/v1/reports/settlement/all", params={"month": month}, headers=admin)).json()
     assert [p["provider_id"] for p in every["providers"]] == [street.provider_id]
     assert every["withheld_fen"] == report["withheld_fen"]

@@ -248,6 +248,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
         "admin", "admin"),
     ("GET", f"{API}/reports/monthly.xlsx"): rule(
         lambda w, t: Req("GET", f"{API}/reports/monthly.xlsx", {"month": f"{w.today:%Y-%m}"}), "admin", "admin"),
+    ("GET", f"{API}/reports/monthly.csv"): rule(
+        lambda w, t: Req("GET", f"{API}/reports/monthly.csv", {"month": f"{w.today:%Y-%m}"}), "admin", "admin"),
     ("GET", f"{API}/reports/settlement/all"): rule(
         lambda w, t: Req("GET", f"{API}/reports/settlement/all", {"month": f"{w.today:%Y-%m}"}), "admin", "admin"),
     ("GET", f"{API}/audit"): rule(lambda w, t: Req("GET", f"{API}/audit", {"record": f"residents:{t.elder.id}"}),

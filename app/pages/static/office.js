@@ -312,6 +312,8 @@ async function start() {
   $("#report-form").addEventListener("submit", event => { loadReport(event); loadSettlements(); });
   $("#report-xlsx").addEventListener("click", () => download("/reports/monthly.xlsx" + query({ month: $("#report-month").value }),
                                                              `街道月报-${$("#report-month").value}.xlsx`));
+  $("#report-csv").addEventListener("click", () => download("/reports/monthly.csv" + query({ month: $("#report-month").value }),
+                                                            `街道月报-${$("#report-month").value}.csv`));
   $("#audit-form").addEventListener("submit", loadAudit);
   $("#user-search").addEventListener("submit", findUsers);
   await loadCircles();
