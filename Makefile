@@ -6,11 +6,15 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-fast bench bench-planner stress simulate worker demo clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# browser libraries from npm (Chart.js; axe-core for the tests): only when node is here. Without them the
+	@# street office's charts are plain SVG bars and the axe checks skip (README: "Browser libraries").
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent || echo "npm ci failed: plain drawings"; \
+	 else echo "no npm: the consoles use their plain drawings (no Chart.js), the axe checks skip"; fi
 	touch $(STAMP)
 
 ## run: start the service on http://127.0.0.1:8080 with the demo street (PORT= to change)

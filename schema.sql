@@ -74,6 +74,9 @@ CREATE INDEX IF NOT EXISTS residents_name_prefix_idx ON residents (name text_pat
 CREATE INDEX IF NOT EXISTS residents_circle_idx ON residents (circle_id);
 CREATE UNIQUE INDEX IF NOT EXISTS residents_id_card_unique ON residents (id_card_hmac)
     WHERE id_card_hmac IS NOT NULL;
+-- whether the home position was ever confirmed on a map (0004); unconfirmed ones are flagged to the dispatcher
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS position_source text NOT NULL DEFAULT 'unconfirmed'
+    CHECK (position_source IN ('unconfirmed', 'geocoded', 'confirmed'));
 
 -- ---------------------------------------------------------------- providers: organisations
 CREATE TABLE IF NOT EXISTS providers (
@@ -156,6 +159,10 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS users_username_lower_unique ON users (lower(username));
 
+-- an admin's password reset gives a one-time code, exchanged once for the user's new password (0004)
+ALTER TABLE users ADD COLUMN IF NOT EXISTS reset_code_hash text;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS reset_code_expires_at timestamptz;
+
 CREATE TABLE IF NOT EXISTS family_links (
     user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     resident_id  bigint NOT NULL REFERENCES residents (id) ON DELETE CASCADE,
@@ -172,6 +179,21 @@ CREATE TABLE IF NOT EXISTS auth_tokens (
     last_used_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS auth_tokens_user_idx ON auth_tokens (user_id);
+
+-- Every change made through the editing endpoints: who, when, before, after, why (0004).
+-- record is "<table>:<key>" (menu_items:B01, residents:12, caregivers:3, users:7).
+CREATE TABLE IF NOT EXISTS audit_log (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    actor_id    bigint REFERENCES users (id),
+    record      text NOT NULL CHECK (record ~ '^[a-z_]+:[A-Za-z0-9_]+$'),
+    action      text NOT NULL,
+    before      jsonb NOT NULL DEFAULT '{}',
+    after       jsonb NOT NULL DEFAULT '{}',
+    reason      text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS audit_log_record_idx ON audit_log (record, created_at);
+CREATE INDEX IF NOT EXISTS audit_log_actor_idx ON audit_log (actor_id, created_at);
 
 -- ---------------------------------------------------------------- booking: subsidy wallet
 -- One row per resident and service month (the first day of the month).
@@ -196,7 +218,7 @@ CREATE TABLE IF NOT EXISTS booking_series (
     window_end    time NOT NULL,
     start_date    date NOT NULL,
     end_date      date NOT NULL,
-    channel       text NOT NULL CHECK (channel IN ('app', 'hotline', 'walk_in')),
+    channel       text NOT NULL CHECK (channel IN ('app', 'hotline', 'walk_in', 'family')),
     booked_by     bigint REFERENCES users (id),
     notes         text NOT NULL DEFAULT '',
     status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'cancelled')),
@@ -216,7 +238,7 @@ CREATE TABLE IF NOT EXISTS bookings (
     service_date   date NOT NULL,
     window_start   time NOT NULL,
     window_end     time NOT NULL,
-    channel        text NOT NULL CHECK (channel IN ('app', 'hotline', 'walk_in')),
+    channel        text NOT NULL CHECK (channel IN ('app', 'hotline', 'walk_in', 'family')),
     booked_by      bigint REFERENCES users (id),
     notes          text NOT NULL DEFAULT '',
     price_fen      integer NOT NULL CHECK (price_fen >= 0),
@@ -263,6 +285,8 @@ BEGIN
 END $$;
 CREATE OR REPLACE TRIGGER wallet_entries_append_only
     BEFORE UPDATE OR DELETE ON wallet_entries FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE OR REPLACE TRIGGER audit_log_append_only
+    BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_change();
 
 -- One booking per idempotency key and caller; the response is kept to answer retries.
 CREATE TABLE IF NOT EXISTS idempotency_keys (

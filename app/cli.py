@@ -91,6 +91,8 @@ def _serve(args: argparse.Namespace) -> int:
     services = ensure_services(settings)
     settings.database_url, settings.redis_url = services.database_url, services.redis_url
     settings.start_worker = settings.start_worker and not args.no_worker
+    if args.demo:
+        _demo_standins(settings)
     try:
         demo_loaded = asyncio.run(_prepare_database(settings, demo=args.demo))
         if demo_loaded is not None:
@@ -101,6 +103,24 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_processes(settings, args.workers)
     finally:
         services.stop()
+
+
+def _demo_standins(settings: Settings) -> None:
+    """The demo's maps: with no tile server or geocoder configured, the local stand-ins (app/standins.py),
+    mounted on this server at /standin: street tiles, and AMap's geocoding protocol."""
+    from app.standins import STANDIN_KEY
+
+    if settings.tile_url or settings.geocoder:
+        return
+    updates = {"CIRCLE_STANDINS": "1", "CIRCLE_TILE_URL": "/standin/tiles/{z}/{x}/{y}.svg",
+               "CIRCLE_TILE_ATTRIBUTION": "本地示意底图（演示）", "CIRCLE_GEOCODER": "amap",
+               "CIRCLE_GEOCODER_KEY": STANDIN_KEY,
+               "CIRCLE_GEOCODER_URL": f"http://127.0.0.1:{settings.port}/standin/amap"}
+    os.environ.update(updates)  # the web processes of --workers read them too
+    settings.standins, settings.tile_url, settings.tile_attribution = True, updates["CIRCLE_TILE_URL"], \
+        updates["CIRCLE_TILE_ATTRIBUTION"]
+    settings.geocoder, settings.geocoder_key = "amap", STANDIN_KEY
+    settings.geocoder_url = updates["CIRCLE_GEOCODER_URL"]
 
 
 def _run_web(settings: Settings, *, announce: bool, reuse_port: bool = False) -> None:

@@ -15,12 +15,17 @@ from core.errors import ApiError, Invalid, Unavailable
 from core.http import resolve_user, respond
 from core.redis import create_redis
 from core.settings import Settings
-from booking.views import CIRCLE_REACH
+from booking.views import CIRCLE_REACH, SERVERS_OF
 from booking.views import routes as booking_routes
 from providers.queries import circle_reach
+from providers.service import serve_check
 from providers.views import routes as provider_routes
 from dispatch.views import routes as dispatch_routes
 from dispatch.jobs.lifecycle import background_ctx
+from office.views import GEOCODER, routes as office_routes
+from core.geocode import geocoder_from
+from app.standins import standin_app
+from app.demo_data import CIRCLES as DEMO_CIRCLES
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes
@@ -109,10 +114,12 @@ async def _openapi(request: web.Request) -> web.Response:
     return web.json_response(request.config_dict[OPENAPI])
 
 
-def _api_app() -> web.Application:
+def _api_app(settings: Settings | None = None) -> web.Application:
     api = web.Application()
+    api[GEOCODER] = geocoder_from(settings) if settings is not None else None
     api[CIRCLE_REACH] = circle_reach
-    for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
+    api[SERVERS_OF] = serve_check
+    for table in (api_routes, booking_routes, provider_routes, dispatch_routes, office_routes):
         api.add_routes(table)
     api.router.add_get("/openapi.json", _openapi)
     return api
@@ -136,7 +143,9 @@ def create_app(settings: Settings, *, database: Database | None = None, redis_cl
     app.cleanup_ctx.append(_database_ctx(database))
     app.cleanup_ctx.append(_redis_ctx(redis_client))
     app.add_routes(root_routes)
-    app.add_subapp("/api/v1", _api_app())
+    app.add_subapp("/api/v1", _api_app(settings))
+    if settings.standins:  # the demo's: road-level guesses around the demo street's first circle
+        app.add_subapp("/standin", standin_app(centre=(DEMO_CIRCLES[0].lat, DEMO_CIRCLES[0].lon)))
     _add_extensions(app, with_background=with_background)
     app[OPENAPI] = build_openapi(app)
     return app

@@ -65,6 +65,7 @@ class Resident:
     caregiver_gender: str | None
     care_notes: str | None
     id_card_last4: str | None
+    position_source: str = "unconfirmed"  # unconfirmed | geocoded | confirmed (on a map)
 
 
 @dataclass(frozen=True)
@@ -225,3 +226,55 @@ class CircleReach:
     lat: float
     lon: float
     radius_m: int
+
+
+# ------------------------------------------------------------------ issue 15: editing, who can serve
+
+
+@dataclass(frozen=True)
+class ServeCheck:
+    """Who in an elder's circle could ever serve an item on a day (asked of providers by the app):
+    how many of the circle's providers deliver the item, how many of their active caregivers in the
+    circle hold its qualification, and those caregivers' working hours that day (local clock)."""
+
+    providers: int
+    qualified: int
+    shifts: tuple[tuple[time, time], ...]
+
+
+@dataclass(frozen=True)
+class ResidentChanges:
+    """What an operator or admin changes on a resident; None leaves a field as it is."""
+
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    phone: str | None = None
+    subsidy_eligible: bool | None = None
+    eligibility: tuple[str, ...] | None = None
+    lives_alone: bool | None = None
+    caregiver_gender: str | None = None
+    care_notes: str | None = None
+    position_confirmed: bool | None = None
+
+
+@dataclass(frozen=True)
+class MenuChanges:
+    """What an admin changes on a menu item; None leaves a field as it is. Bookings keep their prices."""
+
+    price_fen: int | None = None
+    minutes: int | None = None
+    subsidy_max_fen: int | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class SensitiveRead:
+    """Someone read an elder's sensitive field (care notes, ID number)."""
+
+    id: int
+    user_id: int | None
+    username: str | None
+    resident_id: int
+    field: str
+    created_at: datetime

@@ -50,7 +50,7 @@ async def upsert_item(conn: Conn, item: MenuItem) -> None:
 # ------------------------------------------------------------------ residents
 
 _RESIDENT_COLUMNS = """id, circle_id, name, gender, birth_date, phone, address, lat, lon, lives_alone,
-    subsidy_eligible, eligibility, caregiver_gender, care_notes_enc, id_card_last4"""
+    subsidy_eligible, eligibility, caregiver_gender, care_notes_enc, id_card_last4, position_source"""
 
 
 def _resident(row: asyncpg.Record, crypto: Crypto) -> Resident:
@@ -433,3 +433,97 @@ async def set_schedule(conn: Conn, booking_id: int, *, caregiver_id: int | None,
     await conn.execute(
         """UPDATE bookings SET caregiver_id = $2, planned_start = $3, updated_at = now() WHERE id = $1""",
         booking_id, caregiver_id, planned_start)
+
+# ------------------------------------------------------------------ issue 15: editing, duplicates, audit reads
+from booking.models import SensitiveRead  # noqa: E402  (kept beside the queries that use it: an additive section)
+
+_EDITABLE_ITEM = ("price_fen", "minutes", "subsidy_max_fen", "active")
+
+
+async def menu_item_any(conn: Conn, code: str, *, for_update: bool = False) -> tuple[MenuItem, bool] | None:
+    """A menu item whether active or not, with its active flag."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_ITEM_COLUMNS}, active FROM menu_items WHERE code = $1{lock}", code)
+    if row is None:
+        return None
+    data = dict(row)
+    active = data.pop("active")
+    return MenuItem(**data), active
+
+
+async def update_menu_item(conn: Conn, code: str, **fields: Any) -> None:
+    fields = {k: v for k, v in fields.items() if k in _EDITABLE_ITEM}
+    if not fields:
+        return
+    sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=2))
+    await conn.execute(f"UPDATE menu_items SET {sets} WHERE code = $1", code, *fields.values())
+
+
+async def lock_resident_keys(conn: Conn, *keys: str) -> None:
+    """Serialise registrations that could duplicate each other (same phone, or same name and birth date)."""
+    for key in sorted(set(keys)):
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('resident:' || $1, 15))", key)
+
+
+async def duplicate_resident(conn: Conn, *, phone: str, name: str, birth_date: date,
+                             other_than: int | None = None) -> int | None:
+    """The id of a resident with this phone, or the same name and birth date; None if none."""
+    return await conn.fetchval(
+        """SELECT id FROM residents WHERE (phone = $1 OR (name = $2 AND birth_date = $3))
+             AND ($4::bigint IS NULL OR id <> $4) ORDER BY (phone = $1) DESC, id LIMIT 1""",
+        phone, name, birth_date, other_than)
+
+
+_EDITABLE_RESIDENT = ("address", "lat", "lon", "phone", "subsidy_eligible", "eligibility", "lives_alone",
+                      "caregiver_gender", "position_source")
+
+
+async def update_resident(conn: Conn, crypto: Crypto, resident_id: int, *, care_notes: str | None = None,
+                          **fields: Any) -> None:
+    fields = {k: (list(v) if k == "eligibility" else v) for k, v in fields.items() if k in _EDITABLE_RESIDENT}
+    if care_notes is not None:
+        fields["care_notes_enc"] = crypto.encrypt(care_notes)
+    if not fields:
+        return
+    sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(fields, start=2))
+    await conn.execute(f"UPDATE residents SET {sets} WHERE id = $1", resident_id, *fields.values())
+
+
+async def position_source(conn: Conn, resident_id: int) -> str | None:
+    return await conn.fetchval("SELECT position_source FROM residents WHERE id = $1", resident_id)
+
+
+async def positions_unconfirmed(conn: Conn, resident_ids: list[int]) -> list[int]:
+    """Of these residents, those whose home position nobody ever confirmed."""
+    return list(await conn.fetchval(
+        """SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM residents
+           WHERE id = ANY($1::bigint[]) AND position_source = 'unconfirmed'""", resident_ids))
+
+
+async def overlapping_booking(conn: Conn, *, resident_id: int, item_code: str, service_date: date,
+                              window_start: time, window_end: time) -> int | None:
+    """A live booking of the same elder, item and day whose window overlaps this one."""
+    await conn.execute("SELECT pg_advisory_xact_lock(16, $1::int)", resident_id % 2_000_000_000)
+    return await conn.fetchval(
+        """SELECT id FROM bookings
+           WHERE resident_id = $1 AND item_code = $2 AND service_date = $3
+             AND status NOT IN ('cancelled', 'missed') AND window_start <= $5 AND $4 <= window_end
+           ORDER BY id LIMIT 1""", resident_id, item_code, service_date, window_start, window_end)
+
+
+async def sensitive_reads(conn: Conn, *, resident_id: int | None, user_id: int | None, since,
+                          limit: int = 200) -> list[SensitiveRead]:
+    rows = await conn.fetch(
+        """SELECT s.id, s.user_id, u.username, s.resident_id, s.field, s.created_at
+           FROM sensitive_reads s LEFT JOIN users u ON u.id = s.user_id
+           WHERE ($1::bigint IS NULL OR s.resident_id = $1) AND ($2::bigint IS NULL OR s.user_id = $2)
+             AND ($3::timestamptz IS NULL OR s.created_at >= $3)
+           ORDER BY s.created_at DESC, s.id DESC LIMIT $4""", resident_id, user_id, since, limit)
+    return [SensitiveRead(**r) for r in rows]
+
+
+async def residents_unconfirmed(conn: Conn, crypto: Crypto, circle_id: int | None) -> list[Resident]:
+    rows = await conn.fetch(
+        f"""SELECT {_RESIDENT_COLUMNS} FROM residents WHERE position_source = 'unconfirmed'
+              AND ($1::bigint IS NULL OR circle_id = $1) ORDER BY circle_id, name, id""", circle_id)
+    return [_resident(r, crypto) for r in rows]

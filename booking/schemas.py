@@ -38,7 +38,7 @@ ClockTime = Annotated[dt.time, BeforeValidator(_pad_hour), AfterValidator(_clock
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN)]
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Gender = Literal["F", "M"]
-Channel = Literal["app", "hotline", "walk_in"]
+Channel = Literal["app", "hotline", "walk_in", "family"]
 
 
 class Strict(BaseModel):
@@ -97,6 +97,8 @@ class ResidentCreate(Strict):
     caregiver_gender: Gender | None = None
     care_notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
     id_card_no: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)] | None = None
+    duplicate_reason: Text500 | None = Field(default=None, description="why a second record is registered for "
+                                             "a phone on file or the same name and birth date (recorded)")
 
     @field_validator("birth_date")
     @classmethod
@@ -113,7 +115,7 @@ class ResidentCreate(Strict):
         return value or None
 
     def command(self) -> NewResident:
-        return NewResident(**{**self.model_dump(), "eligibility": tuple(self.eligibility)})
+        return NewResident(**{**self.model_dump(exclude={"duplicate_reason"}), "eligibility": tuple(self.eligibility)})
 
 
 class ResidentRead(BaseModel):
@@ -133,6 +135,7 @@ class ResidentRead(BaseModel):
     caregiver_gender: str | None
     care_notes: str | None
     id_card_no: str | None = Field(description="masked: only the last 4 characters are shown")
+    position_source: str = Field(default="unconfirmed", description="unconfirmed | geocoded | confirmed (on a map)")
 
     @classmethod
     def of(cls, r: Resident, *, today: dt.date, with_notes: bool = True) -> ResidentRead:
@@ -141,7 +144,8 @@ class ResidentRead(BaseModel):
                    age=age, phone=r.phone, address=r.address, lat=r.lat, lon=r.lon,
                    lives_alone=r.lives_alone, subsidy_eligible=r.subsidy_eligible,
                    eligibility=list(r.eligibility), caregiver_gender=r.caregiver_gender,
-                   care_notes=r.care_notes if with_notes else None, id_card_no=mask_id_card(r.id_card_last4))
+                   care_notes=r.care_notes if with_notes else None, id_card_no=mask_id_card(r.id_card_last4),
+                   position_source=r.position_source)
 
 
 class ResidentList(BaseModel):
@@ -198,6 +202,8 @@ class BookingCreate(Strict):
     window_end: ClockTime
     notes: Text500 = ""
     channel: Channel = "app"
+    confirm_duplicate: bool = Field(default=False, description="book although the elder has a live booking of "
+                                    "the same item and day with an overlapping window")
 
     def command(self) -> BookingRequest:
         return BookingRequest(self.resident_id, self.item_code, self.date, self.window_start, self.window_end,
@@ -383,3 +389,46 @@ class CareCallEntry(BaseModel):
 class CareCallList(BaseModel):
     date: dt.date
     entries: list[CareCallEntry]
+
+# ------------------------------------------------------------------ issue 15: editing
+
+from booking.models import MenuChanges, ResidentChanges  # noqa: E402  (additive section)
+
+
+class MenuItemPatch(Strict):
+    price_fen: int | None = Field(default=None, ge=0, le=10_000_000)
+    minutes: int | None = Field(default=None, ge=0, le=600)
+    subsidy_max_fen: int | None = Field(default=None, ge=0, le=10_000_000)
+    active: bool | None = None
+
+    def command(self) -> MenuChanges:
+        return MenuChanges(**self.model_dump())
+
+
+class MenuItemAdminRead(MenuItemRead):
+    active: bool
+
+    @classmethod
+    def of(cls, item: MenuItem, active: bool) -> MenuItemAdminRead:
+        return cls.model_validate({**MenuItemRead.model_validate(item, from_attributes=True).model_dump(),
+                                   "active": active})
+
+
+class ResidentPatch(Strict):
+    address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)] | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    phone: Phone | None = None
+    subsidy_eligible: bool | None = None
+    eligibility: list[Literal["高龄", "独居", "失能", "低保", "空巢", "其他"]] | None = None
+    lives_alone: bool | None = None
+    caregiver_gender: Gender | None = None
+    care_notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    position_confirmed: bool | None = Field(default=None, description="the position was checked on a map")
+    reason: Text500 = ""
+
+    def command(self) -> ResidentChanges:
+        data = self.model_dump(exclude={"reason"})
+        if data["eligibility"] is not None:
+            data["eligibility"] = tuple(data["eligibility"])
+        return ResidentChanges(**data)

@@ -40,11 +40,16 @@ ReachOf = Callable[[asyncpg.Connection, int], Awaitable[CircleReach | None]]
 
 
 async def create_resident(db: Database, crypto: Crypto, *, actor: User, resident: NewResident,
-                          reach_of: ReachOf) -> Resident:
-    """Register an elder who lives within their circle's reach (`reach_of` looks the circle up)."""
+                          reach_of: ReachOf, duplicate_reason: str | None = None) -> Resident:
+    """Register an elder who lives within their circle's reach (`reach_of` looks the circle up).
+    A phone already on file, or the same name and birth date, is refused (409 naming the existing
+    record) unless the operator states `duplicate_reason`, which is recorded in the audit log."""
     async with db.transaction() as conn:
         _check_in_reach(await reach_of(conn, resident.circle_id), resident)
-        return await queries.insert_resident(conn, crypto, resident)
+        existing = await _check_not_duplicate(conn, resident, duplicate_reason)
+        created = await queries.insert_resident(conn, crypto, resident)
+        await _audit_registration(conn, actor, created, existing, duplicate_reason)
+        return created
 
 
 def _check_in_reach(reach: CircleReach | None, resident: NewResident) -> None:
@@ -102,27 +107,34 @@ def _split(resident: Resident, item: MenuItem, wallet: Wallet | None) -> PriceSp
 
 
 async def quote(db: Database, *, actor: User, request: BookingRequest,
-                today: date | None = None) -> tuple[PriceSplit, int]:
+                today: date | None = None, servers_of: ServersOf | None = None) -> tuple[PriceSplit, int]:
     """What a booking would cost and how the subsidy would pay: (the split, the subsidy available).
-    Changes nothing: a month's wallet not opened yet counts with its whole grant."""
+    Changes nothing: a month's wallet not opened yet counts with its whole grant. A booking nobody
+    in the circle could serve (`servers_of` asks providers) is refused here first, with its reason."""
     _check_may_book(actor, request)
     async with db.connection() as conn:
         resident, item, wallet = await queries.booking_target(
             conn, resident_id=request.resident_id, item_code=request.item_code,
             month=service_month(request.service_date), lock=False)
-    _check_target(request, resident, item, today or local_today())
+        _check_target(request, resident, item, today or local_today())
+        await _check_servable(conn, servers_of, request, resident, item)
     if wallet is None and resident.subsidy_eligible:
         wallet = Wallet(resident.id, service_month(request.service_date), MONTHLY_GRANT_FEN, 0, 0)
     return _split(resident, item, wallet), wallet.available_fen if wallet else 0
 
 
 async def create_booking(db: Database, *, actor: User, request: BookingRequest,
-                         idempotency_key: str | None = None, today: date | None = None) -> Booking:
+                         idempotency_key: str | None = None, today: date | None = None,
+                         confirm_duplicate: bool = True, servers_of: ServersOf | None = None) -> Booking:
     """Book a visit, holding its subsidy part on the month's wallet, in one transaction.
 
     With an idempotency key, the key is claimed first: a retry of the same request reads the first
     booking back, the same key with another request is refused, and a concurrent duplicate waits for
     the first to commit. A refusal rolls everything back, the key included.
+
+    Unless `confirm_duplicate`, a live booking of the same elder, item and day with an overlapping
+    window is refused (409 duplicate_booking naming it); with `servers_of`, a booking nobody in the
+    circle could ever serve is refused (409 cannot_serve) before any subsidy is held.
     """
     today = today or local_today()
     async with db.transaction() as conn:
@@ -131,7 +143,10 @@ async def create_booking(db: Database, *, actor: User, request: BookingRequest,
             if earlier is not None:
                 return earlier
         _check_may_book(actor, request)
-        booking = await _book(conn, request, booked_by=actor.id, series_id=None, today=today)
+        if not confirm_duplicate:
+            await _check_not_double_booked(conn, request)
+        booking = await _book(conn, request, booked_by=actor.id, series_id=None, today=today,
+                              servers_of=servers_of)
         if idempotency_key:
             await queries.keep_keyed_booking(conn, user_id=actor.id, key=idempotency_key, booking_id=booking.id)
         return booking
@@ -155,7 +170,7 @@ async def _claim_key(conn: asyncpg.Connection, actor: User, key: str, request: B
 
 
 async def _book(conn: asyncpg.Connection, request: BookingRequest, *, booked_by: int | None,
-                series_id: int | None, today: date) -> Booking:
+                series_id: int | None, today: date, servers_of: ServersOf | None = None) -> Booking:
     """Insert one booking and hold its subsidy part on the month's wallet: the elder, the item and the
     wallet — opened with its grant and row-locked, for an eligible elder — read in one round trip, the
     split made by `split_price`, the booking and its hold written in a second."""
@@ -163,6 +178,7 @@ async def _book(conn: asyncpg.Connection, request: BookingRequest, *, booked_by:
     resident, item, wallet = await queries.booking_target(conn, resident_id=request.resident_id,
                                                           item_code=request.item_code, month=month, lock=True)
     _check_target(request, resident, item, today)
+    await _check_servable(conn, servers_of, request, resident, item)
     split = _split(resident, item, wallet)
     return await queries.insert_booking_with_hold(
         conn, resident_id=resident.id, circle_id=resident.circle_id, item_code=item.code, series_id=series_id,
@@ -412,3 +428,145 @@ async def care_call_list(db: Database, crypto: Crypto, *, actor: User, day: date
     for call in calls:
         by_resident.setdefault(call.resident_id, []).append(call)
     return [(r, by_resident.get(r.id, [])) for r in residents]
+
+# ------------------------------------------------------------------ issue 15: duplicates, who can serve, editing
+
+from core import audit  # noqa: E402  (an additive section: the imports it needs stand beside it)
+from core.errors import ConflictWith  # noqa: E402
+from booking.models import MenuChanges, ResidentChanges, ServeCheck, SensitiveRead  # noqa: E402
+from booking.serving import why_unservable  # noqa: E402
+
+# who in an elder's circle could serve an item on a day: given by the app, from providers
+ServersOf = Callable[[asyncpg.Connection, int, MenuItem, date], Awaitable[ServeCheck]]
+
+
+async def _check_not_duplicate(conn: asyncpg.Connection, resident: NewResident,
+                               reason: str | None) -> int | None:
+    """The id of the resident this one duplicates (allowed with a reason), or None."""
+    await queries.lock_resident_keys(conn, resident.phone, f"{resident.name}|{resident.birth_date}")
+    existing = await queries.duplicate_resident(conn, phone=resident.phone, name=resident.name,
+                                                birth_date=resident.birth_date)
+    if existing is not None and not (reason or "").strip():
+        raise ConflictWith(
+            f"resident {existing} has the phone {resident.phone} or the same name and birth date; "
+            "send duplicate_reason to register another record anyway", code="duplicate_resident",
+            message_zh=f"已登记过（老人编号{existing}）：电话或姓名和出生日期相同。如确需另建档案，请填写原因",
+            existing_id=existing)
+    return existing
+
+
+async def _audit_registration(conn: asyncpg.Connection, actor: User, created: Resident, existing: int | None,
+                              reason: str | None) -> None:
+    after = {"name": created.name, "phone": created.phone, "circle_id": created.circle_id}
+    if existing is not None:
+        after["duplicate_of"] = existing
+    await audit.record_change(conn, actor_id=actor.id, record=audit.record_name("residents", created.id),
+                              action="create", before={}, after=after, reason=(reason or "").strip())
+
+
+async def _check_not_double_booked(conn: asyncpg.Connection, request: BookingRequest) -> None:
+    existing = await queries.overlapping_booking(
+        conn, resident_id=request.resident_id, item_code=request.item_code, service_date=request.service_date,
+        window_start=request.window_start, window_end=request.window_end)
+    if existing is not None:
+        raise ConflictWith(
+            f"booking {existing} is already for this elder, item and day with an overlapping window; "
+            "send confirm_duplicate: true if a second one is intended", code="duplicate_booking",
+            message_zh=f"这位老人当天同一时段已预约过此项目（预约编号{existing}）。如确需再约一次，请确认",
+            existing_id=existing)
+
+
+async def _check_servable(conn: asyncpg.Connection, servers_of: ServersOf | None, request: BookingRequest,
+                          resident: Resident, item: MenuItem) -> None:
+    if servers_of is None:
+        return
+    check = await servers_of(conn, resident.circle_id, item, request.service_date)
+    why = why_unservable(check, item_code=item.code, qualification=item.qualification, needs_visit=item.needs_visit,
+                         window_start=request.window_start, window_end=request.window_end, minutes=item.minutes)
+    if why is not None:
+        raise ConflictWith(why.message, code="cannot_serve", message_zh=why.message_zh, reason=why.reason)
+
+
+async def update_menu_item(db: Database, *, actor: User, code: str, changes: MenuChanges) -> tuple[MenuItem, bool]:
+    """Change an item's price, minutes, subsidy cap or active flag (audited); bookings keep the price
+    they were made with. Returns (the item, whether it is active)."""
+    fields = {k: v for k, v in asdict(changes).items() if v is not None}
+    async with db.transaction() as conn:
+        found = await queries.menu_item_any(conn, code, for_update=True)
+        if found is None:
+            raise not_found("menu item", code, "服务项目")
+        before = asdict(found[0]) | {"active": found[1]}
+        await queries.update_menu_item(conn, code, **fields)
+        old, new = audit.diff(before, fields)
+        if new:
+            await audit.record_change(conn, actor_id=actor.id, record=audit.record_name("menu_items", code),
+                                      action="update", before=old, after=new)
+        return await queries.menu_item_any(conn, code)
+
+
+_SENSITIVE_MARK = "(encrypted)"
+
+
+async def update_resident(db: Database, crypto: Crypto, *, actor: User, resident_id: int,
+                          changes: ResidentChanges, reach_of: ReachOf, reason: str = "") -> Resident:
+    """Change a resident's address, position, phone, eligibility, living alone, care notes (audited;
+    care notes are recorded as changed, never in clear). A new position is checked against the
+    circle's reach; `position_confirmed` marks the position as checked on a map."""
+    fields = {k: v for k, v in asdict(changes).items() if v is not None}
+    confirmed = fields.pop("position_confirmed", None)
+    async with db.transaction() as conn:
+        await conn.execute("SELECT 1 FROM residents WHERE id = $1 FOR UPDATE", resident_id)
+        current = await _visible_resident(conn, crypto, actor, resident_id)
+        await _check_edit(conn, current, fields, reach_of)
+        before = asdict(current) | {"position_source": await queries.position_source(conn, resident_id)}
+        if confirmed is not None:
+            fields["position_source"] = "confirmed" if confirmed else "unconfirmed"
+        elif "lat" in fields or "lon" in fields:
+            fields["position_source"] = "unconfirmed"
+        await queries.update_resident(conn, crypto, resident_id, **fields)
+        old, new = audit.diff(before, fields)
+        if "care_notes" in new:
+            old["care_notes"], new["care_notes"] = _SENSITIVE_MARK, _SENSITIVE_MARK + " changed"
+        if new:
+            await audit.record_change(conn, actor_id=actor.id, record=audit.record_name("residents", resident_id),
+                                      action="update", before=old, after=new, reason=reason)
+        return await queries.resident(conn, crypto, resident_id)
+
+
+async def _check_edit(conn: asyncpg.Connection, current: Resident, fields: dict, reach_of: ReachOf) -> None:
+    if "lat" in fields or "lon" in fields:
+        moved = NewResident(current.circle_id, current.name, current.gender, current.birth_date, current.phone,
+                            current.address, fields.get("lat", current.lat), fields.get("lon", current.lon))
+        _check_in_reach(await reach_of(conn, current.circle_id), moved)
+    if "phone" in fields and fields["phone"] != current.phone:
+        other = await queries.duplicate_resident(conn, phone=fields["phone"], name="", birth_date=date.min,
+                                                 other_than=current.id)
+        if other is not None:
+            raise ConflictWith(f"resident {other} already has the phone {fields['phone']}",
+                               code="duplicate_resident", existing_id=other,
+                               message_zh=f"该电话已登记在老人编号{other}名下")
+
+
+async def unconfirmed_positions(db: Database, *, resident_ids: list[int]) -> list[int]:
+    """Of these residents, those whose home position was never confirmed (flagged to the dispatcher)."""
+    async with db.connection() as conn:
+        return await queries.positions_unconfirmed(conn, resident_ids)
+
+
+async def sensitive_reads(db: Database, *, resident_id: int | None, user_id: int | None, since,
+                          limit: int = 200) -> list[SensitiveRead]:
+    async with db.connection() as conn:
+        return await queries.sensitive_reads(conn, resident_id=resident_id, user_id=user_id, since=since,
+                                             limit=limit)
+
+
+async def check_resident(db: Database, crypto: Crypto, *, actor: User, resident_id: int) -> Resident:
+    """The resident if the caller may see them (404 otherwise); reads nothing sensitive, records nothing."""
+    async with db.connection() as conn:
+        return await _visible_resident(conn, crypto, actor, resident_id)
+
+
+async def unconfirmed_residents(db: Database, crypto: Crypto, *, circle_id: int | None) -> list[Resident]:
+    """Residents whose home position nobody confirmed on a map (flagged to the dispatcher)."""
+    async with db.connection() as conn:
+        return await queries.residents_unconfirmed(conn, crypto, circle_id)

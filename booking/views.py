@@ -39,7 +39,8 @@ async def get_menu(request: web.Request) -> web.Response:
 async def create_resident(request: web.Request) -> web.Response:
     data = await parse_body(request, ResidentCreate)
     resident = await service.create_resident(_db(request), _crypto(request), actor=current_user(request),
-                                             resident=data.command(), reach_of=request.config_dict[CIRCLE_REACH])
+                                             resident=data.command(), reach_of=request.config_dict[CIRCLE_REACH],
+                                             duplicate_reason=data.duplicate_reason)
     return respond(ResidentRead.of(resident, today=local_today()), status=201)
 
 
@@ -78,7 +79,8 @@ async def get_wallet(request: web.Request) -> web.Response:
           body=BookingCreate, response=QuoteRead)
 async def quote(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
-    split, available = await service.quote(_db(request), actor=current_user(request), request=data.command())
+    split, available = await service.quote(_db(request), actor=current_user(request), request=_command(request, data),
+                                           servers_of=request.config_dict.get(SERVERS_OF))
     return respond(QuoteRead(price_fen=split.price_fen, subsidy_fen=split.subsidy_fen,
                              self_pay_fen=split.self_pay_fen, available_fen=available))
 
@@ -90,8 +92,10 @@ async def quote(request: web.Request) -> web.Response:
                     "the first booking; the same key with another body is 422"),))
 async def create_booking(request: web.Request) -> web.Response:
     data = await parse_body(request, BookingCreate)
-    booking = await service.create_booking(_db(request), actor=current_user(request), request=data.command(),
-                                           idempotency_key=header_text(request, "Idempotency-Key"))
+    booking = await service.create_booking(_db(request), actor=current_user(request), request=_command(request, data),
+                                           idempotency_key=header_text(request, "Idempotency-Key"),
+                                           confirm_duplicate=data.confirm_duplicate,
+                                           servers_of=request.config_dict.get(SERVERS_OF))
     return respond(BookingRead.of(booking), status=201)
 
 
@@ -149,7 +153,7 @@ async def evaluate(request: web.Request) -> web.Response:
 async def create_series(request: web.Request) -> web.Response:
     data = await parse_body(request, SeriesCreate)
     series, created = await service.create_series(_db(request), actor=current_user(request),
-                                                  request=data.command())
+                                                  request=_series_command(request, data))
     return respond(SeriesRead.of(series, created=created), status=201)
 
 
@@ -193,3 +197,56 @@ async def care_calls(request: web.Request) -> web.Response:
     return respond(CareCallList(date=day, entries=[
         CareCallEntry(resident=ResidentRead.of(r, today=day, with_notes=False), calls=[CallRead.of(c) for c in calls])
         for r, calls in entries]))
+
+# ------------------------------------------------------------------ issue 15: channel from the caller, editing
+
+import dataclasses  # noqa: E402  (additive section)
+
+from core.errors import invalid_field  # noqa: E402
+from core.roles import ADMIN_ONLY  # noqa: E402
+from booking.channel import channel_for  # noqa: E402
+from booking.schemas import MenuItemAdminRead, MenuItemPatch, ResidentPatch  # noqa: E402
+
+# who in a circle could serve an item on a day (service.ServersOf): given by the app, from providers
+SERVERS_OF = web.AppKey("servers_of", object)
+
+
+def _channel(request: web.Request, data) -> str:
+    return channel_for(current_user(request).role, data.channel if "channel" in data.model_fields_set else None)
+
+
+def _command(request: web.Request, data: BookingCreate):
+    return dataclasses.replace(data.command(), channel=_channel(request, data))
+
+
+def _series_command(request: web.Request, data: SeriesCreate):
+    return dataclasses.replace(data.command(), channel=_channel(request, data))
+
+
+@routes.patch("/menu/{code}")
+@endpoint(roles=ADMIN_ONLY, summary="Change an item's price, minutes, subsidy cap or active flag (audited); "
+          "bookings keep the price they were made with", body=MenuItemPatch, response=MenuItemAdminRead)
+async def update_menu_item(request: web.Request) -> web.Response:
+    body = await parse_body(request, MenuItemPatch)
+    item, active = await service.update_menu_item(_db(request), actor=current_user(request),
+                                                  code=_item_code(request), changes=body.command())
+    return respond(MenuItemAdminRead.of(item, active))
+
+
+def _item_code(request: web.Request) -> str:
+    code = request.match_info["code"]
+    if not (code.isascii() and code.isalnum() and len(code) <= 40):
+        raise invalid_field("code", code, "is not a menu item code", "服务项目编号格式错误")
+    return code
+
+
+@routes.patch("/residents/{id}")
+@endpoint(roles=HOTLINE, summary="Change a resident's address, position, phone, eligibility, living alone or "
+          "care notes (audited); the answer leaves the care notes out (read them with GET)", body=ResidentPatch,
+          response=ResidentRead)
+async def update_resident(request: web.Request) -> web.Response:
+    body = await parse_body(request, ResidentPatch)
+    resident = await service.update_resident(_db(request), _crypto(request), actor=current_user(request),
+                                             resident_id=path_id(request), changes=body.command(),
+                                             reach_of=request.config_dict[CIRCLE_REACH], reason=body.reason)
+    return respond(ResidentRead.of(resident, today=local_today(), with_notes=False))

@@ -77,3 +77,20 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return str(value)
+
+
+class ConflictWith(Conflict):
+    """A 409 that names the record it conflicts with (`existing_id`) or why (`reason`), beside the code."""
+
+    def __init__(self, message: str, *, code: str, message_zh: str = "", existing_id: int | None = None,
+                 reason: str | None = None):
+        super().__init__(message, message_zh=message_zh, code=code)
+        self.existing_id, self.reason = existing_id, reason
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        if self.existing_id is not None:
+            body["error"]["existing_id"] = self.existing_id
+        if self.reason is not None:
+            body["error"]["reason"] = self.reason
+        return body

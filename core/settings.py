@@ -36,6 +36,24 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     # behind a reverse proxy the peer is the proxy: take the client from X-Forwarded-For
     trust_proxy: bool = Field(default=False, validation_alias="CIRCLE_TRUST_PROXY")
+    # maps (issue 15): a tile URL template ({z}/{x}/{y}, optional {s}) for Leaflet; empty: the plain drawing.
+    # Tianditu (WGS84/CGCS2000, needs &tk=KEY in the template), OpenStreetMap, or a local tile server.
+    # AMap's tiles are GCJ-02: the map would be off by hundreds of metres against WGS84 positions, so
+    # the consoles refuse an autonavi template (see README "Maps and positions").
+    tile_url: str = Field(default="", validation_alias="CIRCLE_TILE_URL")
+    tile_attribution: str = Field(default="", validation_alias="CIRCLE_TILE_ATTRIBUTION")
+    # geocoding: "amap" (高德 web service, GCJ-02 converted to WGS84) or "tianditu" (天地图, WGS84); with
+    # CIRCLE_GEOCODER_URL the same protocol is spoken to another base URL (the local stand-in of demo and tests)
+    geocoder: str = Field(default="", validation_alias="CIRCLE_GEOCODER")
+    geocoder_key: str = Field(default="", validation_alias="CIRCLE_GEOCODER_KEY")
+    geocoder_url: str = Field(default="", validation_alias="CIRCLE_GEOCODER_URL")
+    geocoder_city: str = Field(default="上海", validation_alias="CIRCLE_GEOCODER_CITY")
+    # mount the local stand-ins (app/standins.py: AMap geocoding, map tiles) at /standin: the demo's
+    standins: bool = Field(default=False, validation_alias="CIRCLE_STANDINS")
+
+    def map_tiles(self) -> str:
+        """The tile URL template the consoles may use: empty for none, and for AMap's GCJ-02 tiles."""
+        return "" if "autonavi" in self.tile_url or "amap" in self.tile_url else self.tile_url
 
     def resolved_secret(self) -> str:
         """The secret key; without one, a random key kept in the data folder (dev only)."""

@@ -449,3 +449,81 @@ async def evaluation(conn: Conn, evaluation_id: int) -> ReviewedEvaluation | Non
         """SELECT id, booking_id, rating, comment, source, cleared_by, cleared_at FROM evaluations
            WHERE id = $1""", evaluation_id)
     return ReviewedEvaluation(**row) if row else None
+
+# ------------------------------------------------------------------ issue 15: editing, who can serve
+
+_EDITABLE_CIRCLE = ("name", "address", "lat", "lon", "radius_m", "hotline_phone")
+
+
+async def update_circle(conn: Conn, circle_id: int, **fields: Any) -> None:
+    columns = [col for col in _EDITABLE_CIRCLE if col in fields]
+    if columns:
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(columns, start=2))
+        await conn.execute(f"UPDATE circles SET {assignments} WHERE id = $1", circle_id,
+                           *(fields[col] for col in columns))
+
+
+async def update_provider(conn: Conn, provider_id: int, **fields: Any) -> None:
+    columns = [col for col in ("name", "phone") if col in fields]
+    if columns:
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(columns, start=2))
+        await conn.execute(f"UPDATE providers SET {assignments} WHERE id = $1", provider_id,
+                           *(fields[col] for col in columns))
+
+
+async def providers_delivering(conn: Conn, circle_id: int, item_code: str) -> int:
+    """How many providers serving the circle deliver the item."""
+    return await conn.fetchval(
+        """SELECT count(*) FROM provider_circles pc JOIN provider_items pi ON pi.provider_id = pc.provider_id
+           WHERE pc.circle_id = $1 AND pi.item_code = $2""", circle_id, item_code)
+
+
+async def caregiver_login(conn: Conn, caregiver_id: int) -> tuple[int, str] | None:
+    row = await conn.fetchrow("SELECT id, username FROM users WHERE caregiver_id = $1 ORDER BY id LIMIT 1",
+                              caregiver_id)
+    return (row["id"], row["username"]) if row else None
+
+
+async def revoke_caregiver_tokens(conn: Conn, caregiver_id: int) -> int:
+    """Revoke every live token of the caregiver's logins at once; returns how many."""
+    return await conn.fetchval(
+        """WITH revoked AS (
+             UPDATE auth_tokens t SET revoked_at = now() FROM users u
+             WHERE u.id = t.user_id AND u.caregiver_id = $1 AND t.revoked_at IS NULL RETURNING 1)
+           SELECT count(*) FROM revoked""", caregiver_id)
+
+
+async def set_caregiver_logins_active(conn: Conn, caregiver_id: int, active: bool) -> None:
+    await conn.execute("UPDATE users SET active = $2 WHERE caregiver_id = $1", caregiver_id, active)
+
+
+async def set_login(conn: Conn, user_id: int, *, username: str, password_hash: str) -> None:
+    await conn.execute("UPDATE users SET username = $2, password_hash = $3 WHERE id = $1",
+                       user_id, username, password_hash)
+
+
+async def serve_candidates(conn: Conn, *, circle_id: int, item_code: str, qualification: str,
+                           day: date) -> tuple[int, list[tuple[Caregiver, DayRule | None]]]:
+    """In one round trip: how many providers of the circle deliver the item, and the circle's active
+    caregivers of those providers holding the qualification, each with that day's rule (leave, override)."""
+    columns = ", ".join(f"c.{col}" for col in _CAREGIVER_COLUMNS)
+    rows = await conn.fetch(
+        f"""SELECT (SELECT count(*) FROM provider_circles pc JOIN provider_items pi ON pi.provider_id = pc.provider_id
+                    WHERE pc.circle_id = $1 AND pi.item_code = $2) AS providers,
+                   c.id, {columns}, d.day AS rule_day, d.kind AS rule_kind, d.shift_start AS rule_start,
+                   d.shift_end AS rule_end
+            FROM (VALUES (1)) AS one (x)
+            LEFT JOIN caregivers c ON c.circle_id = $1 AND c.active AND $3 = ANY(c.qualifications)
+                 AND EXISTS (SELECT 1 FROM provider_circles pc WHERE pc.provider_id = c.provider_id AND pc.circle_id = $1)
+                 AND EXISTS (SELECT 1 FROM provider_items pi WHERE pi.provider_id = c.provider_id AND pi.item_code = $2)
+            LEFT JOIN caregiver_days d ON d.caregiver_id = c.id AND d.day = $4""",
+        circle_id, item_code, qualification, day)
+    found = []
+    for row in rows:
+        if row["id"] is None:
+            continue
+        data = {"id": row["id"], **{col: row[col] for col in _CAREGIVER_COLUMNS}, "item_codes": []}
+        rule = (DayRule(day=row["rule_day"], kind=DayKind(row["rule_kind"]), shift_start=row["rule_start"],
+                        shift_end=row["rule_end"]) if row["rule_day"] is not None else None)
+        found.append((_caregiver(data), rule))
+    return rows[0]["providers"], found

@@ -482,3 +482,32 @@ class EvaluationClearRead(BaseModel):
     source: str
     cleared_by: int | None
     cleared_at: dt.datetime | None
+
+# ------------------------------------------------------------------ issue 15: editing
+
+
+class CirclePatch(Strict):
+    name: Name | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
+    radius_m: int | None = Field(default=None, ge=100, le=10_000)
+    hotline_phone: PhoneOrEmpty | None = None
+
+
+class ProviderPatch(Strict):
+    name: Name | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    circle_ids: list[Id] | None = Field(default=None, min_length=1, max_length=100)
+    item_codes: list[ItemCode] | None = Field(default=None, min_length=1, max_length=200)
+
+
+class CaregiverLoginCreate(Strict):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+
+
+class CaregiverLoginRead(BaseModel):
+    caregiver_id: int
+    user_id: int
+    username: str

@@ -613,3 +613,102 @@ async def clear_evaluation(db: Database, *, actor: User, evaluation_id: int) -> 
         if found.cleared_at is None:
             await queries.clear_evaluation(conn, evaluation_id, cleared_by=actor.id)
         return await queries.evaluation(conn, evaluation_id)
+
+# ------------------------------------------------------------------ issue 15: who can serve, editing (audited)
+
+from core import audit  # noqa: E402  (additive section)
+from core.users import hash_password  # noqa: E402
+from booking.models import MenuItem, ServeCheck  # noqa: E402
+from providers.availability import shift_hours  # noqa: E402
+
+
+async def serve_check(conn: asyncpg.Connection, circle_id: int, item: MenuItem, day: date) -> ServeCheck:
+    """Who in the circle could serve `item` on `day` (booking.service.ServersOf, handed to booking by
+    the app): providers of the circle delivering it, their active caregivers in the circle holding its
+    qualification, and those caregivers' working hours that day (leave and overrides counted)."""
+    delivering, qualified = await queries.serve_candidates(conn, circle_id=circle_id, item_code=item.code,
+                                                           qualification=item.qualification, day=day)
+    shifts = tuple(hours for c, rule in qualified if (hours := shift_hours(c, day, rule)) is not None)
+    return ServeCheck(providers=delivering, qualified=len(qualified), shifts=shifts)
+
+
+async def update_circle(db: Database, *, actor: User, circle_id: int, **changes: Any) -> Circle:
+    """Change a circle's name, address, centre, reach or hotline (audited)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    async with db.transaction() as conn:
+        await conn.execute("SELECT 1 FROM circles WHERE id = $1 FOR UPDATE", circle_id)
+        current = await queries.circle(conn, circle_id)
+        if current is None:
+            raise not_found("circle", circle_id, "服务圈")
+        await queries.update_circle(conn, circle_id, **changes)
+        await _audit(conn, actor, "circles", circle_id, dataclasses.asdict(current), changes)
+        return await queries.circle(conn, circle_id)
+
+
+async def update_provider(db: Database, *, actor: User, provider_id: int, name: str | None = None,
+                          phone: str | None = None, circle_ids: list[int] | None = None,
+                          item_codes: list[str] | None = None) -> Provider:
+    """Change a provider's name, phone, the circles it serves and the items it delivers (audited)."""
+    async with db.transaction() as conn:
+        await conn.execute("SELECT 1 FROM providers WHERE id = $1 FOR UPDATE", provider_id)
+        current = await queries.provider(conn, provider_id)
+        if current is None:
+            raise not_found("provider", provider_id, "服务商")
+        changes = {k: v for k, v in dict(name=name, phone=phone).items() if v is not None}
+        await _check_known(conn, circle_ids=circle_ids or [], item_codes=item_codes or [])
+        await queries.update_provider(conn, provider_id, **changes)
+        if circle_ids is not None:
+            changes["circle_ids"] = sorted(set(circle_ids))
+            await queries.set_provider_circles(conn, provider_id, changes["circle_ids"])
+        if item_codes is not None:
+            changes["item_codes"] = sorted(set(item_codes))
+            await queries.set_provider_items(conn, provider_id, changes["item_codes"])
+        await _audit(conn, actor, "providers", provider_id, dataclasses.asdict(current), changes)
+        return await queries.provider(conn, provider_id)
+
+
+async def _audit(conn: asyncpg.Connection, actor: User, table: str, key: object, before: dict, after: dict,
+                 action: str = "update", reason: str = "") -> None:
+    old, new = audit.diff(before, after)
+    if new:
+        await audit.record_change(conn, actor_id=actor.id, record=audit.record_name(table, key), action=action,
+                                  before=old, after=new, reason=reason)
+
+
+async def update_caregiver_audited(db: Database, *, actor: User, caregiver_id: int, **changes: Any) -> Caregiver:
+    """`update_caregiver`, recorded in the audit log; `active: false` also signs the caregiver's login out
+    everywhere at once (every token revoked) and disables it; `active: true` enables it again."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    async with db.transaction() as conn:
+        current = await _managed_caregiver(conn, actor, caregiver_id)
+        merged = dataclasses.asdict(current) | changes
+        check_pattern(**{k: merged[k] for k in _PATTERN_FIELDS})
+        if "circle_id" in changes:
+            await _check_provider_circle(conn, current.provider_id, changes["circle_id"])
+        await queries.update_caregiver(conn, caregiver_id, **changes)
+        if changes.get("active") is False:
+            await queries.revoke_caregiver_tokens(conn, caregiver_id)
+        if "active" in changes:
+            await queries.set_caregiver_logins_active(conn, caregiver_id, changes["active"])
+        await _audit(conn, actor, "caregivers", caregiver_id, dataclasses.asdict(current), changes)
+        return await queries.caregiver(conn, caregiver_id)
+
+
+async def set_caregiver_login(db: Database, *, actor: User, caregiver_id: int, username: str,
+                              password: str) -> tuple[int, str]:
+    """Give a caregiver a login, or a new username and password for the one they have (every session
+    of the old one ends); a provider admin: their own caregivers. Audited (never the password)."""
+    async with db.transaction() as conn:
+        current = await _managed_caregiver(conn, actor, caregiver_id)
+        existing = await queries.caregiver_login(conn, caregiver_id)
+        if existing is None:
+            await _create_login(conn, caregiver_id, current.name, username, password)
+            login = await queries.caregiver_login(conn, caregiver_id)
+            await _audit(conn, actor, "users", login[0], {}, {"username": username, "caregiver_id": caregiver_id},
+                         action="create")
+            return login
+        await queries.set_login(conn, existing[0], username=username, password_hash=hash_password(password))
+        await queries.revoke_caregiver_tokens(conn, caregiver_id)
+        await _audit(conn, actor, "users", existing[0], {"username": existing[1]},
+                     {"username": username, "password": "(changed)"}, action="update")
+        return existing[0], username

@@ -97,8 +97,8 @@ async def get_caregiver(request: web.Request) -> web.Response:
           body=CaregiverUpdate, response=CaregiverRead)
 async def update_caregiver(request: web.Request) -> web.Response:
     data = await parse_body(request, CaregiverUpdate)
-    caregiver = await service.update_caregiver(_db(request), actor=current_user(request),
-                                               caregiver_id=path_id(request), **data.changes())
+    caregiver = await service.update_caregiver_audited(_db(request), actor=current_user(request),
+                                                       caregiver_id=path_id(request), **data.changes())
     return respond(CaregiverRead.of(caregiver))
 
 
@@ -246,3 +246,39 @@ async def settlement_export(request: web.Request) -> web.Response:
 async def clear_evaluation(request: web.Request) -> web.Response:
     found = await service.clear_evaluation(_db(request), actor=current_user(request), evaluation_id=path_id(request))
     return respond(EvaluationClearRead.model_validate(found, from_attributes=True))
+
+# ------------------------------------------------------------------ issue 15: editing (audited)
+
+from providers.schemas import CaregiverLoginCreate, CaregiverLoginRead, CirclePatch, ProviderPatch  # noqa: E402
+
+
+@routes.patch("/circles/{id}")
+@endpoint(roles=ADMIN_ONLY, summary="Change a circle's name, address, centre, reach or hotline (audited)",
+          body=CirclePatch, response=CircleRead)
+async def update_circle(request: web.Request) -> web.Response:
+    body = await parse_body(request, CirclePatch)
+    circle = await service.update_circle(_db(request), actor=current_user(request), circle_id=path_id(request),
+                                         **body.model_dump(exclude_unset=True))
+    return respond(CircleRead.of(circle))
+
+
+@routes.patch("/providers/{id}")
+@endpoint(roles=ADMIN_ONLY, summary="Change a provider's name, phone, circles or items (audited)",
+          body=ProviderPatch, response=ProviderRead)
+async def update_provider(request: web.Request) -> web.Response:
+    body = await parse_body(request, ProviderPatch)
+    provider = await service.update_provider(_db(request), actor=current_user(request), provider_id=path_id(request),
+                                             **body.model_dump(exclude_unset=True))
+    return respond(ProviderRead.of(provider))
+
+
+@routes.put("/caregivers/{id}/login")
+@endpoint(roles=PROVIDER_SIDE, summary="Give a caregiver a login, or a new username and password (the old "
+          "sessions end; audited)", body=CaregiverLoginCreate, response=CaregiverLoginRead)
+async def set_caregiver_login(request: web.Request) -> web.Response:
+    body = await parse_body(request, CaregiverLoginCreate)
+    caregiver_id = path_id(request)
+    user_id, username = await service.set_caregiver_login(_db(request), actor=current_user(request),
+                                                          caregiver_id=caregiver_id, username=body.username,
+                                                          password=body.password)
+    return respond(CaregiverLoginRead(caregiver_id=caregiver_id, user_id=user_id, username=username))

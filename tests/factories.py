@@ -14,7 +14,8 @@ from core.crypto import Crypto
 from booking import queries as booking_queries
 from booking.models import NewResident, Resident
 
-CENTRE = (31.2304, 121.4737)  # a neighbourhood in Shanghai's Huangpu district
+CENTRE = (31.2304, 121.4737)
+ALL_QUALIFICATIONS = ("A", "B", "C", "G", "H", "N", "P", "R")  # every qualification booking/menu.csv asks for  # a neighbourhood in Shanghai's Huangpu district
 _seq = itertools.count(1)
 
 
@@ -92,7 +93,10 @@ async def make_street(conn: asyncpg.Connection, crypto: Crypto) -> Street:
     other = await make_resident(conn, crypto, circle_id=circle_id, name="李建国", gender="M",
                                 phone="13900000002", subsidy_eligible=False, eligibility=[])
     provider_id = await make_provider(conn, circle_ids=(circle_id,))
-    caregiver_id = await make_caregiver(conn, provider_id=provider_id, circle_id=circle_id)
+    # the street's caregiver holds every qualification, so any item can be booked (bookings no one could
+    # serve are refused: booking.serving)
+    caregiver_id = await make_caregiver(conn, provider_id=provider_id, circle_id=circle_id,
+                                        qualifications=list(ALL_QUALIFICATIONS))
     users = {
         "resident": await make_user(conn, "resident", username="resident", resident_id=elder.id),
         "family": await make_user(conn, "family", username="family", family_of=(elder.id,)),
@@ -104,3 +108,13 @@ async def make_street(conn: asyncpg.Connection, crypto: Crypto) -> Street:
         "other_resident": await make_user(conn, "resident", username="other_resident", resident_id=other.id),
     }
     return Street(circle_id, elder, other, provider_id, caregiver_id, users)
+
+
+async def make_serving_team(conn: asyncpg.Connection, circle_id: int) -> tuple[int, int]:
+    """A provider delivering every item in the circle, with a caregiver holding every qualification and
+    working 06:00–21:00 every day: whatever is booked, someone could serve it (booking.serving)."""
+    provider_id = await make_provider(conn, circle_ids=(circle_id,))
+    caregiver_id = await make_caregiver(conn, provider_id=provider_id, circle_id=circle_id,
+                                        qualifications=list(ALL_QUALIFICATIONS), shift_start=time(6, 0),
+                                        shift_end=time(21, 0))
+    return provider_id, caregiver_id

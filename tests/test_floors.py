@@ -1,4 +1,4 @@
-"""The floors of the house, bottom up: core → booking → providers → dispatch → app.
+"""The floors of the house, bottom up: core → booking → providers → dispatch → office → app.
 
 An import only ever points down (or within its own package); `dispatch/solver/` imports nothing of
 the project but itself; nothing imports `app` except `app` itself (and the tests). Every import is
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOORS = ("core", "booking", "providers", "dispatch", "app")
+FLOORS = ("core", "booking", "providers", "dispatch", "office", "app")
 SOLVER = "dispatch.solver"
 
 

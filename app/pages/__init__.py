@@ -8,10 +8,14 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import jinja2
 from aiohttp import web
+
+from core import keys
+from app.pages import vendor
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -36,6 +40,7 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
     "/caregiver": ("caregiver.html", "护理员 · 今日任务", "page-caregiver", "caregiver.js"),
     "/caregiver/print": ("print.html", "护理员日程单", "page-print", "print.js"),
     "/admin": ("admin.html", "服务商与街道管理", "page-admin", "admin.js"),
+    "/office": ("office.html", "街道管理台", "page-office", "office.js"),
 }
 
 
@@ -45,6 +50,7 @@ def setup(app: web.Application) -> None:
     for path, page in PAGES.items():
         app.router.add_get(path, _page_handler(env, *page), name=_route_name(path))
     app.router.add_static("/static/", STATIC_DIR, name="static")
+    vendor.setup(app)
     app.on_response_prepare.append(_page_headers)
 
 
@@ -58,6 +64,7 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = _static_url
     env.globals["ICON"] = ICON
+    env.globals["vendor"] = vendor.vendor_url
     return env
 
 
@@ -75,10 +82,27 @@ def _digest(path: Path, mtime_ns: int) -> str:
 def _page_handler(env: jinja2.Environment, template: str, title: str, body_class: str, script: str):
     async def handler(request: web.Request) -> web.Response:
         context: dict[str, Any] = {"title": title, "body_class": body_class, "script": script,
-                                   "query": dict(request.query)}
+                                   "query": dict(request.query), **_map_context(request)}
         html = env.get_template(template).render(**context)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
     return handler
+
+
+def _map_context(request: web.Request) -> dict[str, str]:
+    """The tile URL template and attribution the consoles' maps use (empty: the plain drawing)."""
+    settings = request.config_dict.get(keys.SETTINGS)
+    if settings is None:
+        return {"tiles": "", "tile_attribution": ""}
+    return {"tiles": settings.map_tiles(), "tile_attribution": settings.tile_attribution}
+
+
+def _csp(request: web.Request) -> str:
+    """The policy, with the tile server's origin allowed for images when tiles come from elsewhere."""
+    tiles = _map_context(request)["tiles"]
+    if not tiles.startswith(("http://", "https://")):
+        return CSP
+    parts = urlsplit(tiles.replace("{s}", "*"))
+    return CSP.replace("img-src 'self' data:", f"img-src 'self' data: {parts.scheme}://{parts.netloc}")
 
 
 async def _page_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -86,10 +110,10 @@ async def _page_headers(request: web.Request, response: web.StreamResponse) -> N
     if request.path.startswith("/api/"):
         return
     if response.content_type == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", _csp(request))
         response.headers.setdefault("Cache-Control", "no-cache")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-    elif request.path.startswith("/static/"):
+    elif request.path.startswith(("/static/", "/vendor/")):
         cache = "public, max-age=31536000, immutable" if "v" in request.query else "no-cache"
         response.headers.setdefault("Cache-Control", cache)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -8,7 +8,7 @@ from tests.conftest import login
 
 def body_for(street, day, **overrides):
     body = {"resident_id": street.elder.id, "item_code": "B01", "date": day.isoformat(),
-            "window_start": "09:00", "window_end": "11:00", "notes": "请敲门", "channel": "app"}
+            "window_start": "09:00", "window_end": "11:00", "notes": "请敲门"}
     body.update(overrides)
     return body
 

@@ -118,3 +118,23 @@ async def published_visit(conn, street, *, item_code: str = "K02", start=None, m
         booking_id=booking_id, caregiver_id=street.caregiver_id, crew_member=1, position=1,
         planned_start=start, planned_end=start + timedelta(minutes=minutes), travel_minutes=8)])
     return await conn.fetchval("SELECT id FROM visits WHERE booking_id = $1", booking_id)
+
+
+# ------------------------------------------------------------------ axe-core (npm, issue 15)
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def axe_violations(page, *, exclude: tuple[str, ...] = ()) -> list[str]:
+    """axe-core's violations on the page as it is now (WCAG 2 A/AA and best practices), one line each.
+    axe-core comes from npm (package.json, `npm ci`); without it the calling test is skipped."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (npm ci)")
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text() + "\n;undefined")
+    result = await page.evaluate(
+        """async (exclude) => {
+             const r = await axe.run({ exclude: exclude.map(s => [s]) }, { resultTypes: ['violations'] });
+             return r.violations.map(v => `${v.id} (${v.impact}): ${v.nodes.length} × ${v.nodes[0].target.join(' ')} — ${v.help}`);
+           }""", list(exclude))
+    return result

@@ -20,6 +20,7 @@ async def pending(conn, resident, item_code, day, start, end):
 
 async def test_dispatcher_generates_pins_reoptimises_and_publishes(planning_base_url, new_page, street, conn,
                                                                    crypto, tomorrow):
+    await conn.execute("UPDATE caregivers SET qualifications = '{G,C}' WHERE id = $1", street.caregiver_id)
     await factories.make_caregiver(conn, provider_id=street.provider_id, circle_id=street.circle_id, name="陈红",
                                    home_lon=factories.CENTRE[1] + 0.004)
     third = await factories.make_resident(conn, crypto, circle_id=street.circle_id, name="孙桂兰",

@@ -7,7 +7,7 @@ from core.clock import local_instant
 from core.errors import ApiError
 from providers import service
 from providers.models import PlannedVisit
-from tests.factories import make_caregiver, make_circle, make_provider
+from tests.factories import ALL_QUALIFICATIONS, make_caregiver, make_circle, make_provider
 from tests.providers.helpers import book, book_and_publish, publish
 
 
@@ -17,7 +17,7 @@ async def test_available_caregivers_carry_their_shift_and_provider_items(conn, s
     assert [c.id for c, _ in found] == [street.caregiver_id]
     caregiver, shift = found[0]
     assert "B01" in caregiver.item_codes and isinstance(caregiver.item_codes, frozenset)
-    assert caregiver.qualifications == ("G", "C") and caregiver.transport == "ebike"
+    assert caregiver.qualifications == ALL_QUALIFICATIONS and caregiver.transport == "ebike"
     assert shift.start == local_instant(tomorrow, time(8)) and shift.has_break
 
 

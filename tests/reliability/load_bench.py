@@ -225,6 +225,7 @@ async def seed(url: str, *, residents: int, operators: int) -> Street:
     try:
         async with conn.transaction():
             circle_id = await factories.make_circle(conn, name="压测服务圈", radius_m=3000)
+            await factories.make_serving_team(conn, circle_id)
             ids = []
             for n in range(residents):
                 elder = await factories.make_resident(
@@ -247,7 +248,8 @@ def booking_bodies(street: Street, count: int, today: date, *, offset: int = 0) 
         start = 7 + rng.randrange(10)
         body = {"resident_id": street.resident_ids[i % len(street.resident_ids)], "item_code": rng.choice(ITEMS),
                 "date": (today + timedelta(days=1 + (i // len(street.resident_ids)) % 28)).isoformat(),
-                "window_start": f"{start:02d}:00", "window_end": f"{start + 2:02d}:00", "channel": "hotline"}
+                "window_start": f"{start:02d}:00", "window_end": f"{start + 2:02d}:00", "channel": "hotline",
+                "confirm_duplicate": True}
         headers = {"Authorization": f"Bearer {street.operator_tokens[i % len(street.operator_tokens)]}",
                    "Idempotency-Key": f"bench-{i}"}
         out.append((body, headers))
@@ -340,7 +342,7 @@ function request()
   end
   local start = 7 + i % 10
   local body = string.format(
-    '{"resident_id":%s,"item_code":"%s","date":"%s","window_start":"%02d:00","window_end":"%02d:00","channel":"hotline"}',
+    '{"resident_id":%s,"item_code":"%s","date":"%s","window_start":"%02d:00","window_end":"%02d:00","channel":"hotline","confirm_duplicate":true}',
     cfg.resident[i % #cfg.resident + 1], cfg.item[i % #cfg.item + 1],
     cfg.date[math.floor(i / #cfg.resident) % #cfg.date + 1], start, start + 2)
   return wrk.format("POST", "/api/v1/bookings", {

@@ -84,7 +84,7 @@ PLANNERS = "dispatcher admin"
 
 def _booking_body(w: World, t: Tenant, days: int = 2) -> dict:
     return {"resident_id": t.elder.id, "item_code": "C01", "date": (w.today + timedelta(days=days)).isoformat(),
-            "window_start": "09:00", "window_end": "11:00", "notes": "", "channel": "hotline"}
+            "window_start": "09:00", "window_end": "11:00", "notes": ""}
 
 
 def _resident_body(w: World, t: Tenant) -> dict:
@@ -233,6 +233,52 @@ EXPECT: dict[tuple[str, str], Expect] = {
                                                   PLANNERS, "admin"),
     ("GET", f"{API}/plans/{{id}}/events"): rule(lambda w, t: Req("GET", f"{API}/plans/{t.draft_plan_id}/events"),
                                                 PLANNERS, "admin"),
+    # ---------------------------------------------------------------- issue 15: editing, street office
+    ("PATCH", f"{API}/menu/{{code}}"): rule(lambda w, t: Req("PATCH", f"{API}/menu/C01", body={"minutes": 40}),
+                                            "admin", "admin"),
+    ("PATCH", f"{API}/residents/{{id}}"): rule(
+        lambda w, t: Req("PATCH", f"{API}/residents/{t.elder.id}", body={"lives_alone": True}), HOTLINE, HOTLINE),
+    ("PATCH", f"{API}/circles/{{id}}"): rule(
+        lambda w, t: Req("PATCH", f"{API}/circles/{t.circle_id}", body={"radius_m": 1600}), "admin", "admin"),
+    ("PATCH", f"{API}/providers/{{id}}"): rule(
+        lambda w, t: Req("PATCH", f"{API}/providers/{t.provider_id}", body={"phone": "02100000000"}), "admin", "admin"),
+    ("PUT", f"{API}/caregivers/{{id}}/login"): rule(
+        lambda w, t: Req("PUT", f"{API}/caregivers/{t.caregiver_id}/login",
+                         body={"username": f"matrix_{t.name}", "password": "matrix-password"}),
+        "provider_admin admin", "admin"),
+    ("GET", f"{API}/reports/monthly"): rule(
+        lambda w, t: Req("GET", f"{API}/reports/monthly", {"month": f"{w.today:%Y-%m}", "circle_id": t.circle_id}),
+        "admin", "admin"),
+    ("GET", f"{API}/reports/monthly.xlsx"): rule(
+        lambda w, t: Req("GET", f"{API}/reports/monthly.xlsx", {"month": f"{w.today:%Y-%m}"}), "admin", "admin"),
+    ("GET", f"{API}/reports/monthly.csv"): rule(
+        lambda w, t: Req("GET", f"{API}/reports/monthly.csv", {"month": f"{w.today:%Y-%m}"}), "admin", "admin"),
+    ("GET", f"{API}/reports/settlement/all"): rule(
+        lambda w, t: Req("GET", f"{API}/reports/settlement/all", {"month": f"{w.today:%Y-%m}"}), "admin", "admin"),
+    ("GET", f"{API}/audit"): rule(lambda w, t: Req("GET", f"{API}/audit", {"record": f"residents:{t.elder.id}"}),
+                                  "admin", "admin"),
+    ("POST", f"{API}/users/{{id}}/password-reset"): rule(
+        lambda w, t: Req("POST", f"{API}/users/{t.users['family'].id}/password-reset", body={}), "admin", "admin"),
+    # public: the one-time code is the credential (a wrong one is 401 whoever calls)
+    ("POST", f"{API}/auth/redeem-code"): rule(
+        lambda w, t: Req("POST", f"{API}/auth/redeem-code", body={"username": "family", "code": "MATRIX2345",
+                                                                  "new_password": "matrix-new-password"}),
+        "all", "all", public=True, roles_matter=False),
+    ("GET", f"{API}/residents/{{id}}/family"): rule(
+        lambda w, t: Req("GET", f"{API}/residents/{t.elder.id}/family"), HOTLINE, HOTLINE),
+    ("POST", f"{API}/residents/{{id}}/family"): rule(
+        lambda w, t: Req("POST", f"{API}/residents/{t.elder.id}/family", body={"username": "family_b" if t.name == "a"
+                                                                               else "family", "relation": "矩阵"}),
+        HOTLINE, HOTLINE),
+    ("GET", f"{API}/users"): rule(lambda w, t: Req("GET", f"{API}/users", {"q": "operator"}), "admin", "admin"),
+    ("GET", f"{API}/geocode"): rule(lambda w, t: Req("GET", f"{API}/geocode", {"address": "矩阵路1号"}),
+                                    HOTLINE, HOTLINE),
+    # a dispatcher bound to a circle: that circle's elders only (another circle answers 404)
+    ("GET", f"{API}/residents-unconfirmed"): rule(
+        lambda w, t: Req("GET", f"{API}/residents-unconfirmed", {"circle_id": t.circle_id}),
+        "operator dispatcher admin", "operator admin"),
+    ("DELETE", f"{API}/residents/{{id}}/family/{{user_id}}"): rule(
+        lambda w, t: Req("DELETE", f"{API}/residents/{t.elder.id}/family/{t.users['family'].id}"), HOTLINE, HOTLINE),
 }
 
 
@@ -289,11 +335,15 @@ async def world(world_conn, crypto, run_log) -> World:
 @pytest_asyncio.fixture(scope="module")
 async def api(settings, world_conn, redis_client, world):
     await redis_client.flushdb()
-    app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False)
-    server = TestServer(app)
-    await server.start_server(access_log_class=RedactingAccessLogger)  # as `circle serve` logs
-    async with TestClient(server) as client:
-        yield client
+    from app.standins import STANDIN_KEY, standin_app
+    async with TestServer(standin_app()) as geocoder:  # GET /geocode speaks AMap's protocol to the stand-in
+        settings = settings.model_copy(update={"geocoder": "amap", "geocoder_key": STANDIN_KEY,
+                                               "geocoder_url": str(geocoder.make_url("/amap"))})
+        app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False)
+        server = TestServer(app)
+        await server.start_server(access_log_class=RedactingAccessLogger)  # as `circle serve` logs
+        async with TestClient(server) as client:
+            yield client
 
 
 @asynccontextmanager
@@ -313,7 +363,7 @@ async def _call(api: TestClient, req: Req, headers: dict[str, str]) -> tuple[int
     elif req.method in ("POST", "PUT", "PATCH"):
         kwargs["json"] = {}
     async with api.request(req.method, req.path, **kwargs) as response:
-        return response.status, await response.text()
+        return response.status, (await response.read()).decode(errors="replace")  # an .xlsx is binary
 
 
 def _scan(world: World, route: tuple[str, str], role: str | None, text: str) -> list[str]:
@@ -391,7 +441,10 @@ async def test_matrix(api, world, world_conn, method, path, doc, request):
 
 
 def _template(path: str) -> str:
-    return "/".join("{id}" if part.isdigit() else part for part in path.split("/"))
+    parts = path.split("/")
+    named = ["{user_id}" if part.isdigit() and parts[i - 1] == "family" else "{id}" if part.isdigit()
+             else "{code}" if parts[i - 1] == "menu" else part for i, part in enumerate(parts)]
+    return "/".join(named)
 
 
 async def test_logs_of_the_run_hold_no_secrets(api, world, run_log):

@@ -40,6 +40,7 @@ async def seed(pool, crypto, *, residents: int, operators: int) -> Seed:
 
     async with pool.acquire() as conn, conn.transaction():
         circle_id = await factories.make_circle(conn, name="崩溃测试服务圈")
+        await factories.make_serving_team(conn, circle_id)
         ids, secrets = [], []
         for n in range(residents):
             card, notes = id_card(f"4403051945{n:07d}"), f"崩溃测试备注{n:03d}：助行器，左耳听力差"
@@ -64,7 +65,7 @@ def booking_requests(seed: Seed, tokens: dict[str, str], count: int, today: date
         body = {"resident_id": seed.resident_ids[i % len(seed.resident_ids)], "item_code": rng.choice(ITEMS),
                 "date": (today + timedelta(days=1 + rng.randrange(25))).isoformat(),
                 "window_start": f"{start:02d}:00", "window_end": f"{start + 2:02d}:00",
-                "notes": f"第{i}次", "channel": "hotline"}
+                "notes": f"第{i}次", "channel": "hotline", "confirm_duplicate": True}
         requests.append((f"{run}-{i}", body, {"Authorization": f"Bearer {tokens[operator]}"}))
     return requests
 

@@ -102,7 +102,18 @@ async def make_tenant(conn: asyncpg.Connection, crypto: Crypto, name: str) -> Te
                                  role=role, **links.get(role, {}))
         tenant.users[role] = user
         tenant.tokens[role] = await issue_token(conn, user.id, ttl=timedelta(hours=2))
+    # the family member was given a one-time code by an admin (POST /users/{id}/password-reset)
+    await conn.execute("""UPDATE users SET reset_code_hash = $2, reset_code_expires_at = now() + interval '1 day'
+                          WHERE id = $1""", tenant.users["family"].id, _reset_code_hash())
     return tenant
+
+
+RESET_CODE = "MATRIX2345"
+
+
+@functools.lru_cache(maxsize=None)
+def _reset_code_hash() -> str:
+    return hash_password(RESET_CODE)
 
 
 async def add_objects(conn: asyncpg.Connection, crypto: Crypto, tenant: Tenant, today: date) -> None:

@@ -4,6 +4,7 @@ import {
   $, addDays, api, clock, dateZh, el, emptyBlock, errorText, loadingBlock, query, replace, requireUser, say,
   sayError, today, weekdayZh,
 } from "./common.js";
+import { routeMap, tiles } from "./maps.js";
 
 const FLAG_ZH = { far_check_in: "签到位置离老人家较远（待核实）", late_start: "迟到超过30分钟", no_show: "未签到",
                   shortened: "服务时间明显偏短" };
@@ -37,7 +38,7 @@ function position() {
     navigator.geolocation.getCurrentPosition(
       p => resolve({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy }),
       err => resolve({ error: GEO_CODE[err.code] || "unavailable", message: GEO_ERROR_ZH[err.code] || "定位失败。" }),
-      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });  // a fresh fix: an old one gave false far flags
   });
 }
 
@@ -91,6 +92,20 @@ function render() {
   }
   const current = sheet.visits.find(v => !v.check_out_at && !["cancelled", "missed"].includes(v.booking_status));
   replace(list, sheet.visits.map((v, i) => visitCard(v, i + 1, v === current)));
+  renderDayMap(sheet);
+}
+
+/** The day on a street map (when tiles are configured): the stops in order, one marker per building. */
+function renderDayMap(sheet) {
+  const box = $("#day-map");
+  if (!box || !tiles()) return;
+  if (state.leaflet) { state.leaflet.remove(); state.leaflet = null; }
+  const stops = sheet.visits.filter(v => v.resident && v.resident.lat != null).map((v, i) => ({
+    lat: v.resident.lat, lon: v.resident.lon, order: i + 1, title: `${i + 1}. ${v.resident.name} ${clock(v.planned_start)}` }));
+  if (!stops.length) { box.hidden = true; return; }
+  box.hidden = false;
+  state.leaflet = routeMap(box, { centre: { lat: stops[0].lat, lon: stops[0].lon }, radius_m: 0,
+                                  routes: [{ colour: "#0a5a52", home: stops[0], stops }] });
 }
 
 function mapLinks(r) {

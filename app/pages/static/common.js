@@ -87,6 +87,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = error.code || "error";
     this.details = error.details || [];
+    this.existingId = error.existing_id ?? null;  // a 409 duplicate names the record it duplicates
+    this.reason = error.reason ?? null;           // a 409 cannot_serve says why
   }
 }
 

@@ -4,6 +4,7 @@ import {
   $, addDays, api, busy, clock, confirmDialog, el, emptyBlock, minutesOfDay, query, replace, requireUser, say,
   sayError, session, today,
 } from "./common.js";
+import { routeMap, tiles } from "./maps.js";
 
 const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#a34f00", "#00796b", "#7b4f2c", "#ad1457",
                  "#455a64", "#6b6312", "#283593", "#00727c"];
@@ -26,6 +27,9 @@ async function loadCircles() {
   } catch (err) {
     replace(select, el("option", { value: "" }, "服务圈加载失败"));
     throw err;
+  }
+  if (state.user.role === "dispatcher" && state.user.circle_id) {
+    state.circles = state.circles.filter(c => c.id === state.user.circle_id);  // the only circle she may plan
   }
   replace(select, state.circles.map(c => el("option", { value: c.id }, c.name)));
   if (state.user.circle_id) select.value = String(state.user.circle_id);
@@ -172,6 +176,7 @@ async function showPlan(planId, { keepSelection = false } = {}) {
 async function loadLatest() {
   const c = circle();
   if (!c) return;
+  showUnconfirmed();
   state.plan = null;
   state.previous = null;
   $("#plan-area").hidden = true;
@@ -317,9 +322,11 @@ function renderMap() {
       group.append(svg("rect", { class: "home", x: hx - 7, y: hy - 7, width: 14, height: 14, stroke: colour },
         svg("title", {}, `${caregiverName(route)}的家（出发点）`)));
     }
+    const labelled = new Map();  // stops in one building share one label: "3·4"
     route.visits.forEach((v, n) => {
       if (v.lat == null) return;
       const [x, y] = at(v);
+      const spot = `${Math.round(x / 6)},${Math.round(y / 6)}`;
       const selected = state.selected && state.selected.booking_id === v.booking_id;
       const dot = svg("circle", { class: "stop" + (selected ? " selected" : ""), cx: x, cy: y, r: 9, fill: colour,
                                   tabindex: 0, role: "button", "aria-label": visitLabel(v, route),
@@ -327,12 +334,57 @@ function renderMap() {
       hoverable(dot, () => visitLabel(v, route));
       dot.addEventListener("click", () => select(v.booking_id));
       dot.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(v.booking_id); } });
-      group.append(dot, svg("text", { x: x + 10, y: y + 4 }, String(n + 1)));
+      if (labelled.has(spot)) {
+        const text = labelled.get(spot);
+        text.textContent += `·${n + 1}`;
+        group.append(dot);
+      } else {
+        const text = svg("text", { x: x + 10, y: y + 5 }, String(n + 1));
+        labelled.set(spot, text);
+        group.append(dot, text);
+      }
     });
     layers.push(group);
   });
   layers.push(...waiting.map(u => unassignedMarker(u, at)));
   replace(map, ...layers);
+  // map text at least 14 px on screen whatever the map's width (the viewBox is SVG_SIZE wide)
+  const shown = map.getBoundingClientRect().width || SVG_SIZE;
+  map.style.setProperty("--map-font", `${Math.max(14, 15 * SVG_SIZE / shown)}px`);
+  renderStreetMap(c, waiting);
+}
+
+/** With street tiles configured: the routes on a Leaflet map (stops in one building grouped); the SVG drawing
+ *  stays below as the keyboard-operable overview. Without tiles: the SVG drawing alone. */
+function renderStreetMap(c, waiting) {
+  const box = $("#street-map");
+  if (!tiles() || !box) return;
+  if (state.leaflet) { state.leaflet.remove(); state.leaflet = null; }
+  box.hidden = false;
+  const routes = state.plan.routes.map((route, i) => {
+    const g = state.caregivers.get(route.caregiver_id);
+    const home = g ? { lat: g.home_lat, lon: g.home_lon } : { lat: c.lat, lon: c.lon };
+    return { colour: routeColour(i), home, stops: route.visits.filter(v => v.lat != null).map((v, n) => ({
+      lat: v.lat, lon: v.lon, order: n + 1, booking_id: v.booking_id, title: visitLabel(v, route) })) };
+  });
+  state.leaflet = routeMap(box, { centre: c, radius_m: c.radius_m, routes,
+    unassigned: waiting.map(u => ({ lat: u.lat, lon: u.lon, title: `未安排：${u.resident_name || ""} ${u.reason_zh || u.reason}` })),
+    onSelect: stop => select(stop.booking_id) });
+}
+
+/** Elders whose home position nobody confirmed: routes and far-check-in flags may be wrong for them. */
+async function showUnconfirmed() {
+  const box = $("#unconfirmed");
+  const c = circle();
+  if (!box || !c) return;
+  try {
+    const found = (await api("/residents-unconfirmed" + query({ circle_id: c.id }))).residents;
+    box.hidden = !found.length;
+    replace(box, found.length ? `${found.length} 位老人的住址位置还没有在地图上核实（路线和签到距离可能不准，请热线坐席核实）：`
+      + found.slice(0, 12).map(r => r.name).join("、") + (found.length > 12 ? " 等" : "") : "");
+  } catch {
+    box.hidden = true;
+  }
 }
 
 /** An unassigned booking on the map: a hollow diamond outlined in red at the elder's home. */
@@ -441,7 +493,7 @@ function renderUnassigned() {
     el("button", { type: "button", class: "btn", dataset: { booking: u.booking_id }, onclick: () => select(u.booking_id) },
       el("strong", {}, `${u.resident_name || "预约 #" + u.booking_id} · ${itemName(u)}`),
       el("span", { class: "reason" }, u.reason_zh || u.reason),
-      u.detail ? el("span", { class: "muted" }, u.detail) : null)))
+      u.detail_zh ? el("span", { class: "muted" }, u.detail_zh) : null)))
     : el("li", { class: "empty" }, "全部已安排。"));
 }
 
@@ -560,7 +612,7 @@ $("#publish").addEventListener("click", async event => {
 // ------------------------------------------------------------------ the current day: alerts and re-planning
 
 const FLAG_ZH = { far_check_in: "签到离老人家远", late_start: "迟到超过30分钟", no_show: "到点未签到",
-                  shortened: "服务时间偏短" };
+                  shortened: "服务时间偏短", no_position: "签到时手机没有定位" };
 let alertTimer = null;
 
 function renderToday() {
@@ -584,7 +636,7 @@ async function loadAlerts() {
     replace($("#alerts"), found.alerts.length ? found.alerts.map(a => el("li", {},
       el("button", { type: "button", class: "btn", onclick: () => select(a.booking_id) },
         el("strong", {}, `${clock(a.planned_start)} ${a.resident_name} · ${a.caregiver_name}`),
-        el("span", { class: "reason" }, a.flags.map(f => FLAG_ZH[f] || f).join("；")),
+        el("span", { class: "reason" }, a.flags.map(f => FLAG_ZH[f] || "其他异常").join("；")),
         a.check_in_distance_m != null ? el("span", { class: "muted" }, `签到处离家约${a.check_in_distance_m}米`) : null)))
       : el("li", { class: "empty" }, "目前没有异常。"));
   } catch (err) {

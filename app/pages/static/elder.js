@@ -231,7 +231,7 @@ async function showTime({ item: code, date }) {
 
 function bookingBody(item, date, slot, notes) {
   return { resident_id: state.resident.id, item_code: item.code, date, window_start: slot.start,
-           window_end: slot.end, notes, channel: "app" };
+           window_end: slot.end, notes };  // the channel follows the signed-in person: app, or family
 }
 
 async function showConfirm(entry) {
@@ -294,7 +294,7 @@ async function showConfirm(entry) {
 function seriesBody(body, repeat) {
   const end = addDays(body.date, SERIES_WEEKS * 7 - 1);
   return { resident_id: body.resident_id, item_code: body.item_code, window_start: body.window_start,
-           window_end: body.window_end, notes: body.notes, channel: body.channel, start_date: body.date,
+           window_end: body.window_end, notes: body.notes, start_date: body.date,
            end_date: end, weekdays: repeat === "daily" ? [1, 2, 3, 4, 5, 6, 7] : [isoWeekday(body.date)] };
 }
 
@@ -341,6 +341,7 @@ function arrival(b) {
 function bookingCard(b) {
   const open = OPEN.has(b.status);
   return el("article", { class: "card booking-card", dataset: { booking: b.id } },
+    state.user.role === "family" ? el("div", { class: "for-whom" }, `为${b.resident_name}预约`) : null,
     el("div", { class: "what" }, b.item_name_zh),
     el("div", { class: "when" }, dayLabel(b.date), " ", statusBadge(b)),
     open ? el("div", { class: "who" }, arrival(b)) : b.caregiver && b.caregiver.name

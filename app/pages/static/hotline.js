@@ -5,6 +5,7 @@ import {
   errorText, loadingBlock, newIdempotencyKey, query, replace, requireUser, say, sayError, showFieldErrors,
   statusBadge, today, weekdayZh, yuan,
 } from "./common.js";
+import { attachPosition, editForm, familyPanel } from "./resident_edit.js";
 
 const WINDOWS = [
   { key: "morning", label: "上午 08:00–11:00", start: "08:00", end: "11:00" },
@@ -119,11 +120,11 @@ const elderBox = $("#elder");
 async function openResident(id, { focus = true } = {}) {
   replace(elderBox, loadingBlock("正在打开老人档案…"));
   try {
-    const [resident, wallet, bookings] = await Promise.all([
+    const [resident, wallet, bookings, calls] = await Promise.all([
       api(`/residents/${id}`), api(`/residents/${id}/wallet`),
-      api("/bookings" + query({ resident_id: id, limit: 500 }))]);
+      api("/bookings" + query({ resident_id: id, limit: 500 })), api("/calls" + query({ resident_id: id, limit: 10 }))]);
     state.resident = resident;
-    renderElder(resident, wallet, bookings.bookings);
+    renderElder(resident, wallet, bookings.bookings, calls.calls);
     if (focus) $("#book-item").focus();
   } catch (err) {
     replace(elderBox, el("p", { class: "notice notice-error" }, errorText(err)));
@@ -134,7 +135,16 @@ function fact(label, value, wide = false) {
   return el("div", { class: wide ? "wide" : null }, el("dt", {}, label), el("dd", {}, value || "—"));
 }
 
-function renderElder(r, wallet, bookings) {
+const CALL_KIND_ZH = { inbound: "来电", care_call: "日电话", return_call: "回访" };
+
+function callHistory(calls) {
+  if (!calls.length) return emptyBlock("还没有通话记录。");
+  return el("ul", { class: "call-history", id: "call-history" }, calls.map(c => el("li", {},
+    `${dateZh(c.created_at.slice(0, 10))} ${clock(c.created_at)} · ${CALL_KIND_ZH[c.kind] || c.kind} · ${OUTCOME_ZH[c.outcome] || c.outcome}`
+    + (c.notes ? `：${c.notes}` : ""))));
+}
+
+function renderElder(r, wallet, bookings, calls = []) {
   const upcoming = bookings.filter(b => OPEN.has(b.status) || b.status === "in_progress");
   const recent = bookings.filter(b => !upcoming.includes(b)).reverse().slice(0, 8);
   const walletText = wallet.granted_fen || !r.subsidy_eligible
@@ -146,7 +156,14 @@ function renderElder(r, wallet, bookings) {
       el("span", {}, `${r.gender === "M" ? "男" : "女"}，${r.age}岁`),
       r.lives_alone ? el("span", { class: "tag tag-alert" }, "独居") : null,
       r.subsidy_eligible ? el("span", { class: "tag" }, "补贴：" + (r.eligibility.join("、") || "有")) : el("span", { class: "tag" }, "无补贴"),
-      r.caregiver_gender ? el("span", { class: "tag" }, `护理员须为${r.caregiver_gender === "F" ? "女" : "男"}性`) : null),
+      r.caregiver_gender ? el("span", { class: "tag" }, `护理员须为${r.caregiver_gender === "F" ? "女" : "男"}性`) : null,
+      r.position_source === "unconfirmed" ? el("span", { class: "tag tag-warn" }, "住址位置未核实") : null,
+      el("button", { type: "button", class: "btn btn-small", id: "edit-resident", onclick: () => showEdit(r) }, "修改档案"),
+      el("button", { type: "button", class: "btn btn-small", id: "show-family", onclick: async event => {
+        event.currentTarget.disabled = true;
+        $("#elder-extra").append(await familyPanel(r));
+      } }, "家属账号")),
+    el("div", { id: "elder-extra" }),
     el("dl", { class: "facts" },
       fact("电话", r.phone), fact("地址", r.address), fact("出生日期", r.birth_date),
       fact("身份证", r.id_card_no), fact("本月补贴余额", walletText, true)),
@@ -155,7 +172,14 @@ function renderElder(r, wallet, bookings) {
     el("h3", {}, "预约（未完成的）"),
     bookingTable(upcoming, true),
     el("h3", {}, "最近的服务"),
-    bookingTable(recent, false));
+    bookingTable(recent, false),
+    el("h3", {}, "最近的通话"),
+    callHistory(calls));
+}
+
+function showEdit(r) {
+  replace($("#elder-extra"), editForm(r, { onSaved: saved => openResident(saved.id), onCancel: () => replace($("#elder-extra")) }));
+  $("#edit-address").focus();
 }
 
 function bookingTable(bookings, actionable) {
@@ -213,7 +237,7 @@ function bookingForm(r) {
     const slot = WINDOWS.find(w => w.key === form.window_start.value);
     return item && form.date.value ? {
       resident_id: r.id, item_code: item.code, date: form.date.value, window_start: slot.start, window_end: slot.end,
-      notes: form.notes.value.trim(), channel: "hotline" } : null;
+      notes: form.notes.value.trim() } : null;  // the server records hotline for an operator
   };
   const refreshQuote = debounce(async () => {
     const b = body();
@@ -239,8 +263,7 @@ function bookingForm(r) {
     const b = body();
     if (!b) { showFieldErrors(form, { details: [{ field: "item_code", message: "Field required" }] }); return; }
     try {
-      const created = await busy($("#book-submit"), "正在预约…", () =>
-        api("/bookings", { method: "POST", body: b, headers: { "Idempotency-Key": key } }));
+      const created = await busy($("#book-submit"), "正在预约…", () => bookOrConfirm(b, key));
       key = newIdempotencyKey();
       await finishChange(created);
       say(`已为${r.name}预约：${created.item_name_zh}，${dayLabel(created.date)} ${created.window_start}–${created.window_end}（补贴${yuan(created.subsidy_fen)}，自费${yuan(created.self_pay_fen)}）`, "ok");
@@ -250,6 +273,19 @@ function bookingForm(r) {
     }
   });
   return form;
+}
+
+/** Book; a duplicate (same elder, item, day and overlapping window) is booked only once the operator confirms. */
+async function bookOrConfirm(b, key) {
+  try {
+    return await api("/bookings", { method: "POST", body: b, headers: { "Idempotency-Key": key } });
+  } catch (err) {
+    if (err.code !== "duplicate_booking") throw err;
+    const yes = await confirmDialog({ title: "这位老人已有相同的预约", text: `${err.message}（预约编号 ${err.existingId}）`,
+                                      yes: "确实要再约一次", no: "不约了" });
+    if (!yes) throw err;
+    return api("/bookings", { method: "POST", body: { ...b, confirm_duplicate: true }, headers: { "Idempotency-Key": newIdempotencyKey() } });
+  }
 }
 
 function startChange(b) {
@@ -395,6 +431,11 @@ async function showNewResident() {
     if (circle) { form.lat.value = circle.lat; form.lon.value = circle.lon; }
   });
   form.addEventListener("submit", event => { event.preventDefault(); saveResident(form); });
+  const confirmed = el("input", { type: "checkbox", id: "new-position_confirmed", name: "position_confirmed" });
+  const status = el("p", { class: "field-hint wide", role: "status" }, "位置默认为服务圈中心：请按地址定位，并在地图上核对。");
+  form.querySelector("#new-lon").closest(".field").after(
+    attachPosition(form, { address: form.address, lat: form.lat, lon: form.lon, confirmed, status }), status,
+    el("div", { class: "field" }, el("label", { class: "check" }, confirmed, "位置已在地图上核对")));
   replace(elderBox, form);
   form.name.focus();
 }
@@ -419,12 +460,36 @@ async function saveResident(form) {
     const created = await busy($("#resident-submit"), "正在保存…",
       () => api("/residents", { method: "POST", body: residentBody(form) }));
     say(`已登记：${created.name}`, "ok");
+    if (form.position_confirmed && form.position_confirmed.checked) {
+      await api(`/residents/${created.id}`, { method: "PATCH", body: { position_confirmed: true, reason: "登记时在地图上核对" } });
+    }
     search.value = created.phone;
     openResident(created.id);
   } catch (err) {
+    if (err.code === "duplicate_resident") return showDuplicate(form, err);
     const placed = showFieldErrors(form, err);
     $("#resident-error").textContent = placed ? "有几项填写有误，请看红字提示。" : errorText(err);
   }
+}
+
+/** A phone on file, or the same name and birth date: open that record, or register anyway with a reason. */
+function showDuplicate(form, err) {
+  const box = $("#resident-error");
+  const reason = el("input", { id: "duplicate-reason", name: "duplicate_reason", maxlength: 500, autocomplete: "off" });
+  replace(box, el("span", {}, err.message), " ",
+    el("button", { type: "button", class: "btn btn-small", id: "open-existing", onclick: () => openResident(err.existingId) }, "打开已有档案"),
+    el("span", { class: "field" }, el("label", { for: "duplicate-reason" }, "确是另一位老人？写明原因后可另建档案："), reason),
+    el("button", { type: "button", class: "btn btn-small", id: "register-anyway", onclick: async () => {
+      if (!reason.value.trim()) { reason.focus(); return; }
+      try {
+        const created = await api("/residents", { method: "POST", body: { ...residentBody(form), duplicate_reason: reason.value.trim() } });
+        say(`已登记：${created.name}（已记录原因）`, "ok");
+        openResident(created.id);
+      } catch (again) {
+        sayError(again);
+      }
+    } }, "仍然登记"));
+  $("#open-existing").focus();
 }
 
 $("#new-resident").addEventListener("click", showNewResident);
@@ -442,7 +507,9 @@ async function loadCareCalls() {
     const data = await api("/care-calls" + query({ date: careDate.value }));
     const done = data.entries.filter(e => e.calls.some(c => c.outcome !== "no_answer")).length;
     $("#care-progress").textContent = `已接通 ${done} / ${data.entries.length} 位`;
-    replace(list, data.entries.length ? data.entries.map(careRow) : emptyBlock("这一天没有需要问候的独居老人。"));
+    const reached = e => e.calls.some(c => c.outcome !== "no_answer");
+    const entries = [...data.entries].sort((a, b) => Number(reached(a)) - Number(reached(b)));  // unreached first
+    replace(list, entries.length ? entries.map(careRow) : emptyBlock("这一天没有需要问候的独居老人。"));
   } catch (err) {
     replace(list, el("p", { class: "notice notice-error" }, errorText(err)));
   }
@@ -459,7 +526,7 @@ function careRow(entry) {
     ),
     el("div", {},
       el("div", { class: "muted" }, r.address),
-      last ? el("div", { class: last.outcome === "needs_help" ? "flag" : "done-mark" },
+      last ? el("div", { class: { needs_help: "flag", no_answer: "no-answer-mark", ok: "done-mark" }[last.outcome] || "muted" },
         `${clock(last.created_at)} ${OUTCOME_ZH[last.outcome] || last.outcome}${last.notes ? "：" + last.notes : ""}`
         + (entry.calls.length > 1 ? `（共${entry.calls.length}次）` : ""))
         : el("div", { class: "muted" }, "今天还没打")),
@@ -490,7 +557,7 @@ async function loadReturnCalls() {
   const list = $("#return-list");
   replace(list, loadingBlock());
   try {
-    const data = await api("/bookings" + query({ status: "completed", date: returnDate.value, limit: 500 }));
+    const data = await api("/bookings" + query({ status: "completed", date: returnDate.value, evaluated: false, limit: 500 }));
     replace(list, data.bookings.length ? data.bookings.map(returnRow) : emptyBlock("这一天没有已完成的服务。"));
   } catch (err) {
     replace(list, el("p", { class: "notice notice-error" }, errorText(err)));

@@ -1,5 +1,5 @@
 // The landing page: sign in, then go to the console of one's role.
-import { $, api, busy, clearFieldErrors, ROLE_HOME, ROLE_ZH, session } from "./common.js";
+import { $, api, busy, clearFieldErrors, ROLE_HOME, ROLE_ZH, session, showFieldErrors } from "./common.js";
 
 const form = $("#login-form");
 const errorBox = $("#login-error");
@@ -59,3 +59,22 @@ $("#switch-user").addEventListener("click", async () => {
 
 showSignedIn();
 if (!session.token()) form.username.focus();
+
+// A password reset by an admin gives a one-time code; the user sets their own new password with it.
+const redeem = $("#redeem-form");
+redeem.addEventListener("submit", async event => {
+  event.preventDefault();
+  clearFieldErrors(redeem);
+  $("#redeem-error").textContent = "";
+  const body = { username: redeem.username.value.trim(), code: redeem.code.value.trim(), new_password: redeem.new_password.value };
+  try {
+    await busy($("#redeem-submit"), "正在设置…", () => api("/auth/redeem-code", { method: "POST", body }));
+    $("#redeem").open = false;
+    form.username.value = body.username;
+    form.password.value = "";
+    form.password.focus();
+    $("#login-error").textContent = "新密码已设置，请用新密码登录。";
+  } catch (err) {
+    if (!showFieldErrors(redeem, err)) $("#redeem-error").textContent = err.message;
+  }
+});
