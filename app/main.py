@@ -24,6 +24,7 @@ from dispatch.jobs.lifecycle import background_ctx
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes
+from app.messages import routes as message_routes
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ async def _openapi(request: web.Request) -> web.Response:
 def _api_app() -> web.Application:
     api = web.Application()
     api[CIRCLE_REACH] = circle_reach
-    for table in (api_routes, booking_routes, provider_routes, dispatch_routes):
+    for table in (api_routes, booking_routes, provider_routes, dispatch_routes, message_routes):
         api.add_routes(table)
     api.router.add_get("/openapi.json", _openapi)
     return api

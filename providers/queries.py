@@ -7,6 +7,7 @@ from typing import Any, Callable
 import asyncpg
 
 from booking.models import CircleReach
+from providers.models import LateVisit
 from providers.models import (Alert, Caregiver, Circle, DayKind, DayRule, PlannedVisit, Provider,
                               ReviewedEvaluation, SettlementBooking, SettlementVisit, SheetEntry, SheetResident, Visit,
                               VisitContext)
@@ -449,3 +450,37 @@ async def evaluation(conn: Conn, evaluation_id: int) -> ReviewedEvaluation | Non
         """SELECT id, booking_id, rating, comment, source, cleared_by, cleared_at FROM evaluations
            WHERE id = $1""", evaluation_id)
     return ReviewedEvaluation(**row) if row else None
+
+# ------------------------------------------------------------------ visits that close (issue 13)
+
+
+async def late_visits_to_alert(conn: Conn, *, now: datetime, after_min: int) -> list[LateVisit]:
+    """Active visits of scheduled bookings nobody checked into `after_min` minutes after the planned
+    start (within the last day) and not yet alerted; locked, skipping any another round holds."""
+    rows = await conn.fetch(
+        """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
+                  b.resident_id, r.name AS resident_name, v.planned_start, $1::timestamptz AS alerted_at
+           FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
+           JOIN residents r ON r.id = b.resident_id
+           WHERE v.released_at IS NULL AND v.check_in_at IS NULL AND v.noshow_alerted_at IS NULL
+             AND b.status = 'scheduled'
+             AND v.planned_start <= $1 - make_interval(mins => $2) AND v.planned_start > $1 - interval '1 day'
+           ORDER BY v.planned_start, v.id
+           FOR UPDATE OF v SKIP LOCKED""", now, after_min)
+    return [LateVisit(**dict(r)) for r in rows]
+
+
+async def mark_noshow_alerted(conn: Conn, visit_ids: list[int], now: datetime) -> None:
+    await conn.execute("UPDATE visits SET noshow_alerted_at = $2 WHERE id = ANY($1::bigint[])", visit_ids, now)
+
+
+async def bookings_to_close_missed(conn: Conn, *, now: datetime, grace_min: int) -> list[asyncpg.Record]:
+    """Scheduled bookings (nobody checked in) whose active visits all ended `grace_min` minutes ago."""
+    return await conn.fetch(
+        """SELECT b.id, b.resident_id, b.service_date, m.name_zh FROM bookings b
+           JOIN menu_items m ON m.code = b.item_code
+           JOIN visits v ON v.booking_id = b.id AND v.released_at IS NULL
+           WHERE b.status = 'scheduled'
+           GROUP BY b.id, m.name_zh
+           HAVING max(v.planned_end) + make_interval(mins => $2) <= $1 AND bool_and(v.check_in_at IS NULL)
+           ORDER BY b.id""", now, grace_min)
