@@ -5,7 +5,7 @@ import json
 from contextlib import aclosing
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core import keys
 from core.fields import Id
@@ -138,6 +138,7 @@ def _sse(name: str, data: dict) -> bytes:
 class LiveAlertsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     circle_id: Id | None = None
+    timeout_s: int = Field(default=3600, ge=0, le=3600, description="seconds before the stream ends (reconnect)")
 
 
 @routes.get("/alerts/live")
@@ -150,7 +151,7 @@ async def live_alerts(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    stream = events.live_alerts(request.config_dict.get(keys.REDIS), circle_ids)
+    stream = events.live_alerts(request.config_dict.get(keys.REDIS), circle_ids, timeout_s=q.timeout_s)
     async with aclosing(stream):
         async for name, data in stream:
             await response.write(_sse(name, data))
