@@ -4,6 +4,7 @@ import {
   $, addDays, api, clock, dateZh, el, emptyBlock, errorText, loadingBlock, query, replace, requireUser, say,
   sayError, today, weekdayZh,
 } from "./common.js";
+import { mountInbox } from "./messages.js";
 
 const FLAG_ZH = { far_check_in: "签到位置离老人家较远（待核实）", late_start: "迟到超过30分钟", no_show: "未签到",
                   shortened: "服务时间明显偏短" };
@@ -223,6 +224,7 @@ $("#day-tomorrow").addEventListener("click", () => { state.day = addDays(today()
 
 async function start() {
   state.user = await requireUser(["caregiver"]);
+  mountInbox($("#inbox"), { title: "消息（排班变动、取消）" }).catch(sayError);
   await load();
 }
 

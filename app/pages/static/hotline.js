@@ -5,6 +5,7 @@ import {
   errorText, loadingBlock, newIdempotencyKey, query, replace, requireUser, say, sayError, showFieldErrors,
   statusBadge, today, weekdayZh, yuan,
 } from "./common.js";
+import { mountSafetyTasks } from "./messages.js";
 
 const WINDOWS = [
   { key: "morning", label: "上午 08:00–11:00", start: "08:00", end: "11:00" },
@@ -542,6 +543,7 @@ function returnRow(b) {
 
 async function start() {
   state.user = await requireUser(["operator", "admin"]);
+  mountSafetyTasks($("#safety-tasks")).catch(sayError);
   search.focus();
   try {
     state.menu = await api("/menu");
