@@ -279,6 +279,7 @@ class SettlementBooking:
     resident_name: str = ""
     visits: tuple[SettlementVisit, ...] = ()
     ratings: tuple[tuple[int, bool], ...] = ()
+    missed: bool = False   # nobody came: closed missed by the worker (issue 13), never payable
 
 
 @dataclass(frozen=True)

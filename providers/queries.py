@@ -395,24 +395,30 @@ async def add_flag(conn: Conn, visit_ids: list[int], flag: str) -> None:
 # ------------------------------------------------------------------ settlement and evaluations
 
 
+# a completed booking's active visits; a missed booking's visits as they were when it was closed (the
+# database released them all at that moment: the latest release time of the booking)
+_SETTLED_VISIT = ("({v}.released_at IS NULL OR (b.status = 'missed' AND {v}.released_at = "
+                  "(SELECT max(x.released_at) FROM visits x WHERE x.booking_id = b.id)))")
+
+
 async def settlement_bookings(conn: Conn, *, provider_id: int, first: date, last: date) -> list[SettlementBooking]:
-    """Completed bookings served in [first, last] whose lead caregiver (crew member 1) is the
-    provider's, with their active visits and their ratings."""
+    """Completed (and missed) bookings served in [first, last] whose lead caregiver (crew member 1)
+    is the provider's, with their visits and their ratings."""
     rows = await conn.fetch(
-        """SELECT b.id, b.service_date, b.item_code, m.name_zh, m.minutes, b.price_fen, b.subsidy_fen,
+        f"""SELECT b.id, b.service_date, b.item_code, m.name_zh, m.minutes, b.price_fen, b.subsidy_fen,
                   b.self_pay_fen, r.name AS resident_name,
                   (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'visit_id', v.id, 'caregiver_id', v.caregiver_id, 'check_in_at', v.check_in_at,
                        'check_out_at', v.check_out_at, 'check_in_distance_m', v.check_in_distance_m,
                        'review_status', v.review_status)
                        ORDER BY v.crew_member), '[]')
-                   FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL) AS visits,
+                   FROM visits v WHERE v.booking_id = b.id AND {_SETTLED_VISIT.format(v="v")}) AS visits,
                   (SELECT coalesce(jsonb_agg(jsonb_build_array(e.rating, e.cleared_at IS NOT NULL)), '[]')
-                   FROM evaluations e WHERE e.booking_id = b.id) AS ratings
+                   FROM evaluations e WHERE e.booking_id = b.id) AS ratings, b.status = 'missed' AS missed
            FROM bookings b JOIN menu_items m ON m.code = b.item_code JOIN residents r ON r.id = b.resident_id
-           WHERE b.status = 'completed' AND b.service_date BETWEEN $2 AND $3
+           WHERE b.status IN ('completed', 'missed') AND b.service_date BETWEEN $2 AND $3
              AND EXISTS (SELECT 1 FROM visits lead JOIN caregivers lc ON lc.id = lead.caregiver_id
-                         WHERE lead.booking_id = b.id AND lead.released_at IS NULL
+                         WHERE lead.booking_id = b.id AND {_SETTLED_VISIT.format(v="lead")}
                            AND lead.crew_member = 1 AND lc.provider_id = $1)
            ORDER BY b.service_date, b.id""", provider_id, first, last)
     return [_settlement_booking(r) for r in rows]
@@ -428,7 +434,7 @@ def _settlement_booking(row: asyncpg.Record) -> SettlementBooking:
         booking_id=row["id"], service_date=row["service_date"], item_code=row["item_code"],
         item_name_zh=row["name_zh"], item_minutes=row["minutes"], price_fen=row["price_fen"],
         subsidy_fen=row["subsidy_fen"], self_pay_fen=row["self_pay_fen"], resident_name=row["resident_name"],
-        visits=visits, ratings=tuple((int(r), bool(c)) for r, c in row["ratings"]))
+        visits=visits, ratings=tuple((int(r), bool(c)) for r, c in row["ratings"]), missed=row["missed"])
 
 
 def _instant(text: str | None) -> datetime | None:

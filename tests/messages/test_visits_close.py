@@ -76,6 +76,11 @@ async def test_nobody_came_the_visit_is_missed_after_its_end_plus_grace(db, conn
     assert await conn.fetchval("SELECT count(*) FROM visits WHERE booking_id = $1 AND released_at IS NULL",
                                booking_id) == 0
     assert [m["resident_id"] for m in await messages(conn, booking_id, "missed")][0] == street.elder.id
+    _, settlement = await provider_service.settlement(db, actor=street.users["admin"], provider_id=street.provider_id,
+                                                      month=tomorrow)
+    [line] = [line for line in settlement.lines if line.booking_id == booking_id]
+    assert not line.payable and line.reasons == ("no_check_in", "missed")
+    assert settlement.withheld_by_reason["missed"] == 1
 
 
 async def test_a_visit_the_dispatcher_replanned_later_is_not_missed(db, conn, crypto, street, tomorrow):
