@@ -4,7 +4,7 @@ import {
   $, addDays, api, busy, clock, confirmDialog, el, emptyBlock, minutesOfDay, query, replace, requireUser, say,
   sayError, session, today,
 } from "./common.js";
-import { mountLiveAlerts } from "./messages.js";
+import { hideCancelledVisits, mountLiveAlerts } from "./messages.js";
 
 const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#a34f00", "#00796b", "#7b4f2c", "#ad1457",
                  "#455a64", "#6b6312", "#283593", "#00727c"];
@@ -602,6 +602,7 @@ async function start() {
   await loadCircles();
   const live = mountLiveAlerts($("#live-alerts"), () => $("#circle").value);
   $("#circle").addEventListener("change", () => live.restart());
+  hideCancelledVisits($("#timeline"), { circle: $("#circle"), date: $("#date") });
   await loadCaregivers();
   api("/menu").then(menu => {
     for (const c of menu.categories) for (const i of c.items) state.itemNames.set(i.code, i.name_zh);

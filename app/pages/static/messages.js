@@ -193,3 +193,37 @@ export async function mountOutbox(box) {
     replace(box, el("p", { class: "notice notice-error" }, errorText(err)));
   }
 }
+
+// ------------------------------------------------------------------ same-day cancellations leave the live view
+
+/**
+ * On today's timeline, a visit whose booking was cancelled today (by the elder, the family or the hotline)
+ * is taken off at once: the published plan still lists it, the caregiver no longer goes. Re-checked every
+ * 30 seconds and whenever the timeline is redrawn or the circle or day changes.
+ */
+export function hideCancelledVisits(timeline, { circle, date }) {
+  let gone = new Set();
+  const apply = () => {
+    for (const node of timeline.querySelectorAll(".tl-visit[data-booking]")) {
+      if (!gone.has(Number(node.dataset.booking))) continue;
+      const travel = node.previousElementSibling;
+      if (travel && travel.classList.contains("tl-travel")) travel.remove();
+      node.remove();
+    }
+  };
+  async function refresh() {
+    const day = date.value;
+    if (!circle.value || day !== TZ_DAY.format(new Date())) { gone = new Set(); return; }
+    try {
+      const found = await api("/bookings" + query({ circle_id: circle.value, date: day, status: "cancelled", limit: 1000 }));
+      gone = new Set(found.bookings.map(b => b.id));
+      apply();
+    } catch { /* the next round tries again */ }
+  }
+  new MutationObserver(apply).observe(timeline, { childList: true, subtree: true });
+  circle.addEventListener("change", refresh);
+  date.addEventListener("change", refresh);
+  refresh();
+  setInterval(refresh, 30000);
+  return refresh;
+}
