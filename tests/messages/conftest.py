@@ -24,3 +24,14 @@ async def http():
 async def gateway(standin, http):
     """The generic webhook gateway pointed at the stand-in."""
     return WebhookGateway(standin.url, http)
+
+
+@pytest_asyncio.fixture
+async def street_committed(committed_db, crypto):
+    """A committed elder (for tests whose work runs on other connections); emptied by committed_db."""
+    from tests import factories
+
+    async with committed_db.transaction() as conn:
+        circle_id = await factories.make_circle(conn)
+        elder = await factories.make_resident(conn, crypto, circle_id=circle_id, phone="13900000009")
+    return elder.id

@@ -111,3 +111,27 @@ async def test_a_message_queued_twice_with_its_key_is_queued_once(conn, street):
     message = outbox.OutMessage("一次", "test", resident_id=street.elder.id, dedup_key="late:1:r1")
     assert await outbox.queue(conn, [message], now=NOON) == 1
     assert await outbox.queue(conn, [message], now=NOON) == 0
+
+
+async def test_the_workers_sender_starts_the_standin_when_no_gateway_is_configured(committed_db, settings, street_committed):
+    """`circle serve`'s sender with no gateway configured: it starts the local stand-in and delivers
+    a queued message to it within a few seconds (the real loop, real time)."""
+    import asyncio
+
+    from dispatch.jobs.lifecycle import start_sender
+
+    plain = settings.model_copy(update={"sms_webhook_url": None, "aliyun_access_key_id": None, "quiet_hours": ""})
+    async with committed_db.transaction() as conn:
+        await outbox.queue(conn, [outbox.OutMessage("开工了", "test", resident_id=street_committed)],
+                           now=datetime.now(LOCAL_TZ))
+    stop = asyncio.Event()
+    sender = await start_sender(committed_db, plain, stop)
+    try:
+        for _ in range(50):
+            if sender.standin.received:
+                break
+            await asyncio.sleep(0.1)
+        assert [r.text for r in sender.standin.received] == ["开工了"]
+    finally:
+        stop.set()
+        await sender.close()
