@@ -15,6 +15,8 @@ The sender (`deliver_due`), one round:
   the oldest message of the last hour to that phone is an hour old;
 - retries a gateway failure that may pass with back-off (1, 2, 4, 8 … minutes, at most 60), and
   marks it `failed` after `max_attempts` attempts, or at once for a failure that cannot pass;
+- fails an SMS still pending a day after it was queued (`expired`): a text about a visit that is over
+  helps nobody (and an upgraded database's old backlog is not sent);
 - logs counts and message ids only: never a phone number or a text.
 
 Every time comes from the caller (`now`, from core.clock), so a simulation drives the sender with
@@ -35,6 +37,7 @@ from core.sms import Gateway, GatewayError
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+MAX_AGE = timedelta(hours=24)
 MAX_BACKOFF = timedelta(minutes=60)
 BATCH = 200
 
@@ -127,6 +130,7 @@ class DeliveryRound:
     failed: int = 0
     held_quiet: int = 0
     held_limit: int = 0
+    expired: int = 0
     sent_ids: list[int] = field(default_factory=list)
 
     @property
@@ -140,6 +144,10 @@ async def deliver_due(db, gateway: Gateway | None, *, now: datetime, quiet: Quie
     gateway, SMS messages stay pending (app-only messages are still delivered)."""
     result = DeliveryRound()
     async with db.transaction() as conn:
+        expired = await conn.execute(
+            """UPDATE notifications SET status = 'failed', last_error = 'expired', next_attempt_at = NULL
+               WHERE status = 'pending' AND channel = 'sms' AND created_at < $1""", now - MAX_AGE)
+        result.expired = int(expired.split()[-1])
         due = await conn.fetch(
             """SELECT id, channel, phone, message, attempts, same_day FROM notifications
                WHERE status = 'pending' AND coalesce(next_attempt_at, created_at) <= $1
@@ -165,9 +173,10 @@ async def deliver_due(db, gateway: Gateway | None, *, now: datetime, quiet: Quie
                 await _hold(conn, row["id"], now + LEASE)
     for row in sendable:
         await _send_one(db, gateway, row, now=now, max_attempts=max_attempts, result=result)
-    if result.total or result.retried:
-        log.info("outbox: %d sent, %d to the app, %d to retry, %d failed, %d held (quiet hours), %d held (limit)",
-                 result.sent, result.app, result.retried, result.failed, result.held_quiet, result.held_limit)
+    if result.total or result.retried or result.expired:
+        log.info("outbox: %d sent, %d to the app, %d to retry, %d failed, %d expired, %d held (quiet hours), "
+                 "%d held (limit)", result.sent, result.app, result.retried, result.failed, result.expired,
+                 result.held_quiet, result.held_limit)
     return result
 
 

@@ -135,3 +135,14 @@ async def test_the_workers_sender_starts_the_standin_when_no_gateway_is_configur
     finally:
         stop.set()
         await sender.close()
+
+
+async def test_an_sms_still_pending_a_day_later_expires(db, conn, street, standin, gateway):
+    """A text about a visit that is over helps nobody: after 24 hours pending it is failed, not sent
+    (an upgraded database's old backlog included)."""
+    old = await queue(conn, street, "昨天的安排", now=NOON - timedelta(hours=25))
+    fresh = await queue(conn, street, "今天的安排")
+    result = await outbox.deliver_due(db, gateway, now=NOON)
+    assert (result.expired, result.sent) == (1, 1)
+    assert ((await row(conn, old))["status"], (await row(conn, old))["last_error"]) == ("failed", "expired")
+    assert [r.id for r in standin.received] == [str(fresh)]
