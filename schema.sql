@@ -405,6 +405,8 @@ ALTER TABLE visits ADD COLUMN IF NOT EXISTS review_status text
     CONSTRAINT visits_review_status CHECK (review_status IN ('pending', 'approved', 'rejected'));
 ALTER TABLE visits ADD COLUMN IF NOT EXISTS corrected_by bigint REFERENCES users (id);
 ALTER TABLE visits ADD COLUMN IF NOT EXISTS noshow_alerted_at timestamptz;  -- 0005: the no-show alert, once
+CREATE INDEX IF NOT EXISTS visits_awaiting_check_in_idx ON visits (planned_start)
+    WHERE released_at IS NULL AND check_in_at IS NULL;
 CREATE INDEX IF NOT EXISTS visits_booking_idx ON visits (booking_id);
 
 CREATE TABLE IF NOT EXISTS visit_audit (

@@ -48,6 +48,9 @@ CREATE OR REPLACE TRIGGER notifications_phone
     EXECUTE FUNCTION notification_phone();
 
 ALTER TABLE visits ADD COLUMN noshow_alerted_at timestamptz;
+-- the minute chore looks only at visits nobody has checked into yet
+CREATE INDEX visits_awaiting_check_in_idx ON visits (planned_start)
+    WHERE released_at IS NULL AND check_in_at IS NULL;
 
 CREATE TABLE IF NOT EXISTS safety_tasks (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
