@@ -1,4 +1,9 @@
-"""What a published plan leaves unplanned reaches the elder, the family and the hotline.
+"""Publishing's messages, queued in the outbox (core/outbox.py) inside publishing's transaction.
+
+`queue_changes`: the plan-change texts of dispatch/notify.py (elder, family, caregivers), marked
+same-day when the plan is for today (quiet hours do not hold them back).
+
+`queue_unplanned`: what a published plan leaves unplanned reaches the elder, the family and the hotline.
 
 A booking that a published plan could not take (unassigned, still pending) is told to the elder
 and the family ("暂未能安排上门，服务中心会尽快与您联系"), once per booking and service day, and put
@@ -16,7 +21,14 @@ from core import outbox
 from booking import service as booking_service
 from dispatch import queries
 from dispatch.models import Change, Plan
-from dispatch.notify import elder_text, family_text
+from dispatch.notify import Message, elder_text, family_text
+
+
+async def queue_changes(conn: asyncpg.Connection, messages: list[Message], *, same_day: bool, now: datetime) -> int:
+    """Queue the plan-change messages; returns how many were queued."""
+    return await outbox.queue(conn, [outbox.OutMessage(
+        m.text, "plan_change", m.booking_id, resident_id=m.resident_id, user_id=m.user_id, caregiver_id=m.caregiver_id,
+        phone=m.phone, channel=m.channel, same_day=same_day) for m in messages], now=now)
 
 
 async def queue_unplanned(conn: asyncpg.Connection, plan: Plan, diff: list[Change], *, now: datetime) -> int:

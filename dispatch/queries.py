@@ -8,9 +8,6 @@ from typing import Any
 
 import asyncpg
 
-from core import outbox
-from core.clock import utc_now
-
 from dispatch.models import (ActiveVisit, BookingToPlan, EditAction, Plan, PlanBreak, PlanEdit, PlanKind,
                              PlanRoute, PlanStats, PlanStatus, PlanVisit, UnassignedBooking)
 from dispatch.notify import BookingFacts, Elder, Message, Person
@@ -351,14 +348,6 @@ async def booking_facts(conn: Conn, booking_ids: list[int]) -> dict[int, Booking
 async def caregiver_people(conn: Conn, caregiver_ids: list[int]) -> dict[int, Person]:
     rows = await conn.fetch("SELECT id, name, phone FROM caregivers WHERE id = ANY($1::bigint[])", caregiver_ids)
     return {r["id"]: Person(r["id"], r["name"], r["phone"]) for r in rows}
-
-
-async def insert_notifications(conn: Conn, messages: list[Message], *, same_day: bool = False,
-                               now: datetime | None = None) -> int:
-    """Queue the messages in the outbox (core/outbox.py), inside the caller's transaction."""
-    return await outbox.queue(conn, [outbox.OutMessage(
-        m.text, "plan_change", m.booking_id, resident_id=m.resident_id, user_id=m.user_id, caregiver_id=m.caregiver_id,
-        phone=m.phone, channel=m.channel, same_day=same_day) for m in messages], now=now or utc_now())
 
 
 async def pending_bookings(conn: Conn, booking_ids: list[int]) -> list[int]:

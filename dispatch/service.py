@@ -304,8 +304,8 @@ async def publish_plan(db: Database, *, actor: User, plan_id: int) -> PublishRes
         if previous is not None:
             await queries.set_plan_status(conn, previous.id, PlanStatus.SUPERSEDED)
         await queries.set_plan_status(conn, plan.id, PlanStatus.PUBLISHED)
-        sent = await queries.insert_notifications(conn, await _messages(conn, diff),
-                                                  same_day=outbox.same_day(plan.service_date, utc_now()))
+        sent = await plan_messages.queue_changes(conn, await _messages(conn, diff), now=utc_now(),
+                                                 same_day=outbox.same_day(plan.service_date, utc_now()))
         sent += await plan_messages.queue_unplanned(conn, plan, diff, now=utc_now())
         skipped = sorted(b for b, a in planned.items() if b not in changeable and not _same_as(old.get(b), a))
         return PublishResult(await queries.plan(conn, plan.id), previous.id if previous else None, diff,
