@@ -62,6 +62,13 @@ async def deliver(db: Database, gateway, settings=None) -> outbox.DeliveryRound:
         max_attempts=settings.sms_max_attempts if settings else 5)
 
 
+def sender(gateway, settings=None) -> Callable[[Database], Awaitable[outbox.DeliveryRound]]:
+    """The sender as a chore of `db` alone (what a simulation's list of chores holds)."""
+    async def deliver_round(db: Database) -> outbox.DeliveryRound:
+        return await deliver(db, gateway, settings)
+    return deliver_round
+
+
 async def every_minute(db: Database, redis=None, gateway=None, settings=None) -> dict[str, int]:
     """Everything the worker does each minute, in order, once (a simulation's minute): overdue
     flags, no-show alerts, missed visits, one sender round. Returns the counts."""

@@ -128,3 +128,16 @@ async def test_every_minute_alerts_and_sends_the_same_day_message_at_once(db, co
     assert counts["late"] == 1 and counts["sent"] == 1 and counts["app"] == 1
     assert standin.received[0].phone == "13900000001" and "护理员可能晚到" in standin.received[0].text
     assert (await messages(conn, booking_id, "late"))[0]["status"] == "sent"
+
+
+async def test_the_chores_are_plain_functions_of_db_for_a_simulation(db, conn, crypto, street, tomorrow,
+                                                                     standin, gateway):
+    """A simulation's list of chores, each called as chore(db) under its clock."""
+    booking_id = await book_and_publish(db, conn, crypto, street, tomorrow, at=time(9))
+    minute_chores = [chores.alert_noshows, chores.close_missed, chores.flag_overdue, chores.sender(gateway)]
+    with use_clock(SimulatedClock(local_instant(tomorrow, time(9, 15)))):
+        for chore in minute_chores:
+            await chore(db)
+    assert await conn.fetchval("SELECT noshow_alerted_at FROM visits WHERE booking_id = $1",
+                               booking_id) == local_instant(tomorrow, time(9, 15))
+    assert len(standin.received) == 1
