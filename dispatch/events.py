@@ -157,10 +157,12 @@ async def publish_alerts(redis: aioredis.Redis | None, late: list) -> int:
 
 
 async def live_alerts(redis: aioredis.Redis | None, circle_ids: list[int], *, keepalive_s: float = 15.0,
-                      timeout_s: float = 3600.0) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(event name, data) pairs for a dispatcher's live view: `alert` for each pushed alert,
-    `ping` every `keepalive_s` (proxies close silent streams), until `timeout_s` (the console
-    reconnects). Without Redis only pings: the console falls back to polling GET /visits/alerts."""
+                      timeout_s: float = 3600.0, standing: list = ()) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event name, data) pairs for a dispatcher's live view: first `alert` for each alert still
+    standing (`standing`: LateVisits read when the stream opened), then `alert` for each pushed
+    alert, `ping` every `keepalive_s` (proxies close silent streams), until `timeout_s` (the console
+    reconnects). Without Redis only pings after the standing alerts: the console still polls
+    GET /visits/alerts."""
     pubsub = None
     if redis is not None:
         try:
@@ -172,6 +174,8 @@ async def live_alerts(redis: aioredis.Redis | None, circle_ids: list[int], *, ke
     deadline = time.monotonic() + timeout_s
     try:
         yield "ping", {"redis": pubsub is not None}
+        for visit in standing:
+            yield "alert", alert_event(visit)
         last = time.monotonic()
         while time.monotonic() < deadline:
             message = await live.next(1.0)

@@ -438,3 +438,8 @@ async def alert_circles(db: Database, *, actor: User, circle_id: int | None) -> 
             await _check_circle(conn, actor, circle_id)
         return [circle_id]
     return [c.id for c in await provider_service.list_circles(db)]
+
+
+async def standing_alerts(db: Database, *, circle_ids: list[int]) -> list:
+    """The no-show alerts still standing in these circles (providers.models.LateVisit)."""
+    return await provider_service.outstanding_late_visits(db, circle_ids=circle_ids, now=utc_now())

@@ -148,10 +148,12 @@ class LiveAlertsQuery(BaseModel):
 async def live_alerts(request: web.Request) -> web.StreamResponse:
     q = parse_query(request, LiveAlertsQuery)
     circle_ids = await service.alert_circles(_db(request), actor=current_user(request), circle_id=q.circle_id)
+    standing = await service.standing_alerts(_db(request), circle_ids=circle_ids)   # before any byte is sent
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    stream = events.live_alerts(request.config_dict.get(keys.REDIS), circle_ids, timeout_s=q.timeout_s)
+    stream = events.live_alerts(request.config_dict.get(keys.REDIS), circle_ids, timeout_s=q.timeout_s,
+                                standing=standing)
     async with aclosing(stream):
         async for name, data in stream:
             await response.write(_sse(name, data))

@@ -490,3 +490,17 @@ async def bookings_to_close_missed(conn: Conn, *, now: datetime, grace_min: int)
            GROUP BY b.id, m.name_zh
            HAVING max(v.planned_end) + make_interval(mins => $2) <= $1 AND bool_and(v.check_in_at IS NULL)
            ORDER BY b.id""", now, grace_min)
+
+
+async def outstanding_late_visits(conn: Conn, *, circle_ids: list[int], now: datetime) -> list[LateVisit]:
+    """Visits alerted as late in the last day that still have nobody checked in (and are still planned)."""
+    rows = await conn.fetch(
+        """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
+                  b.resident_id, r.name AS resident_name, v.planned_start, v.noshow_alerted_at AS alerted_at
+           FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
+           JOIN residents r ON r.id = b.resident_id
+           WHERE v.noshow_alerted_at IS NOT NULL AND v.check_in_at IS NULL AND v.released_at IS NULL
+             AND b.status = 'scheduled' AND b.circle_id = ANY($1::bigint[])
+             AND v.planned_start > $2::timestamptz - interval '1 day' AND v.planned_start <= $2::timestamptz
+           ORDER BY v.planned_start, v.id""", circle_ids, now)
+    return [LateVisit(**dict(r)) for r in rows]

@@ -669,3 +669,10 @@ async def close_missed_visits(db: Database, *, now: datetime, grace_min: int = 3
                 dedup=f"missed:{row['id']}")
         await outbox.queue(conn, messages, now=now)
         return [row["id"] for row in found]
+
+
+async def outstanding_late_visits(db: Database, *, circle_ids: list[int], now: datetime) -> list[LateVisit]:
+    """The no-show alerts still standing (alerted, nobody checked in yet): what a dispatcher who opens
+    the live view now must see first."""
+    async with db.connection() as conn:
+        return await queries.outstanding_late_visits(conn, circle_ids=circle_ids, now=now)

@@ -89,3 +89,24 @@ async def test_the_dispatcher_gets_a_live_alert(client, redis, street, tomorrow)
     data = json.loads(chunk.decode().split("data: ", 1)[1])
     assert (data["kind"], data["resident_name"], data["circle_id"]) == ("no_show", "王秀英", street.circle_id)
     response.close()
+
+
+async def test_a_dispatcher_who_opens_the_live_view_late_sees_the_standing_alert(client, db, conn, crypto, street):
+    """Alerted while nobody watched: the stream opens with the standing alert (the server runs on the
+    real clock here, so the visit started 20 minutes ago)."""
+    from datetime import timedelta
+
+    from core.clock import local_now
+    from dispatch import chores
+    from tests.providers.helpers import book, publish
+
+    start = local_now().replace(second=0, microsecond=0) - timedelta(minutes=20)
+    booking_id = await book(db, crypto, street, start.date())
+    await publish(conn, booking_id, [street.caregiver_id], start, 60)
+    assert [v.booking_id for v in await chores.alert_noshows(db)] == [booking_id]
+    headers = await login(client, "dispatcher")
+    response = await client.get("/api/v1/alerts/live", params={"timeout_s": "0"}, headers=headers)
+    text = await response.text()
+    events_seen = [block.split("\n")[0] for block in text.strip().split("\n\n")]
+    assert events_seen == ["event: ping", "event: alert"]
+    assert f'"booking_id": {booking_id}' in text

@@ -119,14 +119,18 @@ export async function mountSafetyTasks(box) {
 
 // ------------------------------------------------------------------ the dispatcher's live alerts
 
-/** Live no-show alerts (SSE over fetch, so the token stays in a header); reconnects when the stream ends. */
+/** Live no-show alerts (SSE over fetch, so the token stays in a header): the alerts still standing when the
+ * stream opens, then each one as it is pushed; reconnects when the stream ends. */
 export function mountLiveAlerts(box, circleId = () => "") {
   const list = el("ul", { class: "live-alerts", "aria-label": "实时提醒" });
   replace(box, list);
   box.hidden = true;
   let controller = null;
+  const seen = new Set();   // a standing alert is sent again on every reconnect: show (or re-show) it once
 
   function show(a) {
+    if (seen.has(a.visit_id)) return;
+    seen.add(a.visit_id);
     box.hidden = false;
     list.prepend(el("li", { class: "notice notice-warn live-alert", role: "alert", dataset: { visit: a.visit_id } },
       el("strong", {}, "未签到："),
