@@ -430,6 +430,9 @@ ALTER TABLE visits ADD COLUMN IF NOT EXISTS notes text NOT NULL DEFAULT '';
 ALTER TABLE visits ADD COLUMN IF NOT EXISTS review_status text
     CONSTRAINT visits_review_status CHECK (review_status IN ('pending', 'approved', 'rejected'));
 ALTER TABLE visits ADD COLUMN IF NOT EXISTS corrected_by bigint REFERENCES users (id);
+ALTER TABLE visits ADD COLUMN IF NOT EXISTS noshow_alerted_at timestamptz;  -- 0005: the no-show alert, once
+CREATE INDEX IF NOT EXISTS visits_awaiting_check_in_idx ON visits (planned_start)
+    WHERE released_at IS NULL AND check_in_at IS NULL;
 CREATE INDEX IF NOT EXISTS visits_booking_idx ON visits (booking_id);
 
 CREATE TABLE IF NOT EXISTS visit_audit (
@@ -510,7 +513,60 @@ CREATE TABLE IF NOT EXISTS notifications (
     message       text NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     sent_at       timestamptz,
-    attempts      integer NOT NULL DEFAULT 0
+    attempts      integer NOT NULL DEFAULT 0,
+    -- the outbox (0005): pending → sent | failed, retried with back-off; read in the inbox
+    status             text NOT NULL DEFAULT 'pending'
+                       CONSTRAINT notifications_status CHECK (status IN ('pending', 'sent', 'failed')),
+    gateway_message_id text,
+    next_attempt_at    timestamptz,
+    last_error         text,
+    same_day           boolean NOT NULL DEFAULT false,
+    kind               text NOT NULL DEFAULT 'plan_change',
+    dedup_key          text,
+    read_at            timestamptz
 );
+
+-- The outbox's indexes; a message without a phone takes its resident's or caregiver's (0005).
+CREATE INDEX IF NOT EXISTS notifications_due_idx ON notifications (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_phone_sent_idx ON notifications (phone, sent_at) WHERE status = 'sent';
+CREATE INDEX IF NOT EXISTS notifications_user_idx ON notifications (user_id, created_at);
+CREATE INDEX IF NOT EXISTS notifications_resident_idx ON notifications (resident_id, created_at);
+CREATE INDEX IF NOT EXISTS notifications_caregiver_idx ON notifications (caregiver_id, created_at);
+CREATE UNIQUE INDEX IF NOT EXISTS notifications_dedup_unique ON notifications (dedup_key) WHERE dedup_key IS NOT NULL;
+
+CREATE OR REPLACE FUNCTION notification_phone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.phone IS NULL AND NEW.channel = 'sms' THEN
+        IF NEW.caregiver_id IS NOT NULL THEN
+            NEW.phone := (SELECT nullif(phone, '') FROM caregivers WHERE id = NEW.caregiver_id);
+        ELSIF NEW.resident_id IS NOT NULL THEN
+            NEW.phone := (SELECT nullif(phone, '') FROM residents WHERE id = NEW.resident_id);
+        END IF;
+        IF NEW.phone IS NULL THEN
+            NEW.channel := 'app';
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER notifications_phone
+    BEFORE INSERT ON notifications FOR EACH ROW
+    EXECUTE FUNCTION notification_phone();
+
+-- The hotline's follow-ups: not-home or refused visits of elders living alone, unplannable bookings (0005).
+CREATE TABLE IF NOT EXISTS safety_tasks (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    resident_id  bigint NOT NULL REFERENCES residents (id),
+    booking_id   bigint REFERENCES bookings (id),
+    kind         text NOT NULL CHECK (kind IN ('not_home', 'refused', 'unplanned')),
+    opened_at    timestamptz NOT NULL,
+    closed_at    timestamptz,
+    closed_by    bigint REFERENCES users (id),
+    outcome      text CHECK (outcome IN ('elder_safe', 'family_reached', 'visited', 'escalated', 'rebooked',
+                                         'other')),
+    notes        text NOT NULL DEFAULT '',
+    CONSTRAINT safety_tasks_closed_with_outcome CHECK ((closed_at IS NULL) = (outcome IS NULL)),
+    CONSTRAINT safety_tasks_once UNIQUE (booking_id, kind)
+);
+CREATE INDEX IF NOT EXISTS safety_tasks_open_idx ON safety_tasks (opened_at) WHERE closed_at IS NULL;
 
 INSERT INTO schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;

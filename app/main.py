@@ -29,6 +29,7 @@ from app.demo_data import CIRCLES as DEMO_CIRCLES
 from app.openapi import build_openapi
 from app.pages import setup as setup_pages
 from app.routes import api_routes, root_routes
+from app.messages import routes as message_routes
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _api_app(settings: Settings | None = None) -> web.Application:
     api[GEOCODER] = geocoder_from(settings) if settings is not None else None
     api[CIRCLE_REACH] = circle_reach
     api[SERVERS_OF] = serve_check
-    for table in (api_routes, booking_routes, provider_routes, dispatch_routes, office_routes):
+    for table in (api_routes, booking_routes, provider_routes, dispatch_routes, office_routes, message_routes):
         api.add_routes(table)
     api.router.add_get("/openapi.json", _openapi)
     return api

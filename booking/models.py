@@ -278,3 +278,28 @@ class SensitiveRead:
     resident_id: int
     field: str
     created_at: datetime
+SAFETY_TASK_KINDS = ("not_home", "refused", "unplanned")
+SAFETY_OUTCOMES = ("elder_safe", "family_reached", "visited", "escalated", "rebooked", "other")
+
+
+@dataclass(frozen=True)
+class SafetyTask:
+    """A follow-up on the hotline's care-call list (日电话): a not-home or refused visit of an elder
+    living alone (call the elder, then the family), or a booking no plan could take (call the elder
+    to re-book). Open until closed with an outcome."""
+
+    id: int
+    resident_id: int
+    resident_name: str
+    resident_phone: str
+    address: str
+    lives_alone: bool
+    booking_id: int | None
+    kind: str
+    opened_at: datetime
+    closed_at: datetime | None
+    closed_by: int | None
+    outcome: str | None
+    notes: str
+    circle_id: int
+    family_names: tuple[str, ...] = ()

@@ -8,7 +8,7 @@ import asyncpg
 
 from core.crypto import Crypto
 from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem, NewResident,
-                            Resident, Series, SeriesRequest, Wallet, WalletEntry)
+                            Resident, SafetyTask, Series, SeriesRequest, Wallet, WalletEntry)
 from booking.subsidy import MONTHLY_GRANT_FEN
 
 Conn = asyncpg.Connection
@@ -527,3 +527,56 @@ async def residents_unconfirmed(conn: Conn, crypto: Crypto, circle_id: int | Non
         f"""SELECT {_RESIDENT_COLUMNS} FROM residents WHERE position_source = 'unconfirmed'
               AND ($1::bigint IS NULL OR circle_id = $1) ORDER BY circle_id, name, id""", circle_id)
     return [_resident(r, crypto) for r in rows]
+
+async def team_caregiver_ids(conn: Conn, booking_id: int) -> list[int]:
+    """Who is coming to a booking (kept on the booking by the database from the active visits)."""
+    return list(await conn.fetchval("SELECT team_caregiver_ids FROM bookings WHERE id = $1", booking_id) or [])
+
+# ------------------------------------------------------------------ safety tasks (the hotline's follow-ups)
+
+
+_TASK_SELECT = """SELECT t.id, t.resident_id, r.name AS resident_name, r.phone AS resident_phone, r.address,
+    r.lives_alone, t.booking_id, t.kind, t.opened_at, t.closed_at, t.closed_by, t.outcome, t.notes, r.circle_id,
+    coalesce((SELECT array_agg(u.display_name ORDER BY u.id) FROM family_links f
+              JOIN users u ON u.id = f.user_id AND u.active WHERE f.resident_id = r.id), '{}') AS family_names
+  FROM safety_tasks t JOIN residents r ON r.id = t.resident_id"""
+
+
+def _task(row: asyncpg.Record) -> SafetyTask:
+    data = dict(row)
+    data["family_names"] = tuple(data["family_names"])
+    return SafetyTask(**data)
+
+
+async def open_safety_task(conn: Conn, *, resident_id: int, booking_id: int | None, kind: str,
+                           now) -> int | None:
+    """Open a task (once per booking and kind); returns its id, None if it was already open."""
+    return await conn.fetchval(
+        """INSERT INTO safety_tasks (resident_id, booking_id, kind, opened_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT ON CONSTRAINT safety_tasks_once DO NOTHING RETURNING id""",
+        resident_id, booking_id, kind, now)
+
+
+async def safety_tasks(conn: Conn, *, open_only: bool, circle_id: int | None, limit: int = 200) -> list[SafetyTask]:
+    rows = await conn.fetch(
+        f"""{_TASK_SELECT} WHERE ($1::boolean IS FALSE OR t.closed_at IS NULL)
+            AND ($2::bigint IS NULL OR r.circle_id = $2)
+            ORDER BY t.closed_at IS NOT NULL, t.opened_at, t.id LIMIT $3""", open_only, circle_id, limit)
+    return [_task(r) for r in rows]
+
+
+async def safety_task(conn: Conn, task_id: int, *, for_update: bool = False) -> SafetyTask | None:
+    if for_update:
+        await conn.execute("SELECT 1 FROM safety_tasks WHERE id = $1 FOR UPDATE", task_id)
+    row = await conn.fetchrow(f"{_TASK_SELECT} WHERE t.id = $1", task_id)
+    return _task(row) if row else None
+
+
+async def close_safety_task(conn: Conn, task_id: int, *, outcome: str, notes: str, closed_by: int, now) -> None:
+    await conn.execute(
+        """UPDATE safety_tasks SET closed_at = $2, outcome = $3, notes = $4, closed_by = $5
+           WHERE id = $1 AND closed_at IS NULL""", task_id, now, outcome, notes, closed_by)
+
+
+async def lives_alone(conn: Conn, resident_id: int) -> bool:
+    return bool(await conn.fetchval("SELECT lives_alone FROM residents WHERE id = $1", resident_id))

@@ -432,3 +432,45 @@ class ResidentPatch(Strict):
         if data["eligibility"] is not None:
             data["eligibility"] = tuple(data["eligibility"])
         return ResidentChanges(**data)
+# ------------------------------------------------------------------ safety tasks (issue 13)
+
+SAFETY_KIND_ZH = {"not_home": "上门未遇（独居）", "refused": "拒绝服务（独居）", "unplanned": "未能安排上门"}
+
+
+class SafetyTaskQuery(Strict):
+    open: bool = Field(default=True, description="only the open tasks (default) or all, open first")
+    circle_id: Id | None = None
+
+
+class SafetyTaskClose(Strict):
+    outcome: Literal["elder_safe", "family_reached", "visited", "escalated", "rebooked", "other"]
+    notes: Text500 = ""
+
+
+class SafetyTaskRead(BaseModel):
+    id: int
+    resident_id: int
+    resident_name: str
+    resident_phone: str
+    address: str
+    lives_alone: bool
+    family_names: list[str]
+    booking_id: int | None
+    kind: str
+    kind_zh: str
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    outcome: str | None
+    notes: str
+
+    @classmethod
+    def of(cls, task) -> "SafetyTaskRead":
+        return cls(id=task.id, resident_id=task.resident_id, resident_name=task.resident_name,
+                   resident_phone=task.resident_phone, address=task.address, lives_alone=task.lives_alone,
+                   family_names=list(task.family_names), booking_id=task.booking_id, kind=task.kind,
+                   kind_zh=SAFETY_KIND_ZH.get(task.kind, task.kind), opened_at=task.opened_at,
+                   closed_at=task.closed_at, outcome=task.outcome, notes=task.notes)
+
+
+class SafetyTaskList(BaseModel):
+    tasks: list[SafetyTaskRead]

@@ -5,19 +5,22 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Awaitable, Callable
 
 import asyncpg
 
-from core.clock import local_today
+from core.clock import local_today, utc_now
+from core.roles import circle_for, may_see_circle
 from core.crypto import Crypto
 from core.db import Database
 from core.errors import Conflict, Forbidden, invalid_field, not_found
 from core.users import User
 from booking import access, queries
+from booking import messages as booking_messages
 from booking.geo import haversine_m
 from booking.lifecycle import ensure_transition, wallet_effect
+from booking.models import SAFETY_OUTCOMES, SAFETY_TASK_KINDS, SafetyTask
 from booking.models import (Booking, BookingRequest, BookingStatus, CallLog, CircleReach, MenuItem, NewResident,
                             Resident, Series, SeriesRequest, Wallet)
 from booking.subsidy import MONTHLY_GRANT_FEN, PriceSplit, service_month, split_price
@@ -232,7 +235,7 @@ async def cancel_booking(db: Database, *, actor: User, booking_id: int, reason: 
         booking = await _visible_booking(conn, actor, booking_id, for_update=True)
         if not access.may_book_for(actor, booking.resident_id):
             raise Forbidden("only the elder's side or an operator may cancel", message_zh="您不能取消此预约")
-        return await apply_transition(conn, booking, BookingStatus.CANCELLED, reason=reason or None)
+        return await _cancel_and_tell(conn, booking, reason=reason or None)
 
 
 async def reschedule_booking(db: Database, *, actor: User, booking_id: int, service_date: date,
@@ -245,8 +248,20 @@ async def reschedule_booking(db: Database, *, actor: User, booking_id: int, serv
         request = BookingRequest(old.resident_id, old.item_code, service_date, window_start, window_end,
                                  old.notes if notes is None else notes, old.channel)
         _check_may_book(actor, request)
-        await apply_transition(conn, old, BookingStatus.CANCELLED, reason="rescheduled")
+        await _cancel_and_tell(conn, old, reason="rescheduled", new_date=service_date)
         return await _book(conn, request, booked_by=actor.id, series_id=None, today=today or local_today())
+
+
+async def _cancel_and_tell(conn: asyncpg.Connection, booking: Booking, *, reason: str | None,
+                           new_date: date | None = None) -> Booking:
+    """Cancel a (row-locked) booking; if someone was coming (scheduled or in progress), queue the
+    messages to its caregivers, the elder and the family in the same transaction."""
+    telling = booking.status in (BookingStatus.SCHEDULED, BookingStatus.IN_PROGRESS)
+    team = await queries.team_caregiver_ids(conn, booking.id) if telling else []
+    cancelled = await apply_transition(conn, booking, BookingStatus.CANCELLED, reason=reason)
+    if telling:
+        await booking_messages.queue_change(conn, booking, team_caregiver_ids=team, new_date=new_date)
+    return cancelled
 
 
 async def apply_transition(conn: asyncpg.Connection, booking: Booking, target: BookingStatus, *,
@@ -394,7 +409,8 @@ async def cancel_series(db: Database, *, actor: User, series_id: int,
         await queries.set_series_status(conn, series_id, "cancelled")
         future = await queries.series_bookings_from(conn, series_id, today + timedelta(days=1))
         for booking_id in future:
-            await transition_booking(conn, booking_id, BookingStatus.CANCELLED, reason="series cancelled")
+            booking = await queries.booking(conn, booking_id, for_update=True)
+            await _cancel_and_tell(conn, booking, reason="series cancelled")
         return await queries.series(conn, series_id), len(future)
 
 # ------------------------------------------------------------------ hotline calls
@@ -570,3 +586,39 @@ async def unconfirmed_residents(db: Database, crypto: Crypto, *, circle_id: int 
     """Residents whose home position nobody confirmed on a map (flagged to the dispatcher)."""
     async with db.connection() as conn:
         return await queries.residents_unconfirmed(conn, crypto, circle_id)
+# ------------------------------------------------------------------ safety tasks (the hotline's follow-ups)
+
+
+async def open_safety_task(conn: asyncpg.Connection, *, resident_id: int, booking_id: int | None, kind: str,
+                           now: datetime) -> int | None:
+    """Open a follow-up on the hotline's list inside the caller's transaction: a `not_home` or
+    `refused` visit only for an elder living alone; `unplanned` for anyone. Once per booking and kind;
+    returns the new task's id or None."""
+    if kind not in SAFETY_TASK_KINDS:
+        raise ValueError(kind)
+    if kind != "unplanned" and not await queries.lives_alone(conn, resident_id):
+        return None
+    return await queries.open_safety_task(conn, resident_id=resident_id, booking_id=booking_id, kind=kind, now=now)
+
+
+async def list_safety_tasks(db: Database, *, actor: User, open_only: bool = True,
+                            circle_id: int | None = None) -> list[SafetyTask]:
+    """The follow-ups, open first, oldest first (a dispatcher bound to a circle sees only it)."""
+    async with db.connection() as conn:
+        return await queries.safety_tasks(conn, open_only=open_only, circle_id=circle_for(actor, circle_id))
+
+
+async def close_safety_task(db: Database, *, actor: User, task_id: int, outcome: str, notes: str = "",
+                            now: datetime | None = None) -> SafetyTask:
+    """Close a follow-up with its outcome (who closed it and when are kept); closing twice is a 409."""
+    if outcome not in SAFETY_OUTCOMES:
+        raise invalid_field("outcome", outcome, f"one of {', '.join(SAFETY_OUTCOMES)}", "请选择处理结果")
+    async with db.transaction() as conn:
+        task = await queries.safety_task(conn, task_id, for_update=True)
+        if task is None or not may_see_circle(actor, task.circle_id):
+            raise not_found("safety_task", task_id, "关怀任务")
+        if task.closed_at is not None:
+            raise Conflict("this task is already closed", message_zh="该任务已处理完毕", code="task_closed")
+        await queries.close_safety_task(conn, task_id, outcome=outcome, notes=notes, closed_by=actor.id,
+                                        now=now or utc_now())
+        return await queries.safety_task(conn, task_id)

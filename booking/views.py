@@ -5,7 +5,7 @@ from aiohttp import web
 
 from core import keys
 from core.clock import local_today
-from core.roles import BOOKING_READERS, ELDER_SIDE, HOTLINE
+from core.roles import BOOKING_READERS, ELDER_SIDE, HOTLINE, SAFETY_TASK_READERS
 from core.http import PUBLIC, current_user, endpoint, header_text, parse_body, parse_query, path_id, respond
 from booking import service
 from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRead, CallCreate, CallList,
@@ -13,6 +13,7 @@ from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRe
                              EvaluationRead, MenuRead, QuoteRead, ResidentCreate, ResidentList,
                              ResidentRead, ResidentSearch, SeriesCreate, SeriesRead, WalletQuery, WalletRead)
 from booking.subsidy import parse_month, service_month
+from booking.schemas import SafetyTaskClose, SafetyTaskList, SafetyTaskQuery, SafetyTaskRead
 
 routes = web.RouteTableDef()
 
@@ -250,3 +251,22 @@ async def update_resident(request: web.Request) -> web.Response:
                                              resident_id=path_id(request), changes=body.command(),
                                              reach_of=request.config_dict[CIRCLE_REACH], reason=body.reason)
     return respond(ResidentRead.of(resident, today=local_today(), with_notes=False))
+
+@routes.get("/safety-tasks")
+@endpoint(roles=SAFETY_TASK_READERS, summary="The hotline's follow-ups: not-home or refused visits of elders living "
+          "alone, bookings no plan could take; open first", query=SafetyTaskQuery, response=SafetyTaskList)
+async def safety_tasks(request: web.Request) -> web.Response:
+    q = parse_query(request, SafetyTaskQuery)
+    tasks = await service.list_safety_tasks(_db(request), actor=current_user(request), open_only=q.open,
+                                            circle_id=q.circle_id)
+    return respond(SafetyTaskList(tasks=[SafetyTaskRead.of(t) for t in tasks]))
+
+
+@routes.post("/safety-tasks/{id}/close")
+@endpoint(roles=SAFETY_TASK_READERS, summary="Close a follow-up with its outcome (the elder or family reached …)",
+          body=SafetyTaskClose, response=SafetyTaskRead, errors=(404, 409))
+async def close_safety_task(request: web.Request) -> web.Response:
+    data = await parse_body(request, SafetyTaskClose)
+    task = await service.close_safety_task(_db(request), actor=current_user(request), task_id=path_id(request),
+                                           outcome=data.outcome, notes=data.notes)
+    return respond(SafetyTaskRead.of(task))

@@ -19,3 +19,4 @@ PLANNER = web.AppKey("planner", Any)  # dispatch's planning runner (queue or in-
 # per-request storage
 USER = web.RequestKey("user", Any)    # core.users.User | None
 TOKEN = web.RequestKey("token", str)
+SMS_STANDIN = web.AppKey("sms_standin", Any)  # core.sms.StandinGateway when `circle serve` started one

@@ -34,6 +34,11 @@ ALERT_READERS = (DISPATCHER, PROVIDER_ADMIN, ADMIN)           # the day's flagge
 # planning
 PLANNERS = (DISPATCHER, ADMIN)
 
+# messages and follow-ups (issue 13)
+SIGNED_IN = ROLES                                             # their own inbox
+SAFETY_TASK_READERS = (OPERATOR, DISPATCHER, ADMIN)           # the hotline's follow-ups: list and close
+OUTBOX_READERS = ADMIN_ONLY                                   # every message and its delivery
+
 
 class Bound(Protocol):
     role: str

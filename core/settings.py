@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     def map_tiles(self) -> str:
         """The tile URL template the consoles may use: empty for none, and for AMap's GCJ-02 tiles."""
         return "" if "autonavi" in self.tile_url or "amap" in self.tile_url else self.tile_url
+    # messages (core/outbox.py, core/sms.py): a configured webhook always wins over a provider's keys
+    sms_webhook_url: str | None = Field(default=None, validation_alias="CIRCLE_SMS_WEBHOOK_URL")
+    aliyun_access_key_id: str | None = Field(default=None, validation_alias="CIRCLE_ALIYUN_ACCESS_KEY_ID")
+    aliyun_access_key_secret: str | None = Field(default=None, validation_alias="CIRCLE_ALIYUN_ACCESS_KEY_SECRET")
+    aliyun_sms_sign_name: str = Field(default="一刻钟服务圈", validation_alias="CIRCLE_ALIYUN_SMS_SIGN_NAME")
+    # an approved template with one variable ${text}
+    aliyun_sms_template_code: str | None = Field(default=None, validation_alias="CIRCLE_ALIYUN_SMS_TEMPLATE_CODE")
+    aliyun_sms_endpoint: str = Field(default="https://dysmsapi.aliyuncs.com/",
+                                     validation_alias="CIRCLE_ALIYUN_SMS_ENDPOINT")
+    # "21-7": no SMS from 21:00 to 07:00 local time (same-day changes excepted); empty: none
+    quiet_hours: str = Field(default="21-7", validation_alias="CIRCLE_QUIET_HOURS")
+    sms_per_phone_hour: int = Field(default=6, validation_alias="CIRCLE_SMS_PER_PHONE_HOUR")
+    sms_max_attempts: int = Field(default=5, validation_alias="CIRCLE_SMS_MAX_ATTEMPTS")
+    # with no gateway configured, `circle serve` starts the local stand-in gateway (core/sms.py)
+    sms_standin: bool = Field(default=True, validation_alias="CIRCLE_SMS_STANDIN")
+    noshow_after_min: int = Field(default=15, validation_alias="CIRCLE_NOSHOW_AFTER_MIN")
+    # a visit nobody checked into by its planned end plus this becomes missed
+    missed_grace_min: int = Field(default=30, validation_alias="CIRCLE_MISSED_GRACE_MIN")
 
     def resolved_secret(self) -> str:
         """The secret key; without one, a random key kept in the data folder (dev only)."""

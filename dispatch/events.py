@@ -126,3 +126,67 @@ async def plan_events(db: Database, subscribe, plan: Plan, *, poll_s: float = 0.
             if message or moved or time.monotonic() - last_sent >= quiet_s:
                 last, last_sent = current, time.monotonic()
                 yield "progress", current
+
+# ------------------------------------------------------------------ the dispatcher's live alerts (issue 13)
+
+
+def alert_channel(circle_id: int) -> str:
+    return f"circle:alerts:{circle_id}"
+
+
+def alert_event(late) -> dict[str, Any]:
+    """The live no-show alert of one visit (providers.models.LateVisit)."""
+    return {"kind": "no_show", "visit_id": late.visit_id, "booking_id": late.booking_id,
+            "caregiver_id": late.caregiver_id, "caregiver_name": late.caregiver_name, "circle_id": late.circle_id,
+            "resident_name": late.resident_name, "planned_start": late.planned_start.isoformat(),
+            "alerted_at": late.alerted_at.isoformat()}
+
+
+async def publish_alerts(redis: aioredis.Redis | None, late: list) -> int:
+    """Push each late visit to its circle's alert channel; returns how many were published (a Redis
+    failure is logged and ignored: the alert is still on GET /visits/alerts and in the messages)."""
+    if redis is None or not late:
+        return 0
+    try:
+        for visit in late:
+            await redis.publish(alert_channel(visit.circle_id), json.dumps(alert_event(visit), ensure_ascii=False))
+    except REDIS_ERRORS as exc:
+        log.warning("live alerts not published (Redis: %s)", type(exc).__name__)
+        return 0
+    return len(late)
+
+
+async def live_alerts(redis: aioredis.Redis | None, circle_ids: list[int], *, keepalive_s: float = 15.0,
+                      timeout_s: float = 3600.0, standing: list = ()) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event name, data) pairs for a dispatcher's live view: first `alert` for each alert still
+    standing (`standing`: LateVisits read when the stream opened), then `alert` for each pushed
+    alert, `ping` every `keepalive_s` (proxies close silent streams), until `timeout_s` (the console
+    reconnects). Without Redis only pings after the standing alerts: the console still polls
+    GET /visits/alerts."""
+    pubsub = None
+    if redis is not None:
+        try:
+            pubsub = redis.pubsub()
+            await pubsub.subscribe(*[alert_channel(c) for c in circle_ids])
+        except REDIS_ERRORS:
+            pubsub = None
+    live = LiveEvents(pubsub)
+    deadline = time.monotonic() + timeout_s
+    try:
+        yield "ping", {"redis": pubsub is not None}
+        for visit in standing:
+            yield "alert", alert_event(visit)
+        last = time.monotonic()
+        while time.monotonic() < deadline:
+            message = await live.next(1.0)
+            if message is not None:
+                yield "alert", message
+            elif time.monotonic() - last >= keepalive_s:
+                last = time.monotonic()
+                yield "ping", {}
+    finally:
+        if live.pubsub is not None:
+            try:
+                await live.pubsub.aclose()
+            except REDIS_ERRORS:
+                pass

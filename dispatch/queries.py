@@ -367,11 +367,7 @@ async def caregiver_people(conn: Conn, caregiver_ids: list[int]) -> dict[int, Pe
     return {r["id"]: Person(r["id"], r["name"], r["phone"]) for r in rows}
 
 
-async def insert_notifications(conn: Conn, messages: list[Message]) -> int:
-    if not messages:
-        return 0
-    await conn.executemany(
-        """INSERT INTO notifications (resident_id, user_id, caregiver_id, booking_id, channel, phone, message)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        [(m.resident_id, m.user_id, m.caregiver_id, m.booking_id, m.channel, m.phone, m.text) for m in messages])
-    return len(messages)
+async def pending_bookings(conn: Conn, booking_ids: list[int]) -> list[int]:
+    """Those of these bookings still pending (waiting for a plan), in id order."""
+    return [r["id"] for r in await conn.fetch(
+        "SELECT id FROM bookings WHERE id = ANY($1::bigint[]) AND status = 'pending' ORDER BY id", booking_ids)]

@@ -15,12 +15,15 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from core import outbox
+from core.roles import circle_for
 from core.users import User
-from core.clock import LOCAL_TZ, local_instant, local_today
+from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.db import Database
 from core.errors import ApiError, Conflict, invalid_field, not_found
 from booking import service as booking_service
 from dispatch import access, queries
+from dispatch import messages as plan_messages
 from dispatch.changes import changes
 from dispatch.continuity import change_counts
 from dispatch.models import (DEFAULT_FREEZE_MINUTES, Assignment, CancelMode, Change, EditAction, EditCommand, Plan,
@@ -310,7 +313,9 @@ async def publish_plan(db: Database, *, actor: User, plan_id: int) -> PublishRes
         if previous is not None:
             await queries.set_plan_status(conn, previous.id, PlanStatus.SUPERSEDED)
         await queries.set_plan_status(conn, plan.id, PlanStatus.PUBLISHED)
-        sent = await queries.insert_notifications(conn, await _messages(conn, diff))
+        sent = await plan_messages.queue_changes(conn, await _messages(conn, diff), now=utc_now(),
+                                                 same_day=outbox.same_day(plan.service_date, utc_now()))
+        sent += await plan_messages.queue_unplanned(conn, plan, diff, now=utc_now())
         skipped = sorted(b for b, a in planned.items() if b not in changeable and not _same_as(old.get(b), a))
         return PublishResult(await queries.plan(conn, plan.id), previous.id if previous else None, diff,
                              skipped, written, sent)
@@ -431,3 +436,19 @@ async def open_plan_events(db: Database, *, actor: User, plan_id: int) -> Plan:
     """The plan an event stream is about (404 before any byte is streamed)."""
     async with db.connection() as conn:
         return await _visible_plan(conn, actor, plan_id)
+
+
+async def alert_circles(db: Database, *, actor: User, circle_id: int | None) -> list[int]:
+    """The circles whose live alerts this caller follows: the requested one (404 if not theirs),
+    their own, or every circle."""
+    circle_id = circle_for(actor, circle_id)
+    if circle_id is not None:
+        async with db.connection() as conn:
+            await _check_circle(conn, actor, circle_id)
+        return [circle_id]
+    return [c.id for c in await provider_service.list_circles(db)]
+
+
+async def standing_alerts(db: Database, *, circle_ids: list[int]) -> list:
+    """The no-show alerts still standing in these circles (providers.models.LateVisit)."""
+    return await provider_service.outstanding_late_visits(db, circle_ids=circle_ids, now=utc_now())

@@ -5,8 +5,10 @@ import json
 from contextlib import aclosing
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from core import keys
+from core.fields import Id
 from core.roles import PLANNERS
 from core.http import current_user, endpoint, parse_body, parse_query, path_id, respond
 from dispatch import events, service
@@ -131,3 +133,29 @@ async def plan_events(request: web.Request) -> web.StreamResponse:
 
 def _sse(name: str, data: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
+
+
+class LiveAlertsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    circle_id: Id | None = None
+    timeout_s: int = Field(default=3600, ge=0, le=3600, description="seconds before the stream ends (reconnect)")
+
+
+@routes.get("/alerts/live")
+@endpoint(roles=PLANNERS, summary="Server-sent events: the dispatcher's live alerts (a visit nobody checked into "
+          "CIRCLE_NOSHOW_AFTER_MIN minutes after its planned start), `ping` every 15 s",
+          query=LiveAlertsQuery, content_type="text/event-stream")
+async def live_alerts(request: web.Request) -> web.StreamResponse:
+    q = parse_query(request, LiveAlertsQuery)
+    circle_ids = await service.alert_circles(_db(request), actor=current_user(request), circle_id=q.circle_id)
+    standing = await service.standing_alerts(_db(request), circle_ids=circle_ids)   # before any byte is sent
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    stream = events.live_alerts(request.config_dict.get(keys.REDIS), circle_ids, timeout_s=q.timeout_s,
+                                standing=standing)
+    async with aclosing(stream):
+        async for name, data in stream:
+            await response.write(_sse(name, data))
+    await response.write_eof()
+    return response

@@ -279,6 +279,7 @@ class SettlementBooking:
     resident_name: str = ""
     visits: tuple[SettlementVisit, ...] = ()
     ratings: tuple[tuple[int, bool], ...] = ()
+    missed: bool = False   # nobody came: closed missed by the worker (issue 13), never payable
 
 
 @dataclass(frozen=True)
@@ -353,3 +354,19 @@ class DayChange:
     shift_start: time | None = None
     shift_end: time | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class LateVisit:
+    """A visit nobody checked into CIRCLE_NOSHOW_AFTER_MIN minutes after its planned start: the
+    dispatcher's live alert (pushed once, when the chore first sees it)."""
+
+    visit_id: int
+    booking_id: int
+    caregiver_id: int
+    caregiver_name: str
+    circle_id: int
+    resident_id: int
+    resident_name: str
+    planned_start: datetime
+    alerted_at: datetime

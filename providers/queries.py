@@ -7,6 +7,7 @@ from typing import Any, Callable
 import asyncpg
 
 from booking.models import CircleReach
+from providers.models import LateVisit
 from providers.models import (Alert, Caregiver, Circle, DayKind, DayRule, PlannedVisit, Provider,
                               ReviewedEvaluation, SettlementBooking, SettlementVisit, SheetEntry, SheetResident, Visit,
                               VisitContext)
@@ -394,24 +395,30 @@ async def add_flag(conn: Conn, visit_ids: list[int], flag: str) -> None:
 # ------------------------------------------------------------------ settlement and evaluations
 
 
+# a completed booking's active visits; a missed booking's visits as they were when it was closed (the
+# database released them all at that moment: the latest release time of the booking)
+_SETTLED_VISIT = ("({v}.released_at IS NULL OR (b.status = 'missed' AND {v}.released_at = "
+                  "(SELECT max(x.released_at) FROM visits x WHERE x.booking_id = b.id)))")
+
+
 async def settlement_bookings(conn: Conn, *, provider_id: int, first: date, last: date) -> list[SettlementBooking]:
-    """Completed bookings served in [first, last] whose lead caregiver (crew member 1) is the
-    provider's, with their active visits and their ratings."""
+    """Completed (and missed) bookings served in [first, last] whose lead caregiver (crew member 1)
+    is the provider's, with their visits and their ratings."""
     rows = await conn.fetch(
-        """SELECT b.id, b.service_date, b.item_code, m.name_zh, m.minutes, b.price_fen, b.subsidy_fen,
+        f"""SELECT b.id, b.service_date, b.item_code, m.name_zh, m.minutes, b.price_fen, b.subsidy_fen,
                   b.self_pay_fen, r.name AS resident_name,
                   (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'visit_id', v.id, 'caregiver_id', v.caregiver_id, 'check_in_at', v.check_in_at,
                        'check_out_at', v.check_out_at, 'check_in_distance_m', v.check_in_distance_m,
                        'review_status', v.review_status)
                        ORDER BY v.crew_member), '[]')
-                   FROM visits v WHERE v.booking_id = b.id AND v.released_at IS NULL) AS visits,
+                   FROM visits v WHERE v.booking_id = b.id AND {_SETTLED_VISIT.format(v="v")}) AS visits,
                   (SELECT coalesce(jsonb_agg(jsonb_build_array(e.rating, e.cleared_at IS NOT NULL)), '[]')
-                   FROM evaluations e WHERE e.booking_id = b.id) AS ratings
+                   FROM evaluations e WHERE e.booking_id = b.id) AS ratings, b.status = 'missed' AS missed
            FROM bookings b JOIN menu_items m ON m.code = b.item_code JOIN residents r ON r.id = b.resident_id
-           WHERE b.status = 'completed' AND b.service_date BETWEEN $2 AND $3
+           WHERE b.status IN ('completed', 'missed') AND b.service_date BETWEEN $2 AND $3
              AND EXISTS (SELECT 1 FROM visits lead JOIN caregivers lc ON lc.id = lead.caregiver_id
-                         WHERE lead.booking_id = b.id AND lead.released_at IS NULL
+                         WHERE lead.booking_id = b.id AND {_SETTLED_VISIT.format(v="lead")}
                            AND lead.crew_member = 1 AND lc.provider_id = $1)
            ORDER BY b.service_date, b.id""", provider_id, first, last)
     return [_settlement_booking(r) for r in rows]
@@ -427,7 +434,7 @@ def _settlement_booking(row: asyncpg.Record) -> SettlementBooking:
         booking_id=row["id"], service_date=row["service_date"], item_code=row["item_code"],
         item_name_zh=row["name_zh"], item_minutes=row["minutes"], price_fen=row["price_fen"],
         subsidy_fen=row["subsidy_fen"], self_pay_fen=row["self_pay_fen"], resident_name=row["resident_name"],
-        visits=visits, ratings=tuple((int(r), bool(c)) for r, c in row["ratings"]))
+        visits=visits, ratings=tuple((int(r), bool(c)) for r, c in row["ratings"]), missed=row["missed"])
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -527,3 +534,50 @@ async def serve_candidates(conn: Conn, *, circle_id: int, item_code: str, qualif
                         shift_end=row["rule_end"]) if row["rule_day"] is not None else None)
         found.append((_caregiver(data), rule))
     return rows[0]["providers"], found
+# ------------------------------------------------------------------ visits that close (issue 13)
+
+
+async def late_visits_to_alert(conn: Conn, *, now: datetime, after_min: int) -> list[LateVisit]:
+    """Active visits of scheduled bookings nobody checked into `after_min` minutes after the planned
+    start (within the last day) and not yet alerted; locked, skipping any another round holds."""
+    rows = await conn.fetch(
+        """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
+                  b.resident_id, r.name AS resident_name, v.planned_start, $1::timestamptz AS alerted_at
+           FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
+           JOIN residents r ON r.id = b.resident_id
+           WHERE v.released_at IS NULL AND v.check_in_at IS NULL AND v.noshow_alerted_at IS NULL
+             AND b.status = 'scheduled'
+             AND v.planned_start <= $1 - make_interval(mins => $2) AND v.planned_start > $1 - interval '1 day'
+           ORDER BY v.planned_start, v.id
+           FOR UPDATE OF v SKIP LOCKED""", now, after_min)
+    return [LateVisit(**dict(r)) for r in rows]
+
+
+async def mark_noshow_alerted(conn: Conn, visit_ids: list[int], now: datetime) -> None:
+    await conn.execute("UPDATE visits SET noshow_alerted_at = $2 WHERE id = ANY($1::bigint[])", visit_ids, now)
+
+
+async def bookings_to_close_missed(conn: Conn, *, now: datetime, grace_min: int) -> list[asyncpg.Record]:
+    """Scheduled bookings (nobody checked in) whose active visits all ended `grace_min` minutes ago."""
+    return await conn.fetch(
+        """SELECT b.id, b.resident_id, b.service_date, m.name_zh FROM bookings b
+           JOIN menu_items m ON m.code = b.item_code
+           JOIN visits v ON v.booking_id = b.id AND v.released_at IS NULL
+           WHERE b.status = 'scheduled'
+           GROUP BY b.id, m.name_zh
+           HAVING max(v.planned_end) + make_interval(mins => $2) <= $1 AND bool_and(v.check_in_at IS NULL)
+           ORDER BY b.id""", now, grace_min)
+
+
+async def outstanding_late_visits(conn: Conn, *, circle_ids: list[int], now: datetime) -> list[LateVisit]:
+    """Visits alerted as late in the last day that still have nobody checked in (and are still planned)."""
+    rows = await conn.fetch(
+        """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
+                  b.resident_id, r.name AS resident_name, v.planned_start, v.noshow_alerted_at AS alerted_at
+           FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
+           JOIN residents r ON r.id = b.resident_id
+           WHERE v.noshow_alerted_at IS NOT NULL AND v.check_in_at IS NULL AND v.released_at IS NULL
+             AND b.status = 'scheduled' AND b.circle_id = ANY($1::bigint[])
+             AND v.planned_start > $2::timestamptz - interval '1 day' AND v.planned_start <= $2::timestamptz
+           ORDER BY v.planned_start, v.id""", circle_ids, now)
+    return [LateVisit(**dict(r)) for r in rows]

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from core import outbox
 from core.users import User, check_password, create_user, set_logins_active
 from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.crypto import Crypto
@@ -20,10 +21,12 @@ from core.roles import CAREGIVER, PROVIDER_ADMIN, circle_for
 from booking import queries as booking_queries
 from booking import service as booking_service
 from booking.geo import haversine_m
+from booking.models import BookingStatus
 from booking.subsidy import service_month
 from providers import access, calendar, checkin, queries
 from providers.availability import check_day_rules, check_pattern, rules_by_day, working_shift
 from providers.daysheet import care_notes_visible, what_to_bring
+from providers.models import LateVisit
 from providers.models import (Alert, Caregiver, Circle, DayChange, DayRule, Flag, NewCaregiver, Outcome, PlannedVisit, Provider,
                               ReviewedEvaluation, Settlement, SheetEntry, Shift, Visit, VisitContext)
 from providers.settlement import LOW_RATING_MAX, settle
@@ -419,6 +422,10 @@ async def check_out(db: Database, *, actor: User, visit_id: int, lat: float | No
                                        outcome=result.value, notes=notes,
                                        flags=checkin.merge_flags(ctx.visit.flags, flags))
         status = await _advance_booking(conn, ctx.visit.booking_id, visit_id)
+        if status in (BookingStatus.NOT_HOME.value, BookingStatus.REFUSED.value):
+            # an elder living alone who did not open, or refused: the hotline calls (a safety task)
+            await booking_service.open_safety_task(conn, resident_id=ctx.resident_id, booking_id=ctx.visit.booking_id,
+                                                   kind=status, now=now)
         return await queries.visit(conn, visit_id), status
 
 
@@ -712,3 +719,58 @@ async def set_caregiver_login(db: Database, *, actor: User, caregiver_id: int, u
         await _audit(conn, actor, "users", existing[0], {"username": existing[1]},
                      {"username": username, "password": "(changed)"}, action="update")
         return existing[0], username
+# ------------------------------------------------------------------ visits that close (issue 13)
+
+SIGNATURE = "【一刻钟服务圈】"
+
+
+async def alert_late_visits(db: Database, *, now: datetime, after_min: int = 15) -> list[LateVisit]:
+    """The no-show alert, at planned start + `after_min` minutes (CIRCLE_NOSHOW_AFTER_MIN): every
+    active visit of a scheduled booking nobody checked into by then is marked alerted (once), and
+    the elder and family are told "护理员可能晚到…" (once per booking). Returns the visits newly
+    alerted, for the dispatcher's live view (dispatch/chores.py pushes them). Idempotent: the
+    worker calls it every minute."""
+    async with db.transaction() as conn:
+        late = await queries.late_visits_to_alert(conn, now=now, after_min=after_min)
+        if not late:
+            return []
+        await queries.mark_noshow_alerted(conn, [v.visit_id for v in late], now)
+        messages = []
+        for visit in {v.booking_id: v for v in late}.values():
+            messages += await outbox.elder_side(
+                conn, resident_id=visit.resident_id, booking_id=visit.booking_id, kind="late", same_day=True,
+                elder_text=f"{SIGNATURE}护理员可能晚到，服务中心正在联系护理员，请您稍候；如有需要请致电服务中心。",
+                family_text=f"{SIGNATURE}护理员可能晚到{visit.resident_name}家，服务中心正在联系护理员，请您放心。",
+                dedup=f"late:{visit.booking_id}")
+        await outbox.queue(conn, messages, now=now)
+        return late
+
+
+async def close_missed_visits(db: Database, *, now: datetime, grace_min: int = 30) -> list[int]:
+    """A scheduled booking nobody checked into by the planned end of its visits plus `grace_min`
+    minutes (CIRCLE_MISSED_GRACE_MIN) becomes `missed`: its subsidy hold is released and its visits
+    leave the caregivers' days (the database does both), and the elder and family are told. A
+    dispatcher's same-day re-plan moves the visits (new planned times) or takes the booking back to
+    pending: either way this judges the plan in force, so a re-planned visit is not closed. Returns
+    the bookings closed. Idempotent."""
+    async with db.transaction() as conn:
+        found = await queries.bookings_to_close_missed(conn, now=now, grace_min=grace_min)
+        messages = []
+        for row in found:
+            await booking_service.transition_booking(conn, row["id"], BookingStatus.MISSED,
+                                                     reason="no_check_in")
+            name = row["name_zh"].split("（")[0]
+            messages += await outbox.elder_side(
+                conn, resident_id=row["resident_id"], booking_id=row["id"], kind="missed", same_day=True,
+                elder_text=f"{SIGNATURE}很抱歉，您今天的{name}服务未能上门，服务中心会尽快与您联系重新安排。",
+                family_text=f"{SIGNATURE}很抱歉，您家人今天的{name}服务未能上门，服务中心会尽快联系重新安排。",
+                dedup=f"missed:{row['id']}")
+        await outbox.queue(conn, messages, now=now)
+        return [row["id"] for row in found]
+
+
+async def outstanding_late_visits(db: Database, *, circle_ids: list[int], now: datetime) -> list[LateVisit]:
+    """The no-show alerts still standing (alerted, nobody checked in yet): what a dispatcher who opens
+    the live view now must see first."""
+    async with db.connection() as conn:
+        return await queries.outstanding_late_visits(conn, circle_ids=circle_ids, now=now)

@@ -14,7 +14,10 @@ that applies:
 - `low_rating`: the visit was rated 1–2 and a street admin has not cleared it on review;
 - `correction_unreviewed`: a provider's correction made a partner's visit done, and the street office
   has not reviewed it yet (a correction is evidence, not payment);
-- `correction_rejected`: the street office rejected that correction.
+- `correction_rejected`: the street office rejected that correction;
+- `missed`: nobody checked in by the planned end plus the grace period, and the worker closed the
+  booking `missed` (issue 13). Missed bookings enter the settlement as withheld lines so that the
+  street office sees them with their reason; they are never payable.
 
 A check-in without any position from the phone (flag `no_position`: GPS fails indoors) is not
 withheld by itself: it is shown to the dispatcher as an alert, and the on-site time and the
@@ -35,10 +38,12 @@ from providers.checkin import is_far, is_shortened
 from providers.models import Settlement, SettlementBooking, SettlementLine
 
 LOW_RATING_MAX = 2
-REASONS = ("no_check_in", "far_check_in", "shortened", "low_rating", "correction_unreviewed", "correction_rejected")
+REASONS = ("no_check_in", "far_check_in", "shortened", "low_rating", "correction_unreviewed", "correction_rejected",
+           "missed")
 REASONS_ZH = {"no_check_in": "未签到", "far_check_in": "签到位置距老人家超过200米",
               "shortened": "服务时长不足项目时长一半", "low_rating": "差评未复核",
-              "correction_unreviewed": "服务商补录待街道审核", "correction_rejected": "服务商补录未通过审核"}
+              "correction_unreviewed": "服务商补录待街道审核", "correction_rejected": "服务商补录未通过审核",
+              "missed": "无人上门，已记为未服务"}
 REVIEW_REASONS = {"pending": "correction_unreviewed", "rejected": "correction_rejected"}
 
 
@@ -55,6 +60,8 @@ def withheld_reasons(booking: SettlementBooking) -> tuple[str, ...]:
     if any(rating <= LOW_RATING_MAX and not cleared for rating, cleared in booking.ratings):
         found.add("low_rating")
     found.update(REVIEW_REASONS[v.review_status] for v in booking.visits if v.review_status in REVIEW_REASONS)
+    if booking.missed:
+        found.add("missed")
     return tuple(r for r in REASONS if r in found)
 
 

@@ -16,6 +16,7 @@ import os
 import signal
 from typing import AsyncIterator
 
+import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -23,7 +24,8 @@ from core import keys
 from core.crypto import Crypto
 from core.db import Database, apply_schema, connect, create_pool
 from core.redis import create_redis
-from dispatch.chores import run_chores
+from core.sms import StandinGateway, gateway_configured, gateway_for
+from dispatch.chores import run_chores, run_sender
 from dispatch.events import RedisEvents
 from dispatch.jobs.consumer import ConsumerConfig, StreamConsumer
 from dispatch.jobs.pool import SolverPool
@@ -58,18 +60,52 @@ async def background_ctx(app: web.Application) -> AsyncIterator[None]:
         consumer_redis = worker_redis_client(settings.redis_url)
         consumer = StreamConsumer(app[keys.DB], consumer_redis, pool, events=events)
         task = asyncio.create_task(consumer.run(), name="planning-worker")
-        chores = asyncio.create_task(run_chores(app[keys.DB], app[keys.REDIS], app[keys.CRYPTO], stop_chores),
-                                     name="chores")
+        chores = asyncio.create_task(run_chores(app[keys.DB], app[keys.REDIS], app[keys.CRYPTO], stop_chores,
+                                                settings=settings), name="chores")
+    sender = None
+    if settings.start_worker:
+        sender = await start_sender(app[keys.DB], settings, stop_chores)
+        if sender.standin is not None:
+            app[keys.SMS_STANDIN] = sender.standin
     yield
     stop_chores.set()
     warming.cancel()
     await asyncio.gather(warming, *([chores] if chores else []), return_exceptions=True)
+    if sender is not None:
+        await sender.close()
     if consumer is not None:
         consumer.stop()
         await asyncio.gather(task, return_exceptions=True)
         await consumer_redis.aclose()
     await submitter.close()
     await asyncio.get_running_loop().run_in_executor(None, pool.close)
+
+# ------------------------------------------------------------------ the outbox sender
+
+
+class Sender:
+    """The outbox sender's task with its HTTP session and, when no gateway is configured and
+    settings.sms_standin allows, the local stand-in gateway it sends to."""
+
+    def __init__(self, task: asyncio.Task, session: aiohttp.ClientSession, standin: StandinGateway | None):
+        self.task, self.session, self.standin = task, session, standin
+
+    async def close(self) -> None:
+        await asyncio.gather(self.task, return_exceptions=True)
+        await self.session.close()
+        if self.standin is not None:
+            await self.standin.close()
+
+
+async def start_sender(db: Database, settings, stop: asyncio.Event) -> Sender:
+    session = aiohttp.ClientSession()
+    standin = None
+    if not gateway_configured(settings) and settings.sms_standin:
+        standin = await StandinGateway().start()
+        log.info("no SMS gateway configured: the local stand-in gateway listens at %s", standin.url)
+    gateway = gateway_for(settings, session, standin.url if standin else None)
+    task = asyncio.create_task(run_sender(db, gateway, settings, stop), name="outbox-sender")
+    return Sender(task, session, standin)
 
 # ------------------------------------------------------------------ `circle worker`
 
@@ -89,11 +125,14 @@ async def run_worker(settings) -> int:
     _on_stop_signals(consumer, stop_chores)
     try:
         await _warm_up_unless_stopped(solvers, stop_chores)
-        chores = asyncio.create_task(run_chores(Database(pool), redis, Crypto(settings.resolved_secret()), stop_chores))
+        chores = asyncio.create_task(run_chores(Database(pool), redis, Crypto(settings.resolved_secret()), stop_chores,
+                                                settings=settings))
+        sender = await start_sender(Database(pool), settings, stop_chores)
         if not stop_chores.is_set():
             await consumer.run()
         stop_chores.set()
         await asyncio.gather(chores, return_exceptions=True)
+        await sender.close()
     finally:
         await asyncio.get_running_loop().run_in_executor(None, solvers.close)
         await redis.aclose()

@@ -49,7 +49,7 @@ def test_hand_made_month_totals():
     assert (result.payable_subsidy_fen, result.payable_self_pay_fen) == (4500 + 6000 + 4500 + 4500, 4000)
     assert result.withheld_fen == 6 * 4500
     assert result.withheld_by_reason == {"no_check_in": 1, "far_check_in": 1, "shortened": 1, "low_rating": 1,
-                                         "correction_unreviewed": 1, "correction_rejected": 1}
+                                         "correction_unreviewed": 1, "correction_rejected": 1, "missed": 0}
 
 
 def test_each_reason_is_named():

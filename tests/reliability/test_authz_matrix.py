@@ -279,6 +279,21 @@ EXPECT: dict[tuple[str, str], Expect] = {
         "operator dispatcher admin", "operator admin"),
     ("DELETE", f"{API}/residents/{{id}}/family/{{user_id}}"): rule(
         lambda w, t: Req("DELETE", f"{API}/residents/{t.elder.id}/family/{t.users['family'].id}"), HOTLINE, HOTLINE),
+    # ---------------------------------------------------------------- messages and follow-ups (issue 13)
+    # the inbox is always the caller's own: nothing to probe
+    ("GET", f"{API}/messages"): rule(lambda w, t: Req("GET", f"{API}/messages"), "all", "all"),
+    ("POST", f"{API}/messages/read"): rule(lambda w, t: Req("POST", f"{API}/messages/read", body={}), "all", "all"),
+    ("GET", f"{API}/outbox"): rule(lambda w, t: Req("GET", f"{API}/outbox"), "admin", "admin"),
+    ("GET", f"{API}/outbox/standin"): rule(lambda w, t: Req("GET", f"{API}/outbox/standin"), "admin", "admin"),
+    # a dispatcher bound to a circle sees and closes only that circle's follow-ups
+    ("GET", f"{API}/safety-tasks"): rule(
+        lambda w, t: Req("GET", f"{API}/safety-tasks", {"circle_id": t.circle_id}),
+        "operator dispatcher admin", "operator admin"),
+    ("POST", f"{API}/safety-tasks/{{id}}/close"): rule(
+        lambda w, t: Req("POST", f"{API}/safety-tasks/{t.safety_task_id}/close", body={"outcome": "elder_safe"}),
+        "operator dispatcher admin", "operator admin"),
+    ("GET", f"{API}/alerts/live"): rule(
+        lambda w, t: Req("GET", f"{API}/alerts/live", {"circle_id": t.circle_id, "timeout_s": 0}), PLANNERS, "admin"),
 }
 
 

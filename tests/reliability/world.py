@@ -53,6 +53,7 @@ class Tenant:
     calendar_token: str = ""
     draft_plan_id: int = 0           # tomorrow's draft, the pending booking unassigned in it
     queued_plan_id: int = 0          # tomorrow's next version, waiting for a solver
+    safety_task_id: int = 0          # an open follow-up on the hotline's list (the elder was not home)
 
     def personal_data(self) -> list[str]:
         """Strings that identify this tenant's elder: nobody outside may ever see them."""
@@ -165,6 +166,9 @@ async def add_objects(conn: asyncpg.Connection, crypto: Crypto, tenant: Tenant, 
     tenant.calendar_token = await provider_service.issue_calendar_token(
         db, actor=tenant.users["caregiver"], caregiver_id=tenant.caregiver_id)
     await add_plans(conn, tenant, today)
+    tenant.safety_task_id = await conn.fetchval(
+        "INSERT INTO safety_tasks (resident_id, kind, opened_at) VALUES ($1, 'not_home', now()) RETURNING id",
+        tenant.elder.id)
 
 
 async def add_plans(conn: asyncpg.Connection, tenant: Tenant, today: date) -> None:

@@ -1,6 +1,7 @@
 // Provider admins and street admins: the month's settlement and the caregivers (kept small).
 import { $, api, busy, clearFieldErrors, confirmDialog, el, emptyBlock, errorText, loadingBlock, query, replace, requireUser, say,
          sayError, session, showFieldErrors, today, yuan } from "./common.js";
+import { mountOutbox } from "./messages.js";
 
 const QUALIFICATION_ZH = { G: "助老员", C: "养老护理员", B: "助浴员", N: "护士", R: "康复师", P: "社工", H: "理发", A: "适老化评估" };
 const state = { user: null };
@@ -150,6 +151,10 @@ async function start() {
     replace($("#provider"), providers.map(p => el("option", { value: p.id }, p.name)));
     $("#provider-field").hidden = false;
     $("#provider").addEventListener("change", () => { loadSettlement(); loadCaregivers(); });
+  }
+  if (state.user.role === "admin") {
+    $("#outbox-box").hidden = false;
+    mountOutbox($("#outbox-box"));
   }
   $("#settlement-form").addEventListener("submit", loadSettlement);
   $("#settlement-csv").addEventListener("click", downloadCsv);

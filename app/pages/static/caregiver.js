@@ -5,6 +5,7 @@ import {
   sayError, today, weekdayZh,
 } from "./common.js";
 import { routeMap, tiles } from "./maps.js";
+import { mountInbox } from "./messages.js";
 
 const FLAG_ZH = { far_check_in: "签到位置离老人家较远（待核实）", late_start: "迟到超过30分钟", no_show: "未签到",
                   shortened: "服务时间明显偏短" };
@@ -238,6 +239,7 @@ $("#day-tomorrow").addEventListener("click", () => { state.day = addDays(today()
 
 async function start() {
   state.user = await requireUser(["caregiver"]);
+  mountInbox($("#inbox"), { title: "消息（排班变动、取消）" }).catch(sayError);
   await load();
 }
 

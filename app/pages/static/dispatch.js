@@ -5,6 +5,7 @@ import {
   sayError, session, today,
 } from "./common.js";
 import { routeMap, tiles } from "./maps.js";
+import { hideCancelledVisits, mountLiveAlerts } from "./messages.js";
 
 const COLOURS = ["#1b5e9e", "#b02a2a", "#2e7d32", "#6a3d9a", "#a34f00", "#00796b", "#7b4f2c", "#ad1457",
                  "#455a64", "#6b6312", "#283593", "#00727c"];
@@ -668,6 +669,9 @@ async function start() {
   state.user = await requireUser(["dispatcher", "admin"]);
   $("#date").value = addDays(today(), 1);  // the next day's plan is the usual work
   await loadCircles();
+  const live = mountLiveAlerts($("#live-alerts"), () => $("#circle").value);
+  $("#circle").addEventListener("change", () => live.restart());
+  hideCancelledVisits($("#timeline"), { circle: $("#circle"), date: $("#date") });
   await loadCaregivers();
   api("/menu").then(menu => {
     for (const c of menu.categories) for (const i of c.items) state.itemNames.set(i.code, i.name_zh);

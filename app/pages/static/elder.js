@@ -4,6 +4,7 @@ import {
   loadingBlock, newIdempotencyKey, query, replace, requireUser, say, sayError, statusBadge, today,
   weekdayZh, yuan,
 } from "./common.js";
+import { mountInbox } from "./messages.js";
 
 const view = $("#view");
 const RESIDENT_KEY = "circle.acting_for";
@@ -438,6 +439,7 @@ async function guarded(work) {
 
 async function start() {
   state.user = await requireUser(["resident", "family"]);
+  mountInbox($("#inbox")).catch(sayError);
   const ids = state.user.role === "resident" ? [state.user.resident_id] : state.user.family_resident_ids;
   if (!ids.length) {
     replace(view, el("p", { class: "notice notice-warn" }, "您的账号还没有关联老人。请联系社区工作人员办理。"));

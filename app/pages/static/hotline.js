@@ -6,6 +6,7 @@ import {
   statusBadge, today, weekdayZh, yuan,
 } from "./common.js";
 import { attachPosition, editForm, familyPanel } from "./resident_edit.js";
+import { mountSafetyTasks } from "./messages.js";
 
 const WINDOWS = [
   { key: "morning", label: "上午 08:00–11:00", start: "08:00", end: "11:00" },
@@ -609,6 +610,7 @@ function returnRow(b) {
 
 async function start() {
   state.user = await requireUser(["operator", "admin"]);
+  mountSafetyTasks($("#safety-tasks")).catch(sayError);
   search.focus();
   try {
     state.menu = await api("/menu");
