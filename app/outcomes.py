@@ -83,6 +83,7 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
                                                    list(journal.acknowledged))}
         unexplained = await _unexplained(conn, first, last_lived, unplanned)
         misses = await _unannounced(conn, first, last_lived, journal)
+        detection = await _detection(conn, journal)
         sent, failed = await _messages(conn)
         subsidy = await conn.fetchval("SELECT coalesce(sum(amount_fen), 0) FROM wallet_entries WHERE kind = 'capture'")
         mismatches = len(await booking_queries.wallets_not_reconciling(conn))
@@ -93,7 +94,7 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
         days=config.days, seed=config.seed, bookings=bookings, visits=len(visits),
         planned_pct=_pct(planned, planned + infeasible), on_time_pct=_on_time(visits),
         continuity_pct=_continuity(visits), unannounced_misses=misses, messages_sent=sent,
-        messages_failed=failed, noshow_detect_p95_min=_detection(journal),
+        messages_failed=failed, noshow_detect_p95_min=detection,
         replan_changes_per_sick_visit=round(sum(c for *_, c in journal.sick) / sick_k, 2) if sick_k else None,
         replan_worst_excess=max((c - k for *_, k, c in journal.sick), default=None), sick_days=len(journal.sick),
         utilisation_pct=_utilisation(visits, shifts), overtime_min=_overtime(visits, shifts),
@@ -141,11 +142,14 @@ def _continuity(visits) -> float:
     return _pct(same, repeat)
 
 
-def _detection(journal: Journal) -> float | None:
-    late = [(journal.detected[v] - start).total_seconds() / 60 for v, start in journal.never_came.items()
-            if v in journal.detected]
-    undetected = [v for v in journal.never_came if v not in journal.detected]
-    return math.inf if undetected else p95(late)
+async def _detection(conn, journal: Journal) -> float | None:
+    """p95 of the minutes from the planned start of a visit nobody came to until the dispatcher was
+    alerted (`visits.noshow_alerted_at`, written on the simulated clock); infinite if one never was."""
+    rows = await conn.fetch("SELECT id, planned_start, noshow_alerted_at FROM visits WHERE id = ANY($1)",
+                            list(journal.never_came))
+    if any(r["noshow_alerted_at"] is None for r in rows):
+        return math.inf
+    return p95([(r["noshow_alerted_at"] - r["planned_start"]).total_seconds() / 60 for r in rows])
 
 
 def _utilisation(visits, shifts) -> float:
@@ -196,7 +200,7 @@ async def _unannounced(conn, first: date, last: date, journal: Journal) -> int:
         """SELECT b.id FROM bookings b
            WHERE b.service_date BETWEEN $1 AND $2
              AND (b.status = 'missed' OR b.id = ANY($3::bigint[]))
-             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.booking_id = b.id AND n.sent_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.booking_id = b.id AND n.status = 'sent'
                              AND (n.resident_id IS NOT NULL OR n.user_id IN
                                   (SELECT f.user_id FROM family_links f WHERE f.resident_id = b.resident_id)))""",
         first, last, changed)
@@ -204,11 +208,9 @@ async def _unannounced(conn, first: date, last: date, journal: Journal) -> int:
 
 
 async def _messages(conn) -> tuple[int, int]:
-    sent = await conn.fetchval("SELECT count(*) FROM notifications WHERE sent_at IS NOT NULL")
-    has_status = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'notifications' AND column_name = 'status')")
-    failed = await conn.fetchval("SELECT count(*) FROM notifications WHERE status = 'failed'") if has_status else 0
-    return sent, failed
+    """(messages the gateway accepted or the inbox took, messages that failed for good)."""
+    rows = dict(await conn.fetch("SELECT status, count(*) FROM notifications GROUP BY status"))
+    return rows.get("sent", 0), rows.get("failed", 0)
 
 
 async def _withheld_pct(db: Database, admin: User, providers: list[int], first: date, last: date) -> float:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import heapq
 import logging
 import random
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
+import aiohttp
 import asyncpg
 
 from app.demo import load_demo
@@ -37,6 +39,7 @@ from core.clock import LOCAL_TZ, SimulatedClock, local_instant, use_clock, utc_n
 from core.crypto import Crypto
 from core.db import Database
 from core.errors import ApiError
+from core.sms import StandinGateway, WebhookGateway
 from core.users import User, create_user, user_by_id
 from dispatch import chores
 from dispatch import service as dispatch_service
@@ -91,7 +94,6 @@ class Journal:
 
     acknowledged: set[int] = field(default_factory=set)          # booking ids a create answered
     sick: list[tuple[date, int, int, int]] = field(default_factory=list)   # (day, caregiver, k visits, changed)
-    detected: dict[int, datetime] = field(default_factory=dict)  # visit id → when its no-show was noticed
     never_came: dict[int, datetime] = field(default_factory=dict)  # visit id → planned start (nobody came)
     unplanned_runs: list[tuple[int, date]] = field(default_factory=list)   # plans that failed
     refused_requests: int = 0                                    # booking attempts the rules refused
@@ -163,7 +165,6 @@ class Simulation:
     async def _run_chores(self) -> None:
         for chore in self.chores:
             await chore(self.db)
-        await self._note_detected_no_shows()
 
     # ------------------------------------------------------------------ the street
 
@@ -364,20 +365,18 @@ class Simulation:
         await self._attempt(booking_service.evaluate(self.db, actor=actor, booking_id=visit["booking_id"],
                                                      rating=rating, comment="", source="app"))
 
-    async def _note_detected_no_shows(self) -> None:
-        """When the dispatcher was first told of each visit nobody came to (its `no_show` flag)."""
-        waiting = [v for v in self.journal.never_came if v not in self.journal.detected]
-        if not waiting:
-            return
-        async with self.db.connection() as conn:
-            flagged = await conn.fetch("SELECT id FROM visits WHERE id = ANY($1) AND 'no_show' = ANY(flags)", waiting)
-        for row in flagged:
-            self.journal.detected[row["id"]] = self.clock.now()
-
-
-def minute_chores() -> list[Chore]:
-    """The worker's periodic chores, as the simulation runs them every five simulated minutes."""
-    return [chores.flag_overdue]
+@asynccontextmanager
+async def worker_chores() -> AsyncIterator[list[Chore]]:
+    """The worker's periodic chores, as the simulation runs them every five simulated minutes: no-show
+    alerts, missed visits closed, overdue flags, and the outbox sender delivering to the local stand-in
+    gateway (a real HTTP server on 127.0.0.1 speaking the webhook protocol)."""
+    standin = await StandinGateway().start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield [chores.alert_noshows, chores.close_missed, chores.flag_overdue,
+                   chores.sender(WebhookGateway(standin.url, session))]
+    finally:
+        await standin.close()
 
 
 class _NoQueue:

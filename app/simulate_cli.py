@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.outcomes import Outcomes, measure
-from app.simulate import SimConfig, minute_chores, simulate
+from app.simulate import SimConfig, simulate, worker_chores
 from booking.seed import load_menu
 from core.crypto import Crypto
 from core.db import Database, apply_schema, connect, create_pool
@@ -51,7 +51,8 @@ async def _run(config: SimConfig) -> tuple[Outcomes, dict]:
         database = await create_pool(url, size=4)
         db, crypto = Database(database), Crypto("simulation-secret")
         await pool.warm_up()
-        journal = await simulate(db, crypto, config, chores=minute_chores(), pool=pool)
+        async with worker_chores() as chores:
+            journal = await simulate(db, crypto, config, chores=chores, pool=pool)
         async with db.connection() as conn:
             admin = await user_by_id(conn, await conn.fetchval("SELECT id FROM users WHERE username = 'admin'"))
             series = await daily_series(conn, config)

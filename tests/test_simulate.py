@@ -3,7 +3,7 @@ nothing lost, wallets reconcile, every unplanned booking explained, every change
 same seed gives the same outcomes."""
 from app.outcomes import measure
 from app.report import render
-from app.simulate import SimConfig, minute_chores, simulate
+from app.simulate import SimConfig, simulate, worker_chores
 from app.simulate_cli import daily_series
 from booking.seed import load_menu
 from core.crypto import Crypto
@@ -22,7 +22,8 @@ async def _run(url: str):
     pool = await create_pool(url, size=3)
     db, solvers = Database(pool), SolverPool(0)
     try:
-        journal = await simulate(db, Crypto("simulation-test"), CONFIG, chores=minute_chores(), pool=solvers)
+        async with worker_chores() as chores:
+            journal = await simulate(db, Crypto("simulation-test"), CONFIG, chores=chores, pool=solvers)
         async with db.connection() as conn:
             admin = await user_by_id(conn, await conn.fetchval("SELECT id FROM users WHERE username = 'admin'"))
             series = await daily_series(conn, CONFIG)
