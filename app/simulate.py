@@ -13,7 +13,8 @@ gives the same street, the same bookings and the same behaviour every time:
   sometimes not home or refuse; some cancel the same day; ratings follow most completed visits;
 - now and then a caregiver falls sick in the morning: leave is recorded and the day is re-planned
   (freeze 30 minutes) and published;
-- the chores run every five simulated minutes.
+- the worker's chores run on its cadence: the no-show alert and overdue flags every simulated
+  minute, closing missed visits and the outbox sender every five.
 
 `simulate()` returns the care outcomes (`Outcomes`): what the street pays for, measured from what
 the database holds at the end (see `app/outcomes.py`).
@@ -51,7 +52,7 @@ from providers.models import DayChange
 log = logging.getLogger(__name__)
 
 NO_PASSWORD = "!no-password"       # simulated people never sign in: their accounts have no usable password
-CHORE_EVERY = timedelta(minutes=5)
+TICK = timedelta(minutes=1)          # the worker's cadence: its chores run every minute
 LUNCH_WINDOWS = ((time(10, 30), time(11, 30)), (time(11), time(12)), (time(11, 30), time(12, 30)))
 PLAN_AT, DAY_STARTS, DAY_ENDS = time(18, 0), time(6, 0), time(21, 30)
 
@@ -86,6 +87,7 @@ class SimConfig:
 
 
 Chore = Callable[[Database], Awaitable[object]]
+Schedule = list[tuple[Chore, int]]   # each chore with how many minutes apart it runs
 
 
 @dataclass
@@ -117,7 +119,7 @@ class Street:
 
 class Simulation:
     def __init__(self, db: Database, crypto: Crypto, clock: SimulatedClock, config: SimConfig,
-                 chores: list[Chore], pool: SolverPool):
+                 chores: Schedule, pool: SolverPool):
         self.db, self.crypto, self.clock, self.config = db, crypto, clock, config
         self.behaviour = config.behaviour
         self.rng = random.Random(config.seed)
@@ -152,19 +154,21 @@ class Simulation:
         await self._advance_to(local_instant(day, DAY_ENDS))
 
     async def _advance_to(self, instant: datetime) -> None:
-        """Move the clock forward, running the chores at every five-minute mark on the way."""
+        """Move the clock forward, running the chores due at every minute mark on the way."""
         while True:
             tick = _next_tick(self.clock.now())
             if tick > instant:
                 break
             self.clock.set(tick)
-            await self._run_chores()
+            await self._run_chores(tick)
         if instant > self.clock.now():
             self.clock.set(instant)
 
-    async def _run_chores(self) -> None:
-        for chore in self.chores:
-            await chore(self.db)
+    async def _run_chores(self, tick: datetime) -> None:
+        minute = int(tick.timestamp() // 60)
+        for chore, every in self.chores:
+            if minute % every == 0:
+                await chore(self.db)
 
     # ------------------------------------------------------------------ the street
 
@@ -366,15 +370,15 @@ class Simulation:
                                                      rating=rating, comment="", source="app"))
 
 @asynccontextmanager
-async def worker_chores() -> AsyncIterator[list[Chore]]:
-    """The worker's periodic chores, as the simulation runs them every five simulated minutes: no-show
-    alerts, missed visits closed, overdue flags, and the outbox sender delivering to the local stand-in
-    gateway (a real HTTP server on 127.0.0.1 speaking the webhook protocol)."""
+async def worker_chores() -> AsyncIterator[Schedule]:
+    """The worker's periodic chores on its cadence: no-show alerts and overdue flags every minute,
+    missed visits closed and the outbox sender (delivering to the local stand-in gateway, a real HTTP
+    server on 127.0.0.1 speaking the webhook protocol) every five."""
     standin = await StandinGateway().start()
     try:
         async with aiohttp.ClientSession() as session:
-            yield [chores.alert_noshows, chores.close_missed, chores.flag_overdue,
-                   chores.sender(WebhookGateway(standin.url, session))]
+            yield [(chores.alert_noshows, 1), (chores.flag_overdue, 1), (chores.close_missed, 5),
+                   (chores.sender(WebhookGateway(standin.url, session)), 5)]
     finally:
         await standin.close()
 
@@ -387,10 +391,8 @@ class _NoQueue:
 
 
 def _next_tick(now: datetime) -> datetime:
-    """The next five-minute mark after `now`."""
-    minutes = int(CHORE_EVERY.total_seconds() // 60)
-    floor = now.replace(minute=now.minute - now.minute % minutes, second=0, microsecond=0)
-    return floor + CHORE_EVERY
+    """The next minute mark after `now`."""
+    return now.replace(second=0, microsecond=0) + TICK
 
 
 async def _read_street(conn: asyncpg.Connection) -> Street:
@@ -424,7 +426,7 @@ def start_instant(config: SimConfig) -> datetime:
     return datetime.combine(config.start - timedelta(days=1), PLAN_AT, tzinfo=LOCAL_TZ)
 
 
-async def simulate(db: Database, crypto: Crypto, config: SimConfig, *, chores: list[Chore],
+async def simulate(db: Database, crypto: Crypto, config: SimConfig, *, chores: Schedule,
                    pool: SolverPool) -> Journal:
     """Run the street for `config.days` days on `db` (a database with the schema and the menu, and no
     street yet) under a simulated clock; returns what the simulation saw (the outcomes are measured
