@@ -500,10 +500,6 @@ async def revoke_caregiver_tokens(conn: Conn, caregiver_id: int) -> int:
            SELECT count(*) FROM revoked""", caregiver_id)
 
 
-async def set_caregiver_logins_active(conn: Conn, caregiver_id: int, active: bool) -> None:
-    await conn.execute("UPDATE users SET active = $2 WHERE caregiver_id = $1", caregiver_id, active)
-
-
 async def set_login(conn: Conn, user_id: int, *, username: str, password_hash: str) -> None:
     await conn.execute("UPDATE users SET username = $2, password_hash = $3 WHERE id = $1",
                        user_id, username, password_hash)

@@ -228,8 +228,9 @@ async def get_caregiver(db: Database, *, actor: User, caregiver_id: int) -> Care
 
 
 async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, **changes: Any) -> Caregiver:
-    """Change a caregiver's details (the fields given, None meaning unchanged); the merged pattern and
-    circle are checked as on creation."""
+    """Change a caregiver's details (the fields given, None meaning unchanged); the merged pattern,
+    circle and home are checked as on creation; recorded in the audit log. `active: false` disables
+    the caregiver's logins and revokes every token at once; `active: true` enables them again."""
     changes = {k: v for k, v in changes.items() if v is not None}
     async with db.transaction() as conn:
         current = await _managed_caregiver(conn, actor, caregiver_id)
@@ -242,6 +243,7 @@ async def update_caregiver(db: Database, *, actor: User, caregiver_id: int, **ch
         await queries.update_caregiver(conn, caregiver_id, **changes)
         if "active" in changes:   # deactivation ends the caregiver's access at once (and reactivation restores it)
             await set_logins_active(conn, caregiver_id=caregiver_id, active=changes["active"])
+        await _audit(conn, actor, "caregivers", caregiver_id, dataclasses.asdict(current), changes)
         return await queries.caregiver(conn, caregiver_id)
 
 # ------------------------------------------------------------------ availability
@@ -680,25 +682,6 @@ async def _audit(conn: asyncpg.Connection, actor: User, table: str, key: object,
     if new:
         await audit.record_change(conn, actor_id=actor.id, record=audit.record_name(table, key), action=action,
                                   before=old, after=new, reason=reason)
-
-
-async def update_caregiver_audited(db: Database, *, actor: User, caregiver_id: int, **changes: Any) -> Caregiver:
-    """`update_caregiver`, recorded in the audit log; `active: false` also signs the caregiver's login out
-    everywhere at once (every token revoked) and disables it; `active: true` enables it again."""
-    changes = {k: v for k, v in changes.items() if v is not None}
-    async with db.transaction() as conn:
-        current = await _managed_caregiver(conn, actor, caregiver_id)
-        merged = dataclasses.asdict(current) | changes
-        check_pattern(**{k: merged[k] for k in _PATTERN_FIELDS})
-        if "circle_id" in changes:
-            await _check_provider_circle(conn, current.provider_id, changes["circle_id"])
-        await queries.update_caregiver(conn, caregiver_id, **changes)
-        if changes.get("active") is False:
-            await queries.revoke_caregiver_tokens(conn, caregiver_id)
-        if "active" in changes:
-            await queries.set_caregiver_logins_active(conn, caregiver_id, changes["active"])
-        await _audit(conn, actor, "caregivers", caregiver_id, dataclasses.asdict(current), changes)
-        return await queries.caregiver(conn, caregiver_id)
 
 
 async def set_caregiver_login(db: Database, *, actor: User, caregiver_id: int, username: str,

@@ -97,7 +97,7 @@ async def get_caregiver(request: web.Request) -> web.Response:
           body=CaregiverUpdate, response=CaregiverRead)
 async def update_caregiver(request: web.Request) -> web.Response:
     data = await parse_body(request, CaregiverUpdate)
-    caregiver = await service.update_caregiver_audited(_db(request), actor=current_user(request),
+    caregiver = await service.update_caregiver(_db(request), actor=current_user(request),
                                                        caregiver_id=path_id(request), **data.changes())
     return respond(CaregiverRead.of(caregiver))
 

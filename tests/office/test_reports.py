@@ -69,9 +69,10 @@ async def test_monthly_report_and_workbook(client, db, conn, crypto, street, tod
     assert report["month"] == month and report["visits_done"] == 3 and report["visits_missed"] == 1
     assert report["on_time_pct"] == round(200 / 3, 1) and report["satisfaction_avg"] == 3.0
     assert report["continuity_pct"] == 100.0  # the second and third visits: the same caregiver as the first
-    # the late visit: rated 1, and 10 minutes on site (checked out at the planned end)
+    # the late visit: rated 1, and 10 minutes on site (checked out at the planned end); the missed one is a
+    # withheld line too (nobody came: missed, no check-in)
     assert report["withheld_fen"] > 0 and {k: v for k, v in report["withheld_by_reason"].items() if v} == \
-        {"low_rating": 1, "shortened": 1}
+        {"low_rating": 1, "shortened": 1, "missed": 1, "no_check_in": 1}
     [provider] = report["by_provider"]
     assert provider["provider_id"] == street.provider_id and provider["visits_done"] == 3
     assert {c["category_code"]: (c["visits_done"], c["visits_missed"]) for c in report["by_category"]} == \

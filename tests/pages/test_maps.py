@@ -34,8 +34,8 @@ async def mapped(settings, db, redis):
     """The app with street tiles and a geocoder, both local stand-ins; plans solved in this process."""
     from core import keys
     from app.main import create_app
-    from dispatch.planner import Planner
-    from dispatch.solving import SolverRunner
+    from dispatch.jobs.pool import SolverPool
+    from dispatch.jobs.submit import JobSubmitter
 
     async with TestServer(standin_app(gazetteer={"黄浦区长乐路8号": HOME}, centre=factories.CENTRE)) as standin:
         base = str(standin.make_url("")).rstrip("/")
@@ -43,7 +43,7 @@ async def mapped(settings, db, redis):
             "tile_url": base + "/tiles/{z}/{x}/{y}.svg", "tile_attribution": "本地测试底图",
             "geocoder": "amap", "geocoder_key": STANDIN_KEY, "geocoder_url": base + "/amap"})
         app = create_app(mapped_settings, database=db, redis_client=redis, with_background=False)
-        planner = Planner(db, redis, SolverRunner(), use_queue=False, heartbeat_s=0.3)
+        planner = JobSubmitter(db, redis, SolverPool(), use_queue=False, heartbeat_s=0.3)
         app[keys.PLANNER] = planner
         async with TestServer(app) as server:
             yield str(server.make_url("/")).rstrip("/")
