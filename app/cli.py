@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--elders", type=int, default=150, help="elders in the street (split over its two circles)")
     sim.add_argument("--caregivers", type=int, default=None, help="caregivers (default: the demo roster, 20)")
-    sim.add_argument("--plan-seconds", type=int, default=5, help="solver time per circle-day")
+    sim.add_argument("--plan-seconds", type=int, default=30, help="the solver's time cap per circle-day (the "
+                     "solution limit stops it first, which keeps a seed's plans the same)")
     sim.add_argument("--json", action="store_true", help="print the outcomes as one JSON object")
     sim.add_argument("--report", type=Path, help="also write an HTML report (Chinese, with charts) here")
     sim.set_defaults(run=_simulate)

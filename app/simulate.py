@@ -80,8 +80,8 @@ class SimConfig:
     seed: int = 1
     elders_per_circle: int = 75
     caregivers: int | None = None
-    plan_seconds: int = 5               # the solver's time cap per circle-day
-    plan_solutions: int = 1000          # and its solution limit, which makes a seed's plans reproducible
+    plan_seconds: int = 30              # the solver's time cap per circle-day: seldom reached, so that
+    plan_solutions: int = 400           # the solution limit stops the search and a seed's plans repeat
     start: date = date(2030, 3, 4)
     behaviour: Behaviour = Behaviour()
 

@@ -11,7 +11,7 @@ from core.db import Database, apply_schema, connect, create_pool
 from core.users import user_by_id
 from dispatch.jobs.pool import SolverPool
 
-CONFIG = SimConfig(days=2, seed=7, elders_per_circle=40, caregivers=14, plan_seconds=2, plan_solutions=60)
+CONFIG = SimConfig(days=2, seed=7, elders_per_circle=40, caregivers=14, plan_seconds=30, plan_solutions=60)
 
 
 async def _run(url: str):
