@@ -32,7 +32,6 @@ from .routing import TimedRoute, build_model, index_routes, plan_objective, sear
 from .schedule import simulate
 from .solution import Progress
 
-PART_NODES = 200
 ROUNDS = 3
 SPARES_PER_KIND = 3
 # Share of the budget (or of the solution limit) for POPMUSIC after the global search.
@@ -40,12 +39,6 @@ POPMUSIC_SHARE = 0.5
 LARGE_POPMUSIC_SHARE = 0.5
 # The same after a start from OR-Tools' first solution (long routes).
 LONG_POPMUSIC_SHARE = 0.0
-# Iterated local search first (plain days, see ``iterated_applies``): share of the budget
-# (or of the solution limit), and at most this many seconds, since it cannot be
-# cancelled before its limit.
-ITERATED_SHARE = 0.7
-ITERATED_MAX_S = 6.0
-ITERATED_MIN_JOBS = 10
 # Mean jobs per route from which "auto" starts from OR-Tools' own first solution.
 LONG_ROUTE_JOBS = 15
 
@@ -65,19 +58,14 @@ def optimise(
     on_progress: Callable | None = None, should_stop: Callable | None = None,
 ) -> SearchResult:
     """Guided local search from ``routes`` (node sequences per vehicle of ``lay``)."""
-    complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
-    mandatory = params.first_solution != "ortools" and complete and ortools_model.MANDATORY_WHEN_COMPLETE
-    model, sp, initial = _prepared(lay, routes, params, seconds, clock, mandatory)
-    if mandatory and initial is None:
-        model, sp, initial = _prepared(lay, routes, params, seconds, clock, False)
-    found, cancelled, solutions = search.run(
-        model, sp, initial, params, seconds, clock, on_progress, should_stop, search.ITERATE)
+    model, sp, initial = _prepared(lay, routes, params, seconds, clock)
+    found, cancelled, solutions = search.run(model, sp, initial, params, seconds, clock, on_progress, should_stop)
     return SearchResult(found, cancelled, solutions)
 
 
-def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
+def _prepared(lay, routes, params, seconds, clock):
     """Built and closed model, its search parameters and the warm start (or None)."""
-    model = build_model(lay, params, mandatory)
+    model = build_model(lay, params)
     complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
     sp = search_parameters(params, clock.wall_limit(seconds), keep_swaps=not complete)
     if params.metaheuristic == "ils":
@@ -147,7 +135,7 @@ def iterated_applies(lay: Layout, params: SolveParams) -> bool:
     visits: OR-Tools 9.15's iterated search never returns, whatever its limits, on a model
     with one visit (found by tests/dispatch/solver), and small days gain nothing from it.
     """
-    big_enough = len(lay.jobs) >= ITERATED_MIN_JOBS
+    big_enough = len(lay.jobs) >= params.iterated_min_jobs
     fresh = params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools")
     return fresh and big_enough and plain_day(lay)
 
@@ -162,8 +150,8 @@ def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_sto
     """Iterated local search on the whole plan for its share of the budget (in place)."""
     ils = replace(params, metaheuristic="ils")
     if params.solution_limit is not None:
-        ils = replace(ils, solution_limit=max(1, round(ITERATED_SHARE * params.solution_limit)))
-    budget = min(ITERATED_SHARE * seconds, ITERATED_MAX_S)
+        ils = replace(ils, solution_limit=max(1, round(params.iterated_share * params.solution_limit)))
+    budget = min(params.iterated_share * seconds, params.iterated_max_s)
     group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
     return _solve_afresh(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
 
@@ -258,7 +246,7 @@ def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=Non
     deadline = end - LARGE_POPMUSIC_SHARE * seconds
     best = None
     for r in range(ROUNDS):
-        groups = sector_groups(lay, routes, r)
+        groups = sector_groups(lay, routes, r, params.part_nodes)
         budget = max(0.0, deadline - clock.elapsed()) / (ROUNDS - r)
         total = sum(len(g.jobs) for g in groups) or 1
         for group in groups:
@@ -305,12 +293,12 @@ def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop,
     return found
 
 
-def sector_groups(lay: Layout, routes: list[list[int]], round_no: int) -> list[Group]:
-    """Neighbouring routes grouped to about PART_NODES job nodes, boundaries shifted per round."""
+def sector_groups(lay: Layout, routes: list[list[int]], round_no: int, part_nodes: int) -> list[Group]:
+    """Neighbouring routes grouped to about ``part_nodes`` job nodes, boundaries shifted per round."""
     centre = _centre(lay)
     used = [v for v, r in enumerate(routes) if r]
     used.sort(key=lambda v: _angle(centre, _centroid(lay, routes[v])))
-    n_groups = max(1, round(sum(len(routes[v]) for v in used) / PART_NODES))
+    n_groups = max(1, round(sum(len(routes[v]) for v in used) / part_nodes))
     shift = (round_no * len(used)) // (ROUNDS * n_groups) if used else 0
     used = used[shift:] + used[:shift]
     chunks = _chunks(used, routes, n_groups)

@@ -234,6 +234,14 @@ class SolveParams:
             ``"gls"`` (guided local search throughout). ``"ils"`` is internal. A stop
             request during the iterated phase takes effect when that phase ends.
         log_search: let OR-Tools log its search to stderr.
+        iterated_share: share of the budget (or of the solution limit) for the iterated
+            phase of a plain day (default 0.7).
+        iterated_max_s: at most this many seconds for the iterated phase (default 6): it
+            cannot be stopped before its own limit, so this bounds how long a stop
+            request waits.
+        iterated_min_jobs: fewer visits than this (default 10) never get the iterated
+            phase (OR-Tools 9.15's iterated search hangs on a one-visit model).
+        part_nodes: with decomposition, about this many job visits per part (default 200).
     """
 
     time_limit_s: float = 10.0
@@ -249,6 +257,10 @@ class SolveParams:
     cpu_time: bool = False
     log_search: bool = False
     metaheuristic: str = "auto"
+    iterated_share: float = 0.7
+    iterated_max_s: float = 6.0
+    iterated_min_jobs: int = 10
+    part_nodes: int = 200
 
     def __post_init__(self) -> None:
         if self.strategy not in ("auto", "ortools", "greedy"):
