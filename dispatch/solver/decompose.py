@@ -19,12 +19,13 @@ whole budget, started from OR-Tools' own first solution (see ``start_kind``).
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import construct, popmusic, search
+from . import construct, lns, popmusic, search
 from . import routing as ortools_model
 from .layout import Layout, node_xy, restrict
 from .problem import SolveParams
@@ -78,15 +79,19 @@ def _prepared(lay, routes, params, seconds, clock):
 
 
 def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
-    """Guided local search on the whole plan (trimmed fleet, see ``trimmed_fleet``), then
-    POPMUSIC on groups of neighbouring routes (see ``popmusic``) for the rest of the budget.
+    """The phases on the whole plan: OR-Tools' iterated local search first on a plain day
+    (see ``iterated_applies``), ruin and recreate aimed at unserved visits (``lns``), guided
+    local search (trimmed fleet, see ``trimmed_fleet``), then POPMUSIC on groups of
+    neighbouring routes (see ``popmusic``) for the rest of the budget. If OR-Tools cannot
+    start from the plan, the ruin and recreate phase takes the rest of the budget.
 
-    With a solution limit, both phases share it instead of the time, so that a run is
-    reproducible. ``routes`` is ``None`` if OR-Tools found nothing in the first phase.
+    With a solution limit, the phases share it instead of the time, so that a run is
+    reproducible.
     """
     routes = [list(r) for r in plan.routes]
     timed: list[TimedRoute | None] = [None] * lay.num_vehicles
     deadline = clock.elapsed() + seconds
+    total = seconds
     iterated = iterated_applies(lay, params) and not (should_stop is not None and should_stop())
     params = replace(params, first_solution=start_kind(lay, plan, params))
     popmusic_share = _popmusic_share(params)
@@ -98,16 +103,31 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
         if found.cancelled or seconds <= 0.05 or spent:
             return SearchResult(_complete(lay, routes, timed, plan), found.cancelled, iterated=True)
         params = replace(params, first_solution="insertion", solution_limit=_left(params, found))
-    first, count = _first_phase(params, seconds, popmusic_share)
+    lns_s = min(params.lns_share * total, deadline - clock.elapsed())
+    if _lns_phase(lay, plan, routes, timed, params, lns_s, clock, should_stop):
+        return SearchResult(_complete(lay, routes, timed, plan), True, iterated=iterated)
+    first, count = _first_phase(params, deadline - clock.elapsed(), popmusic_share)
     group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
     found = _solve_group(lay, group, routes, timed, first, count, clock, should_stop, on_progress)
-    if found.routes is None:
-        return SearchResult(_complete(lay, routes, timed, plan) if iterated else None, found.cancelled,
-                            iterated=iterated)
     stop, left = found.cancelled, deadline - clock.elapsed()
-    if not stop and popmusic_share > 0 and left > 0.05:
+    if found.routes is None and not stop:
+        stop = _lns_phase(lay, plan, routes, timed, params, left, clock, should_stop)
+    elif not stop and popmusic_share > 0 and left > 0.05:
         stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, _left(params, found))
     return SearchResult(_complete(lay, routes, timed, plan), stop, iterated=iterated)
+
+
+def _lns_phase(lay, plan, routes, timed, params, seconds, clock, should_stop) -> bool:
+    """Ruin and recreate (``lns``) on ``routes`` in place for ``seconds``, or for its share
+    of the solution limit; True if a stop was requested."""
+    iterations = None if params.solution_limit is None else round(params.lns_share * params.solution_limit)
+    if iterations == 0 or (iterations is None and seconds <= 0.05):
+        return False
+    start = _complete(lay, routes, timed, plan)
+    rng = random.Random(params.seed)
+    better, stop = lns.improve(lay, start, params.preferred_worker_cost, seconds, clock, rng, iterations, should_stop)
+    routes[:] = better
+    return stop
 
 
 def _strictly_improving(on_progress: Callable | None) -> Callable | None:
