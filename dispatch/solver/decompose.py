@@ -117,11 +117,16 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     return SearchResult(_complete(lay, routes, timed, plan), stop, iterated=iterated)
 
 
+def _complete_plan(lay, routes) -> bool:
+    """Every job node on a route (nothing for the ruin and recreate phase to aim at)."""
+    return sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
+
+
 def _lns_phase(lay, plan, routes, timed, params, seconds, clock, should_stop) -> bool:
     """Ruin and recreate (``lns``) on ``routes`` in place for ``seconds``, or for its share
-    of the solution limit; True if a stop was requested."""
+    of the solution limit, if some visit is unserved; True if a stop was requested."""
     iterations = None if params.solution_limit is None else round(params.lns_share * params.solution_limit)
-    if iterations == 0 or (iterations is None and seconds <= 0.05):
+    if iterations == 0 or (iterations is None and seconds <= 0.05) or _complete_plan(lay, routes):
         return False
     start = _complete(lay, routes, timed, plan)
     rng = random.Random(params.seed)
@@ -256,7 +261,8 @@ def trimmed_fleet(plan, routes: list[list[int]] | None = None, spares: int = SPA
 
 
 def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
-    """Decomposed improvement of ``plan`` for large problems (see the module docstring).
+    """Decomposed improvement of ``plan`` for large problems (see the module docstring):
+    rounds of parts, ruin and recreate aimed at unserved visits (``lns``), POPMUSIC.
 
     Progress is reported after each part with the objective of the whole plan.
     """
@@ -275,6 +281,9 @@ def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=Non
             best = _report(lay, routes, params, clock, on_progress, best)
             if stop:
                 return SearchResult(_complete(lay, routes, timed, plan), True)
+    lns_s = min(params.lns_share * seconds, end - clock.elapsed())
+    if _lns_phase(lay, plan, routes, timed, params, lns_s, clock, should_stop):
+        return SearchResult(_complete(lay, routes, timed, plan), True)
     left = end - clock.elapsed()
     stop = left > 0.05 and _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, None)
     return SearchResult(_complete(lay, routes, timed, plan), stop)
