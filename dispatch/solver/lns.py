@@ -10,8 +10,9 @@ windows, shifts, work limits and breaks exactly (``schedule.simulate``):
   one, so that room is made where a left-out visit lives;
 - the removed and all unserved visits are put back by regret insertion (``construct.parallel``);
 - the candidate replaces the current plan if its objective (the model's: penalties of
-  unserved visits by priority tier, travel, preference costs) is below the current one
-  plus a threshold that falls to zero over the phase; the best plan is kept.
+  unserved visits by priority tier, travel, preference costs) is no worse than the current
+  one, or within a threshold of the best one (record-to-record travel; the threshold falls
+  to zero over the phase, and a drift from the best is bounded by it); the best plan is kept.
 
 Only crew-1 visits with no pin are taken out; crew-2 visits and pinned ones stay where they
 are, at their times, so the phase applies to any day.
@@ -29,8 +30,12 @@ from .layout import Layout
 from .routing import TimedRoute, plan_objective
 
 RUIN_MIN, RUIN_MAX = 5, 15
+# Share of the steps that take out strings of consecutive visits (else the nearest visits).
+STRING_SHARE = 0.5
+MAX_STRING = 6
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
 THRESHOLD_SHARE = 0.01
+RRT = True
 
 
 def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: float, clock,
@@ -53,7 +58,8 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
         if new < best_cost:
             best, best_cost = candidate, new
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        if new <= cost + _threshold(lay, candidate, progress):
+        ref = best_cost if RRT else cost
+        if new <= cost or new <= ref + _threshold(lay, candidate, progress):
             routes, cost = candidate, new
     return best, False
 
@@ -93,13 +99,35 @@ class _Search:
             return routes
         seed = rng.choice(unserved) if unserved and rng.random() < 0.5 else rng.choice(movable)
         count = rng.randint(RUIN_MIN, RUIN_MAX)
-        removed = [k for k in self.near[seed] if k in served and self.free[k]][:count]
+        if rng.random() < STRING_SHARE:
+            removed = self._strings(routes, seed, served, count, rng)
+        else:
+            removed = [k for k in self.near[seed] if k in served and self.free[k]][:count]
         gone = {n for k in removed for n in lay.job_nodes[k]}
         self._reset([[n for n in r if n not in gone] for r in routes])
         order = removed + unserved
         rng.shuffle(order)
         construct.parallel(lay, order, plan=self.plan)
         return [list(r) for r in self.plan.routes]
+
+    def _strings(self, routes, seed: int, served: set[int], count: int, rng: random.Random) -> list[int]:
+        """Strings of consecutive visits in the routes nearest to ``seed`` (SISR-like)."""
+        lay = self.lay
+        where = {n: (v, i) for v, r in enumerate(routes) for i, n in enumerate(r)}
+        removed: list[int] = []
+        touched: set[int] = set()
+        for k in self.near[seed]:
+            if len(removed) >= count:
+                break
+            node = lay.job_nodes[k][0]
+            if k not in served or node not in where or where[node][0] in touched:
+                continue
+            v, i = where[node]
+            touched.add(v)
+            size = rng.randint(1, min(MAX_STRING, len(routes[v]), count - len(removed)))
+            first = rng.randint(max(0, i - size + 1), min(i, len(routes[v]) - size))
+            removed += [j for j in (int(lay.node_job[n]) for n in routes[v][first:first + size]) if self.free[j]]
+        return removed
 
     def _reset(self, routes: list[list[int]]) -> None:
         plan = self.plan
