@@ -83,7 +83,8 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     (see ``iterated_applies``), ruin and recreate aimed at unserved visits (``lns``), guided
     local search (trimmed fleet, see ``trimmed_fleet``), then POPMUSIC on groups of
     neighbouring routes (see ``popmusic``) for the rest of the budget. If OR-Tools cannot
-    start from the plan, the ruin and recreate phase takes the rest of the budget.
+    start from the whole plan (it sometimes rejects a start that passes the checker, on days
+    with breaks), POPMUSIC's parts take the rest of the budget.
 
     With a solution limit, the phases share it instead of the time, so that a run is
     reproducible.
@@ -92,7 +93,7 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     timed: list[TimedRoute | None] = [None] * lay.num_vehicles
     deadline = clock.elapsed() + seconds
     total = seconds
-    iterated = iterated_applies(lay, params) and not (should_stop is not None and should_stop())
+    iterated = iterated_applies(lay, params, plan) and not (should_stop is not None and should_stop())
     params = replace(params, first_solution=start_kind(lay, plan, params))
     popmusic_share = _popmusic_share(params)
     on_progress = _strictly_improving(on_progress)
@@ -110,9 +111,9 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
     found = _solve_group(lay, group, routes, timed, first, count, clock, should_stop, on_progress)
     stop, left = found.cancelled, deadline - clock.elapsed()
-    if found.routes is None and not stop:
-        stop = _lns_phase(lay, plan, routes, timed, params, left, clock, should_stop)
-    elif not stop and popmusic_share > 0 and left > 0.05:
+    if found.routes is None and not stop:  # OR-Tools could not start from the whole plan: parts can
+        popmusic_share = max(popmusic_share, POPMUSIC_SHARE)
+    if not stop and popmusic_share > 0 and left > 0.05:
         stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, _left(params, found))
     return SearchResult(_complete(lay, routes, timed, plan), stop, iterated=iterated)
 
@@ -151,10 +152,13 @@ def _strictly_improving(on_progress: Callable | None) -> Callable | None:
     return report
 
 
-def iterated_applies(lay: Layout, params: SolveParams) -> bool:
+def iterated_applies(lay: Layout, params: SolveParams, plan=None) -> bool:
     """Whether the search starts with OR-Tools' iterated local search (see ``SolveParams``).
 
-    Only for plain days (every job a crew-1, unpinned visit) planned afresh: that search
+    Only where the construction ``plan`` (if given) serves every visit: on an oversubscribed
+    day the ruin and recreate phase, aimed at the visits left out, leads instead (it served
+    more on the generated home-care days, see docs/benchmarks.md). Only for plain days
+    (every job a crew-1, unpinned visit) planned afresh: that search
     builds its own first solution, and it cannot be stopped before its limit, so it is not
     used where the dispatcher's routes and pins must be the start. Nor for a handful of
     visits: OR-Tools 9.15's iterated search never returns, whatever its limits, on a model
@@ -162,7 +166,8 @@ def iterated_applies(lay: Layout, params: SolveParams) -> bool:
     """
     big_enough = len(lay.jobs) >= params.iterated_min_jobs
     fresh = params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools")
-    return fresh and big_enough and plain_day(lay)
+    complete = plan is None or _complete_plan(lay, plan.routes)
+    return fresh and big_enough and complete and plain_day(lay)
 
 
 def plain_day(lay: Layout) -> bool:
