@@ -33,6 +33,7 @@ from dispatch.solver import (
 from dispatch.solver.vrptw_io import VrptwInstance, read_vrptw, route_distance, to_problem
 
 SCALE = 1000
+SOLOMON_REFERENCE = "reference distance"
 PROJECT = Path(__file__).resolve().parents[1]
 
 
@@ -128,12 +129,13 @@ def _by_name(name: str) -> Path:
 
 
 def load_references() -> dict[str, Reference]:
-    """Solomon distance-only bests and Homberger SINTEF (hierarchical) bests, by name."""
+    """Solomon references (``reference_distance``: the distance-only best, or the proven floor
+    where that best lies below it) and Homberger SINTEF (hierarchical) bests, by name."""
     root, refs = bench_dir(), {}
     solomon = root / "solomon" / "bks_solomon.csv"
     if solomon.exists():
         for r in csv.DictReader(solomon.open()):
-            refs[r["instance"].lower()] = Reference(float(r["distonly_best_distance"]), "distance-only best")
+            refs[r["instance"].lower()] = Reference(float(r["reference_distance"]), SOLOMON_REFERENCE)
     homberger = root / "homberger" / "bks_homberger_sintef.csv"
     if homberger.exists():
         for r in csv.DictReader(homberger.open()):
@@ -166,7 +168,7 @@ def _vrptw_text(row: dict) -> str:
     gap = "   n/a" if row["gap_pct"] is None else f"{row['gap_pct']:+6.2f}%"
     text = (f"{row['instance']:<10} distance {row['distance']:>10.2f}  vehicles {row['vehicles']:>3}  "
             f"{row['seconds']:>6.1f} s  feasible {'yes' if row['feasible'] else 'NO '}  gap {gap}")
-    if row["gap_pct"] is not None and row["reference"] != "distance-only best":
+    if row["gap_pct"] is not None and row["reference"] != SOLOMON_REFERENCE:
         text += " (vs hierarchical BKS)"
     if "pyvrp_distance" in row:
         text += f"  | PyVRP {row['pyvrp_distance']:.2f} ratio {row['ratio_to_pyvrp']:.4f}"
@@ -318,7 +320,7 @@ def day_metrics(problem: Problem, sol: Solution) -> dict:
         "two_person_jobs": sum(1 for j in problem.jobs if j.crew == 2),
         "assigned_pct": round(100 * sol.stats.assigned / max(1, len(problem.jobs)), 1),
         "travel_min": round(sol.stats.travel / unit, 1), "idle_min": round(idle / unit, 1),
-        "overtime_min": round(overtime / unit, 1), "solve_s": sol.stats.solve_s,
+        "overtime_min": round(overtime / unit, 1), "solve_s": sol.stats.solve_s, "strategy": sol.stats.strategy,
         "feasible": not check(problem, sol),
         "preferred_kept": sum(1 for j in preferred if served[j.id] == j.preferred_worker),
         "preferred_total": sum(1 for j in problem.jobs if j.preferred_worker),
