@@ -8,7 +8,8 @@ windows, shifts, work limits and breaks exactly (``schedule.simulate``):
 
 - each step takes out the served visits nearest to a seed visit, half the time an unserved
   one, so that room is made where a left-out visit lives;
-- the removed and all unserved visits are put back by regret insertion (``construct.parallel``);
+- the removed and all unserved visits are put back by regret insertion, or half the time by
+  cheapest insertion (``construct.parallel``);
 - the candidate replaces the current plan if its objective (the model's: penalties of
   unserved visits by priority tier, travel, preference costs) is no worse than the current
   one, or within a threshold of the best one (record-to-record travel; the threshold falls
@@ -33,9 +34,10 @@ RUIN_MIN, RUIN_MAX = 5, 15
 # Share of the steps that take out strings of consecutive visits (else the nearest visits).
 STRING_SHARE = 0.5
 MAX_STRING = 6
+# Share of the recreates by regret insertion (the others by cheapest insertion).
+REGRET_SHARE = 0.5
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
 THRESHOLD_SHARE = 0.01
-RRT = True
 
 
 def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: float, clock,
@@ -58,8 +60,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
         if new < best_cost:
             best, best_cost = candidate, new
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        ref = best_cost if RRT else cost
-        if new <= cost or new <= ref + _threshold(lay, candidate, progress):
+        if new <= cost or new <= best_cost + _threshold(lay, candidate, progress):
             routes, cost = candidate, new
     return best, False
 
@@ -107,7 +108,7 @@ class _Search:
         self._reset([[n for n in r if n not in gone] for r in routes])
         order = removed + unserved
         rng.shuffle(order)
-        construct.parallel(lay, order, plan=self.plan)
+        construct.parallel(lay, order, plan=self.plan, regret=rng.random() < REGRET_SHARE)
         return [list(r) for r in self.plan.routes]
 
     def _strings(self, routes, seed: int, served: set[int], count: int, rng: random.Random) -> list[int]:
