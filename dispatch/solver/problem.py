@@ -273,6 +273,9 @@ class SolveParams:
             raise ValueError(f"metaheuristic must be auto or gls, not {self.metaheuristic!r}")
         if self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be positive, not {self.time_limit_s}")
+        for name in ("iterated_share", "lns_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
 
 
 def format_time(t: int, units_per_minute: int | None) -> str:

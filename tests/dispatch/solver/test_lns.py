@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from dispatch.solver import SolveParams, check, construct, lns, solve
 from dispatch.solver.clock import Clock
 from dispatch.solver.layout import build_layout
@@ -85,3 +87,8 @@ def test_resuming_the_timing_from_a_prefix_agrees_with_timing_the_whole_route():
             for pos in range(len(route) + 1):
                 whole = simulate(lay, v, route[:pos] + [node] + route[pos:]) is not None
                 assert fits_from(lay, v, states[pos], [node, *route[pos:]], lay.lo, lay.hi) == whole
+
+
+def test_shares_outside_zero_to_one_are_refused():
+    with pytest.raises(ValueError, match="lns_share"):
+        SolveParams(lns_share=1.5)
