@@ -34,12 +34,12 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.reliability.load_bench --open-rate 100
 
-## bench-planner: the solver core on 8 Solomon instances with PyVRP beside it, and a generated
-## 300-visit circle-day against a greedy baseline (docs/benchmarks.md has the full runs)
+## bench-planner: the solver core on 8 Solomon instances with PyVRP beside it, and generated
+## 300-visit circle-days with VROOM beside it (docs/benchmarks.md has the full runs)
 bench-planner: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/circle bench vrptw C101 C201 R101 R201 RC101 RC201 R112 RC208 --seconds 10 --pyvrp
-	$(BIN)/circle bench homecare --visits 300 --caregivers 25 --seconds 10 --seed 1
+	$(BIN)/circle bench homecare --vroom --visits 300 --caregivers 25 --seconds 10 --seeds 1-3
 
 ## stress: the long reliability runs (2,000 bookings under SIGKILLs, 1,000 under killed connections, long fuzzing)
 stress: $(STAMP)

@@ -4,7 +4,9 @@
 the file's fleet and capacity, Euclidean travel, distance as objective) and compares with
 the best-known distances, and optionally with PyVRP on the same data for the same time.
 ``homecare`` generates a realistic circle-day and compares the solver with the greedy
-insertion baseline. ``main(argv)`` is the entry point the ``circle bench`` command calls.
+insertion baseline, or with ``--vroom`` with VROOM (pyvroom, a benchmark-only dependency) on
+the same day stripped of what VROOM cannot model. ``main(argv)`` is the entry point the
+``circle bench`` command calls.
 
 Benchmark data is read at run time from ``../shared/bench`` beside the project root, or
 from the directory in ``CIRCLE_BENCH_DIR``.
@@ -21,12 +23,17 @@ import random
 import sys
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
-from dispatch.solver import Break, Job, Problem, Site, Solution, SolveParams, Worker, check, solve
+from dispatch.solver import (
+    Break, BreakTaken, Job, Problem, Route, Site, Solution, SolveParams, Stats, Stop, Unassigned, Worker, check,
+    solve,
+)
 from dispatch.solver.vrptw_io import VrptwInstance, read_vrptw, route_distance, to_problem
 
 SCALE = 1000
+SOLOMON_REFERENCE = "reference distance"
 PROJECT = Path(__file__).resolve().parents[1]
 
 
@@ -61,9 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--visits", type=int, default=300)
     h.add_argument("--caregivers", type=int, default=25)
     h.add_argument("--seconds", type=float, default=10.0)
-    h.add_argument("--seed", type=int, default=1)
-    h.add_argument("--json", action="store_true", help="one JSON object per planner")
-    h.add_argument("--cpu-time", action="store_true", help="count CPU seconds, not wall seconds")
+    h.add_argument("--seed", type=int, default=None, help="one seed (default 1)")
+    h.add_argument("--seeds", type=_seed_range, default=None, help="seeds A-B (inclusive), e.g. 1-10")
+    h.add_argument("--json", action="store_true", help="one JSON object per seed and planner")
+    h.add_argument("--cpu-time", action="store_true", help="count CPU seconds, not wall seconds (our solver)")
+    h.add_argument("--vroom", action="store_true",
+                   help="VROOM beside ours on the stripped day (one-person jobs, no preferred workers, no cap)")
+    h.add_argument("--exploration", type=int, default=VROOM_EXPLORATION,
+                   help=f"VROOM exploration level 0-5 (default {VROOM_EXPLORATION}); its timeout is --seconds")
     h.set_defaults(run=run_homecare)
     return parser
 
@@ -117,12 +129,13 @@ def _by_name(name: str) -> Path:
 
 
 def load_references() -> dict[str, Reference]:
-    """Solomon distance-only bests and Homberger SINTEF (hierarchical) bests, by name."""
+    """Solomon references (``reference_distance``: the distance-only best, or the proven floor
+    where that best lies below it) and Homberger SINTEF (hierarchical) bests, by name."""
     root, refs = bench_dir(), {}
     solomon = root / "solomon" / "bks_solomon.csv"
     if solomon.exists():
         for r in csv.DictReader(solomon.open()):
-            refs[r["instance"].lower()] = Reference(float(r["distonly_best_distance"]), "distance-only best")
+            refs[r["instance"].lower()] = Reference(float(r["reference_distance"]), SOLOMON_REFERENCE)
     homberger = root / "homberger" / "bks_homberger_sintef.csv"
     if homberger.exists():
         for r in csv.DictReader(homberger.open()):
@@ -155,7 +168,7 @@ def _vrptw_text(row: dict) -> str:
     gap = "   n/a" if row["gap_pct"] is None else f"{row['gap_pct']:+6.2f}%"
     text = (f"{row['instance']:<10} distance {row['distance']:>10.2f}  vehicles {row['vehicles']:>3}  "
             f"{row['seconds']:>6.1f} s  feasible {'yes' if row['feasible'] else 'NO '}  gap {gap}")
-    if row["gap_pct"] is not None and row["reference"] != "distance-only best":
+    if row["gap_pct"] is not None and row["reference"] != SOLOMON_REFERENCE:
         text += " (vs hierarchical BKS)"
     if "pyvrp_distance" in row:
         text += f"  | PyVRP {row['pyvrp_distance']:.2f} ratio {row['ratio_to_pyvrp']:.4f}"
@@ -221,22 +234,73 @@ ITEM_WEIGHTS = {
 
 
 def run_homecare(args) -> int:
-    """Generate a day, plan it with the solver and with the greedy baseline, print both."""
-    problem = generate_day(args.visits, args.caregivers, args.seed)
+    """Plan generated days, one per seed: ours beside greedy, or with ``--vroom`` ours beside
+    VROOM on the stripped day and ours on the full day; print each plan, then the means."""
     rows = []
-    for name, params in (
-        ("solver", SolveParams(time_limit_s=args.seconds, seed=args.seed, cpu_time=args.cpu_time)),
-        ("greedy", SolveParams(strategy="greedy", seed=args.seed)),
-    ):
-        sol = solve(problem, params)
-        rows.append({"planner": name, **day_metrics(problem, sol)})
-    for row in rows:
-        print(json.dumps(row) if args.json else _homecare_text(row))
+    for seed in _seeds(args):
+        for row in (_vroom_rows if args.vroom else _greedy_rows)(args, seed):
+            rows.append(row)
+            print(json.dumps(row) if args.json else _homecare_text(row), flush=True)
+    if not args.json:
+        print(_homecare_means(rows))
     return 0 if all(r["feasible"] for r in rows) else 1
 
 
+def _seed_range(text: str) -> list[int]:
+    a, _, b = text.partition("-")
+    first, last = int(a), int(b or a)
+    if last < first:
+        raise argparse.ArgumentTypeError(f"seeds {text!r}: the range ends before it starts")
+    return list(range(first, last + 1))
+
+
+def _seeds(args) -> list[int]:
+    if args.seeds is not None:
+        return args.seeds
+    return [1 if args.seed is None else args.seed]
+
+
+def _greedy_rows(args, seed: int) -> list[dict]:
+    problem = generate_day(args.visits, args.caregivers, seed)
+    ours = SolveParams(time_limit_s=args.seconds, seed=seed, cpu_time=args.cpu_time)
+    return [
+        _row(seed, "solver", "full", problem, solve(problem, ours)),
+        _row(seed, "greedy", "full", problem, solve(problem, SolveParams(strategy="greedy", seed=seed))),
+    ]
+
+
+def _vroom_rows(args, seed: int) -> list[dict]:
+    """Ours and VROOM on the stripped day (alternating who goes first), then ours on the full day."""
+    full = generate_day(args.visits, args.caregivers, seed)
+    day = strip_day(full)
+    ours = SolveParams(time_limit_s=args.seconds, seed=seed, cpu_time=args.cpu_time)
+    runs = [
+        lambda: _row(seed, "solver", "stripped", day, solve(day, ours)),
+        lambda: _row(seed, "vroom", "stripped", day, solve_vroom(day, args.seconds, args.exploration)),
+    ]
+    rows = [run() for run in (runs if seed % 2 else runs[::-1])]
+    rows.sort(key=lambda r: r["planner"] != "solver")
+    return rows + [_row(seed, "solver", "full", full, solve(full, ours))]
+
+
+def _row(seed: int, planner: str, day: str, problem: Problem, sol: Solution) -> dict:
+    return {"seed": seed, "planner": planner, "day": day, **day_metrics(problem, sol)}
+
+
+def _homecare_means(rows: list[dict]) -> str:
+    lines = []
+    for key in sorted({(r["planner"], r["day"]) for r in rows}, key=lambda k: (k[1] != "stripped", k[0])):
+        group = [r for r in rows if (r["planner"], r["day"]) == key]
+        mean = {k: sum(r[k] for r in group) / len(group) for k in ("assigned", "jobs", "travel_min", "solve_s")}
+        lines.append(
+            f"mean {key[0]:<6} {key[1]:<8} ({len(group)} seeds) assigned {mean['assigned']:7.1f}/{mean['jobs']:.0f}  "
+            f"travel {mean['travel_min']:8.1f} min  {mean['solve_s']:5.1f} s  "
+            f"feasible {sum(r['feasible'] for r in group)}/{len(group)}")
+    return "\n".join(lines)
+
+
 def _homecare_text(row: dict) -> str:
-    return (f"{row['planner']:<7} assigned {row['assigned_pct']:5.1f}% ({row['assigned']}/{row['jobs']})  "
+    return (f"seed {row['seed']:>3} {row['planner']:<6} {row['day']:<8} assigned {row['assigned_pct']:5.1f}% ({row['assigned']}/{row['jobs']})  "
             f"travel {row['travel_min']:7.1f} min  idle {row['idle_min']:7.1f} min  "
             f"overtime {row['overtime_min']:.1f} min  {row['solve_s']:5.1f} s  "
             f"feasible {'yes' if row['feasible'] else 'NO'}  preferred kept {row['preferred_kept']}/{row['preferred_total']}")
@@ -253,9 +317,10 @@ def day_metrics(problem: Problem, sol: Solution) -> dict:
     preferred = [j for j in problem.jobs if j.preferred_worker and j.id in served]
     return {
         "jobs": len(problem.jobs), "assigned": sol.stats.assigned,
+        "two_person_jobs": sum(1 for j in problem.jobs if j.crew == 2),
         "assigned_pct": round(100 * sol.stats.assigned / max(1, len(problem.jobs)), 1),
         "travel_min": round(sol.stats.travel / unit, 1), "idle_min": round(idle / unit, 1),
-        "overtime_min": round(overtime / unit, 1), "solve_s": sol.stats.solve_s,
+        "overtime_min": round(overtime / unit, 1), "solve_s": sol.stats.solve_s, "strategy": sol.stats.strategy,
         "feasible": not check(problem, sol),
         "preferred_kept": sum(1 for j in preferred if served[j.id] == j.preferred_worker),
         "preferred_total": sum(1 for j in problem.jobs if j.preferred_worker),
@@ -357,6 +422,109 @@ def _window(rng: random.Random, item: dict) -> tuple[int, int]:
         return 8 * 3600 + 1800, 16 * 3600
     start = rng.randrange(9 * 3600, 16 * 3600, 1800)
     return start, start + 3600
+
+
+# -- VROOM beside ours ----------------------------------------------------------------
+
+VROOM_EXPLORATION = 2  # 8-11 s on 300 visits unbounded: about our 10 s (issue 14)
+# VROOM skills are integers: qualification codes get 1, 2, ...; a gender is a skill too.
+GENDER_SKILL = {"F": 1001, "M": 1002}
+
+
+def strip_day(problem: Problem) -> Problem:
+    """The day without what VROOM cannot model: two-person jobs made one-person, no
+    preferred workers, no working-minute cap (qualifications, gender, windows, shifts,
+    breaks, homes and transport profiles stay)."""
+    workers = tuple(replace(w, max_work=None) for w in problem.workers)
+    jobs = tuple(replace(j, crew=1, preferred_worker=None, pinned_workers=frozenset()) for j in problem.jobs)
+    return replace(problem, workers=workers, jobs=jobs)
+
+
+def solve_vroom(problem: Problem, seconds: float, exploration: int = VROOM_EXPLORATION) -> Solution:
+    """VROOM (one thread, ``seconds`` timeout) on a one-person ``problem``, as our ``Solution``."""
+    import vroom  # a benchmark-only dependency (the bench extra)
+
+    started = time.monotonic()
+    sites, inp = _vroom_input(vroom, problem)
+    found = inp.solve(exploration_level=exploration, nb_threads=1, timeout=timedelta(seconds=seconds))
+    return vroom_solution(problem, sites, found.to_dict(), time.monotonic() - started)
+
+
+def day_sites(problem: Problem) -> list[Site]:
+    """Every distinct site of the day (homes first), the row order of the travel matrices."""
+    sites: dict[str, Site] = {}
+    for w in problem.workers:
+        sites.setdefault(w.start_site.id, w.start_site)
+        sites.setdefault(w.end_site.id, w.end_site)
+    for j in problem.jobs:
+        sites.setdefault(j.site.id, j.site)
+    return list(sites.values())
+
+
+def _vroom_input(vroom, problem: Problem):
+    if any(j.crew != 1 for j in problem.jobs):
+        raise ValueError("VROOM is given one-person jobs only (strip_day)")
+    sites = day_sites(problem)
+    index = {s.id: i for i, s in enumerate(sites)}
+    inp = vroom.Input()
+    for profile in sorted({w.profile for w in problem.workers}):
+        inp.set_durations_matrix(profile, problem.travel.matrix(sites, profile).astype("uint32"))
+    codes = _skill_codes(problem)
+    for v, w in enumerate(problem.workers):
+        inp.add_vehicle(vroom.Vehicle(
+            v, start=index[w.start_site.id], end=index[w.end_site.id], profile=w.profile,
+            skills={codes[q] for q in w.qualifications} | ({GENDER_SKILL[w.gender]} if w.gender in GENDER_SKILL else set()),
+            time_window=vroom.TimeWindow(w.shift_start, w.shift_end),
+            breaks=[vroom.Break(b, time_windows=[vroom.TimeWindow(br.window_start, br.window_end - br.duration)],
+                                service=br.duration) for b, br in enumerate(w.effective_breaks())],
+        ))
+    for k, j in enumerate(problem.jobs):
+        lo, hi = j.start_range()
+        skills = ({codes[j.qualification]} if j.qualification else set()) | (
+            {GENDER_SKILL.get(j.gender, 1000)} if j.gender else set())
+        inp.add_job(vroom.Job(k, location=index[j.site.id], default_service=j.duration, skills=skills,
+                              priority=min(100, j.priority), time_windows=[vroom.TimeWindow(lo, hi)]))
+    return sites, inp
+
+
+def _skill_codes(problem: Problem) -> dict[str, int]:
+    codes = {q for w in problem.workers for q in w.qualifications} | {j.qualification for j in problem.jobs if j.qualification}
+    return {q: i + 1 for i, q in enumerate(sorted(codes))}
+
+
+def vroom_solution(problem: Problem, sites: list[Site], found: dict, seconds: float) -> Solution:
+    """VROOM's JSON solution (``Solution.to_dict()``) as our ``Solution``, so that ``check``
+    judges it by the same rules; travel is recomputed from our travel model."""
+    routes = tuple(_vroom_route(problem, sites, r) for r in found.get("routes", []))
+    served = {s.job_id for r in routes for s in r.stops}
+    unassigned = tuple(Unassigned(j.id, "left_out", "VROOM left it out") for j in problem.jobs if j.id not in served)
+    travel = sum(r.travel for r in routes)
+    stats = Stats(objective=travel, travel=travel, assigned=len(served), unassigned=len(unassigned),
+                  solve_s=round(seconds, 3), status="optimised", strategy="vroom")
+    return Solution(tuple(r for r in routes if r.stops), unassigned, stats)
+
+
+def _vroom_route(problem: Problem, sites: list[Site], route: dict) -> Route:
+    worker = problem.workers[route["vehicle"]]
+    matrix = problem.travel.matrix(sites, worker.profile)
+    index = {s.id: i for i, s in enumerate(sites)}
+    stops, breaks, where = [], [], index[worker.start_site.id]
+    depart = back = worker.shift_start
+    for step in route["steps"]:
+        begin = step["arrival"] + step.get("waiting_time", 0)
+        if step["type"] == "start":
+            depart = step["arrival"]
+        elif step["type"] == "end":
+            back = step["arrival"]
+        elif step["type"] == "break":
+            breaks.append(BreakTaken(begin, begin + step["service"]))
+        else:
+            job = problem.jobs[step["id"]]
+            here = index[job.site.id]
+            stops.append(Stop(job.id, 0, begin, begin + job.duration, int(matrix[where, here])))
+            where = here
+    travel = sum(s.travel_before for s in stops) + int(matrix[where, index[worker.end_site.id]])
+    return Route(worker.id, depart, back, tuple(stops), tuple(breaks), travel if stops else 0)
 
 
 if __name__ == "__main__":

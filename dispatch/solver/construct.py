@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from .layout import Layout
-from .schedule import Timeline, simulate
+from .schedule import Timeline, fits_from, prefix_states, simulate
 
 BIG = np.int64(1) << 60
 PAIR_CANDIDATES = 40
@@ -46,6 +46,7 @@ class Plan:
         self.preferred_vehicles = {lay.preferred_vehicle(n) for n in range(lay.num_nodes)} - {None}
         self._vehicle_slots = [self._slots_of(k) for k in range(v)]
         self._flat: dict[str, np.ndarray] | None = None
+        self._states: list[list | None] = [None] * v  # timing before each position (breaks)
 
     def _preference_matrix(self) -> np.ndarray:
         """Node × vehicle cost of serving a node by someone other than its preferred worker."""
@@ -98,6 +99,7 @@ class Plan:
             self.load[v] = int(sum(self.lay.demand[n] for n in route))
             self.work[v] = self.route_travel(v) + int(sum(self.lay.service[n] for n in route))
             self._vehicle_slots[v] = self._slots_of(v)
+            self._states[v] = None
         self._flat = None
 
     # -- insertion -------------------------------------------------------------------
@@ -179,11 +181,17 @@ class Plan:
         return False
 
     def _breaks_ok(self, v: int, pos: int, node: int) -> bool:
+        """Whether the route of ``v`` with ``node`` at ``pos`` can be timed with its breaks
+        (``simulate``'s rule, resumed from the unchanged part before ``pos``)."""
         if not self.has_breaks[v]:
             return True
         route = self.routes[v]
-        trial = route[:pos] + [node] + route[pos:]
-        return simulate(self.lay, v, trial, self.lo, self.hi) is not None
+        if self._states[v] is None:
+            self._states[v] = prefix_states(self.lay, v, route, self.lo, self.hi)
+        states = self._states[v]
+        if pos >= len(states):
+            return simulate(self.lay, v, route[:pos] + [node] + route[pos:], self.lo, self.hi) is not None
+        return fits_from(self.lay, v, states[pos], [node, *route[pos:]], self.lo, self.hi)
 
     def _commit(self, v: int, pos: int, node: int) -> None:
         route = self.routes[v]
@@ -194,6 +202,7 @@ class Plan:
         self.load[v] += self.lay.demand[node]
         route.insert(pos, node)
         self._vehicle_slots[v] = self._slots_of(v)
+        self._states[v] = None
         self._flat = None
 
     # -- slot arrays -------------------------------------------------------------------

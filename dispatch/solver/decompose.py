@@ -19,12 +19,13 @@ whole budget, started from OR-Tools' own first solution (see ``start_kind``).
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import construct, popmusic, search
+from . import construct, lns, popmusic, search
 from . import routing as ortools_model
 from .layout import Layout, node_xy, restrict
 from .problem import SolveParams
@@ -32,7 +33,6 @@ from .routing import TimedRoute, build_model, index_routes, plan_objective, sear
 from .schedule import simulate
 from .solution import Progress
 
-PART_NODES = 200
 ROUNDS = 3
 SPARES_PER_KIND = 3
 # Share of the budget (or of the solution limit) for POPMUSIC after the global search.
@@ -40,12 +40,6 @@ POPMUSIC_SHARE = 0.5
 LARGE_POPMUSIC_SHARE = 0.5
 # The same after a start from OR-Tools' first solution (long routes).
 LONG_POPMUSIC_SHARE = 0.0
-# Iterated local search first (plain days, see ``iterated_applies``): share of the budget
-# (or of the solution limit), and at most this many seconds, since it cannot be
-# cancelled before its limit.
-ITERATED_SHARE = 0.7
-ITERATED_MAX_S = 6.0
-ITERATED_MIN_JOBS = 10
 # Mean jobs per route from which "auto" starts from OR-Tools' own first solution.
 LONG_ROUTE_JOBS = 15
 
@@ -65,19 +59,14 @@ def optimise(
     on_progress: Callable | None = None, should_stop: Callable | None = None,
 ) -> SearchResult:
     """Guided local search from ``routes`` (node sequences per vehicle of ``lay``)."""
-    complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
-    mandatory = params.first_solution != "ortools" and complete and ortools_model.MANDATORY_WHEN_COMPLETE
-    model, sp, initial = _prepared(lay, routes, params, seconds, clock, mandatory)
-    if mandatory and initial is None:
-        model, sp, initial = _prepared(lay, routes, params, seconds, clock, False)
-    found, cancelled, solutions = search.run(
-        model, sp, initial, params, seconds, clock, on_progress, should_stop, search.ITERATE)
+    model, sp, initial = _prepared(lay, routes, params, seconds, clock)
+    found, cancelled, solutions = search.run(model, sp, initial, params, seconds, clock, on_progress, should_stop)
     return SearchResult(found, cancelled, solutions)
 
 
-def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
+def _prepared(lay, routes, params, seconds, clock):
     """Built and closed model, its search parameters and the warm start (or None)."""
-    model = build_model(lay, params, mandatory)
+    model = build_model(lay, params)
     complete = sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
     sp = search_parameters(params, clock.wall_limit(seconds), keep_swaps=not complete)
     if params.metaheuristic == "ils":
@@ -90,16 +79,21 @@ def _prepared(lay, routes, params, seconds, clock, mandatory: bool):
 
 
 def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
-    """Guided local search on the whole plan (trimmed fleet, see ``trimmed_fleet``), then
-    POPMUSIC on groups of neighbouring routes (see ``popmusic``) for the rest of the budget.
+    """The phases on the whole plan: OR-Tools' iterated local search first on a plain day
+    (see ``iterated_applies``), ruin and recreate aimed at unserved visits (``lns``), guided
+    local search (trimmed fleet, see ``trimmed_fleet``), then POPMUSIC on groups of
+    neighbouring routes (see ``popmusic``) for the rest of the budget. If OR-Tools cannot
+    start from the whole plan (it sometimes rejects a start that passes the checker, on days
+    with breaks), POPMUSIC's parts take the rest of the budget.
 
-    With a solution limit, both phases share it instead of the time, so that a run is
-    reproducible. ``routes`` is ``None`` if OR-Tools found nothing in the first phase.
+    With a solution limit, the phases share it instead of the time, so that a run is
+    reproducible.
     """
     routes = [list(r) for r in plan.routes]
     timed: list[TimedRoute | None] = [None] * lay.num_vehicles
     deadline = clock.elapsed() + seconds
-    iterated = iterated_applies(lay, params) and not (should_stop is not None and should_stop())
+    total = seconds
+    iterated = iterated_applies(lay, params, plan) and not (should_stop is not None and should_stop())
     params = replace(params, first_solution=start_kind(lay, plan, params))
     popmusic_share = _popmusic_share(params)
     on_progress = _strictly_improving(on_progress)
@@ -110,16 +104,36 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
         if found.cancelled or seconds <= 0.05 or spent:
             return SearchResult(_complete(lay, routes, timed, plan), found.cancelled, iterated=True)
         params = replace(params, first_solution="insertion", solution_limit=_left(params, found))
-    first, count = _first_phase(params, seconds, popmusic_share)
+    lns_s = min(params.lns_share * total, deadline - clock.elapsed())
+    if _lns_phase(lay, plan, routes, timed, params, lns_s, clock, should_stop):
+        return SearchResult(_complete(lay, routes, timed, plan), True, iterated=iterated)
+    first, count = _first_phase(params, deadline - clock.elapsed(), popmusic_share)
     group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
     found = _solve_group(lay, group, routes, timed, first, count, clock, should_stop, on_progress)
-    if found.routes is None:
-        return SearchResult(_complete(lay, routes, timed, plan) if iterated else None, found.cancelled,
-                            iterated=iterated)
     stop, left = found.cancelled, deadline - clock.elapsed()
+    if found.routes is None and not stop:  # OR-Tools could not start from the whole plan: parts can
+        popmusic_share = max(popmusic_share, POPMUSIC_SHARE)
     if not stop and popmusic_share > 0 and left > 0.05:
         stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, _left(params, found))
     return SearchResult(_complete(lay, routes, timed, plan), stop, iterated=iterated)
+
+
+def _complete_plan(lay, routes) -> bool:
+    """Every job node on a route (nothing for the ruin and recreate phase to aim at)."""
+    return sum(len(r) for r in routes) == sum(len(n) for n in lay.job_nodes)
+
+
+def _lns_phase(lay, plan, routes, timed, params, seconds, clock, should_stop) -> bool:
+    """Ruin and recreate (``lns``) on ``routes`` in place for ``seconds``, or for its share
+    of the solution limit, if some visit is unserved; True if a stop was requested."""
+    iterations = None if params.solution_limit is None else round(params.lns_share * params.solution_limit)
+    if iterations == 0 or (iterations is None and seconds <= 0.05) or _complete_plan(lay, routes):
+        return False
+    start = _complete(lay, routes, timed, plan)
+    rng = random.Random(params.seed)
+    better, stop = lns.improve(lay, start, params.preferred_worker_cost, seconds, clock, rng, iterations, should_stop)
+    routes[:] = better
+    return stop
 
 
 def _strictly_improving(on_progress: Callable | None) -> Callable | None:
@@ -138,18 +152,22 @@ def _strictly_improving(on_progress: Callable | None) -> Callable | None:
     return report
 
 
-def iterated_applies(lay: Layout, params: SolveParams) -> bool:
+def iterated_applies(lay: Layout, params: SolveParams, plan=None) -> bool:
     """Whether the search starts with OR-Tools' iterated local search (see ``SolveParams``).
 
-    Only for plain days (every job a crew-1, unpinned visit) planned afresh: that search
+    Only where the construction ``plan`` (if given) serves every visit: on an oversubscribed
+    day the ruin and recreate phase, aimed at the visits left out, leads instead (it served
+    more on the generated home-care days, see docs/benchmarks.md). Only for plain days
+    (every job a crew-1, unpinned visit) planned afresh: that search
     builds its own first solution, and it cannot be stopped before its limit, so it is not
     used where the dispatcher's routes and pins must be the start. Nor for a handful of
     visits: OR-Tools 9.15's iterated search never returns, whatever its limits, on a model
     with one visit (found by tests/dispatch/solver), and small days gain nothing from it.
     """
-    big_enough = len(lay.jobs) >= ITERATED_MIN_JOBS
+    big_enough = len(lay.jobs) >= params.iterated_min_jobs
     fresh = params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools")
-    return fresh and big_enough and plain_day(lay)
+    complete = plan is None or _complete_plan(lay, plan.routes)
+    return fresh and big_enough and complete and plain_day(lay)
 
 
 def plain_day(lay: Layout) -> bool:
@@ -162,8 +180,8 @@ def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_sto
     """Iterated local search on the whole plan for its share of the budget (in place)."""
     ils = replace(params, metaheuristic="ils")
     if params.solution_limit is not None:
-        ils = replace(ils, solution_limit=max(1, round(ITERATED_SHARE * params.solution_limit)))
-    budget = min(ITERATED_SHARE * seconds, ITERATED_MAX_S)
+        ils = replace(ils, solution_limit=max(1, round(params.iterated_share * params.solution_limit)))
+    budget = min(params.iterated_share * seconds, params.iterated_max_s)
     group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
     return _solve_afresh(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
 
@@ -248,7 +266,8 @@ def trimmed_fleet(plan, routes: list[list[int]] | None = None, spares: int = SPA
 
 
 def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
-    """Decomposed improvement of ``plan`` for large problems (see the module docstring).
+    """Decomposed improvement of ``plan`` for large problems (see the module docstring):
+    rounds of parts, ruin and recreate aimed at unserved visits (``lns``), POPMUSIC.
 
     Progress is reported after each part with the objective of the whole plan.
     """
@@ -258,7 +277,7 @@ def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=Non
     deadline = end - LARGE_POPMUSIC_SHARE * seconds
     best = None
     for r in range(ROUNDS):
-        groups = sector_groups(lay, routes, r)
+        groups = sector_groups(lay, routes, r, params.part_nodes)
         budget = max(0.0, deadline - clock.elapsed()) / (ROUNDS - r)
         total = sum(len(g.jobs) for g in groups) or 1
         for group in groups:
@@ -267,6 +286,9 @@ def improve(lay, plan, params, seconds, clock, on_progress=None, should_stop=Non
             best = _report(lay, routes, params, clock, on_progress, best)
             if stop:
                 return SearchResult(_complete(lay, routes, timed, plan), True)
+    lns_s = min(params.lns_share * seconds, end - clock.elapsed())
+    if _lns_phase(lay, plan, routes, timed, params, lns_s, clock, should_stop):
+        return SearchResult(_complete(lay, routes, timed, plan), True)
     left = end - clock.elapsed()
     stop = left > 0.05 and _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, None)
     return SearchResult(_complete(lay, routes, timed, plan), stop)
@@ -305,12 +327,12 @@ def _solve_group(lay, group, routes, timed, params, seconds, clock, should_stop,
     return found
 
 
-def sector_groups(lay: Layout, routes: list[list[int]], round_no: int) -> list[Group]:
-    """Neighbouring routes grouped to about PART_NODES job nodes, boundaries shifted per round."""
+def sector_groups(lay: Layout, routes: list[list[int]], round_no: int, part_nodes: int) -> list[Group]:
+    """Neighbouring routes grouped to about ``part_nodes`` job nodes, boundaries shifted per round."""
     centre = _centre(lay)
     used = [v for v, r in enumerate(routes) if r]
     used.sort(key=lambda v: _angle(centre, _centroid(lay, routes[v])))
-    n_groups = max(1, round(sum(len(routes[v]) for v in used) / PART_NODES))
+    n_groups = max(1, round(sum(len(routes[v]) for v in used) / part_nodes))
     shift = (round_no * len(used)) // (ROUNDS * n_groups) if used else 0
     used = used[shift:] + used[:shift]
     chunks = _chunks(used, routes, n_groups)

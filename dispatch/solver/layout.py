@@ -68,8 +68,11 @@ class Layout:
         return len(self.workers)
 
     def breaks(self, vehicle: int) -> tuple[Break, ...]:
-        """Breaks of a vehicle, clipped to its shift."""
-        return self.workers[vehicle].effective_breaks()
+        """Breaks of a vehicle, clipped to its shift (computed once per layout)."""
+        cache = self.__dict__.get("_breaks")
+        if cache is None:
+            cache = self.__dict__["_breaks"] = [w.effective_breaks() for w in self.workers]
+        return cache[vehicle]
 
     def vehicle_travel(self, vehicle: int) -> np.ndarray:
         """The travel matrix of a vehicle's profile."""

@@ -238,6 +238,17 @@ class SolveParams:
             ``"gls"`` (guided local search throughout). ``"ils"`` is internal. A stop
             request during the iterated phase takes effect when that phase ends.
         log_search: let OR-Tools log its search to stderr.
+        iterated_share: share of the budget (or of the solution limit) for the iterated
+            phase of a plain day (default 0.7).
+        iterated_max_s: at most this many seconds for the iterated phase (default 6): it
+            cannot be stopped before its own limit, so this bounds how long a stop
+            request waits.
+        iterated_min_jobs: fewer visits than this (default 10) never get the iterated
+            phase (OR-Tools 9.15's iterated search hangs on a one-visit model).
+        part_nodes: with decomposition, about this many job visits per part (default 200).
+        lns_share: share of the budget (or of the solution limit, as steps) for ruin and
+            recreate aimed at unserved visits, when the plan leaves some out, before guided
+            local search (default 0.8; 0 = off). On such a day the iterated phase is skipped.
         kept_start_slack: how far, in time units, a job may start from its ``kept_start``
             for free (default 900: 15 minutes in seconds).
         kept_start_cost: cost per time unit a job starts beyond its ``kept_start`` ±
@@ -257,6 +268,11 @@ class SolveParams:
     cpu_time: bool = False
     log_search: bool = False
     metaheuristic: str = "auto"
+    iterated_share: float = 0.7
+    iterated_max_s: float = 6.0
+    iterated_min_jobs: int = 10
+    part_nodes: int = 200
+    lns_share: float = 0.8
     kept_start_slack: int = 900
     kept_start_cost: int = 0
 
@@ -267,6 +283,9 @@ class SolveParams:
             raise ValueError(f"metaheuristic must be auto or gls, not {self.metaheuristic!r}")
         if self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be positive, not {self.time_limit_s}")
+        for name in ("iterated_share", "lns_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
 
 
 def format_time(t: int, units_per_minute: int | None) -> str:

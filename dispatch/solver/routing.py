@@ -25,7 +25,7 @@ from .layout import Layout
 from .problem import SolveParams
 from .schedule import earliest_return, latest_departure
 
-OFF, ON = 2, 3  # ortools OptionalBoolean BOOL_FALSE / BOOL_TRUE
+OFF = 2  # ortools OptionalBoolean BOOL_FALSE
 MAX_INT = (1 << 62)
 
 # Operators switched off: they only drop visits (never improving under the large
@@ -41,14 +41,6 @@ SLOW_OPERATORS = (
     "use_light_relocate_pair", "use_exchange_pair", "use_relocate_subtrip",
     "use_exchange_subtrip",
 )
-# Switched on in addition (empty: the measured best; see docs/benchmarks.md).
-EXTRA_OPERATORS: tuple[str, ...] = ()
-# A finalizer choosing home times is not needed: read_routes computes them (see _home_times).
-USE_FINALIZER = False
-# Serve-everything starts are searched without disjunctions (see build_model).
-MANDATORY_WHEN_COMPLETE = False
-# Extra RoutingSearchParameters fields (empty: the measured best; see docs/benchmarks.md).
-EXTRA_SEARCH_FIELDS: dict[str, object] = {}
 # Kept only while some visit is unplanned: they can trade a low for a high priority visit.
 SWAP_OPERATORS = ("use_swap_active",)
 
@@ -101,13 +93,8 @@ def _tier(job) -> tuple[int, int]:
     return (int(pinned), job.priority)
 
 
-def build_model(lay: Layout, params: SolveParams, mandatory: bool = False) -> Model:
-    """Create the routing model with every constraint of the layout.
-
-    ``mandatory=True`` leaves out the disjunctions (every job node must be served): only
-    for a search that starts from a plan serving every node, where it makes the local
-    search leaner; the caller must fall back to optional nodes if that start is rejected.
-    """
+def build_model(lay: Layout, params: SolveParams) -> Model:
+    """Create the routing model with every constraint of the layout."""
     manager = pywrapcp.RoutingIndexManager(lay.num_nodes, lay.num_vehicles, lay.starts, lay.ends)
     routing = pywrapcp.RoutingModel(manager)
     _arc_costs(lay, routing, params.preferred_worker_cost)
@@ -115,12 +102,10 @@ def build_model(lay: Layout, params: SolveParams, mandatory: bool = False) -> Mo
     model = Model(lay, manager, routing, time)
     _work_dimension(lay, routing, transits, params.balance_cost)
     _load_dimension(lay, routing)
-    _visits(model, job_penalties(lay, params.preferred_worker_cost), mandatory)
+    _visits(model, job_penalties(lay, params.preferred_worker_cost))
     _crews(model)
     _breaks(model)
     _kept_starts(model, params)
-    if USE_FINALIZER:
-        _finalizer(model)
     return model
 
 
@@ -186,7 +171,7 @@ def _load_dimension(lay: Layout, routing) -> None:
     routing.AddDimensionWithVehicleCapacity(demand, 0, caps, True, "load")
 
 
-def _visits(model: Model, penalties: list[int], mandatory: bool) -> None:
+def _visits(model: Model, penalties: list[int]) -> None:
     lay, routing, manager = model.lay, model.routing, model.manager
     everyone = lay.num_vehicles
     for k, nodes in enumerate(lay.job_nodes):
@@ -195,8 +180,7 @@ def _visits(model: Model, penalties: list[int], mandatory: bool) -> None:
             if len(lay.allowed[n]) < everyone:
                 # SetAllowedVehiclesForIndex does not accept a Python list in 9.15.
                 routing.VehicleVar(index).SetValues([-1] + [int(v) for v in lay.allowed[n]])
-            if not mandatory:
-                routing.AddDisjunction([index], max(1, penalties[k] // len(nodes)))
+            routing.AddDisjunction([index], max(1, penalties[k] // len(nodes)))
     model.penalties = penalties
 
 
@@ -248,14 +232,6 @@ def _breaks(model: Model) -> None:
             model.breaks[v] = intervals
 
 
-def _finalizer(model: Model) -> None:
-    """Leave home as late and come back as early as the plan allows."""
-    routing, time = model.routing, model.time
-    for v in range(model.lay.num_vehicles):
-        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
-        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
-
-
 def search_parameters(params: SolveParams, seconds: float, keep_swaps: bool):
     """GLS search parameters with the slow operators off; see SLOW_OPERATORS."""
     p = pywrapcp.DefaultRoutingSearchParameters()
@@ -267,13 +243,9 @@ def search_parameters(params: SolveParams, seconds: float, keep_swaps: bool):
         p.solution_limit = params.solution_limit
     for name in SLOW_OPERATORS:
         setattr(p.local_search_operators, name, OFF)
-    for name in EXTRA_OPERATORS:
-        setattr(p.local_search_operators, name, ON)
     if not keep_swaps:
         for name in SWAP_OPERATORS:
             setattr(p.local_search_operators, name, OFF)
-    for name, value in EXTRA_SEARCH_FIELDS.items():
-        setattr(p, name, value)
     p.log_search = params.log_search
     return p
 

@@ -60,6 +60,37 @@ def simulate(lay: Layout, vehicle: int, route: Sequence[int], lo=None, hi=None) 
     return _timeline(lay, vehicle, route, starts, placed, end[1])
 
 
+def prefix_states(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> list[tuple[int, int, int]]:
+    """``simulate``'s state before each position of ``route``: (previous node, ready time,
+    breaks taken so far); shorter than ``len(route) + 1`` where the route stops being feasible."""
+    breaks = lay.breaks(vehicle)
+    tt, svc = lay.vehicle_travel(vehicle), lay.service
+    pending = list(breaks)
+    prev, ready = lay.starts[vehicle], lay.workers[vehicle].shift_start
+    states = [(prev, ready, 0)]
+    for node in route:
+        gap = _place_in_gap(pending, ready, int(tt[prev, node]), int(lo[node]), int(svc[node]))
+        if gap is None or gap[1] > hi[node]:
+            break
+        prev, ready = node, gap[1] + int(svc[node])
+        states.append((prev, ready, len(breaks) - len(pending)))
+    return states
+
+
+def fits_from(lay: Layout, vehicle: int, state: tuple[int, int, int], nodes: Sequence[int], lo, hi) -> bool:
+    """Whether ``simulate`` would time the rest of a route, ``nodes``, from ``state`` (see
+    ``prefix_states``) and the worker still be home by the end of the shift."""
+    prev, ready, taken = state
+    pending = list(lay.breaks(vehicle)[taken:])
+    tt, svc = lay.vehicle_travel(vehicle), lay.service
+    for node in nodes:
+        gap = _place_in_gap(pending, ready, int(tt[prev, node]), int(lo[node]), int(svc[node]))
+        if gap is None or gap[1] > hi[node]:
+            return False
+        prev, ready = node, gap[1] + int(svc[node])
+    return _finish(pending, ready, int(tt[prev, lay.ends[vehicle]]), lay.workers[vehicle].shift_end) is not None
+
+
 def _place_in_gap(pending: list[Break], ready: int, travel: int, lo: int, service: int):
     """Take pending breaks that fit here for free or cannot wait; return (breaks, start)."""
     taken: list[tuple[int, int]] = []

@@ -69,10 +69,9 @@ def test_crews_pins_previous_routes_or_gls_keep_guided_local_search(case):
     assert check(p, sol) == []
 
 
-def test_a_stop_during_the_iterated_phase_takes_effect_when_the_phase_ends(monkeypatch):
+def test_a_stop_during_the_iterated_phase_takes_effect_when_the_phase_ends():
     """Nothing interrupts OR-Tools' iterated search before its own limit: a stop request
     ends the solve right after that phase, with its plan, instead of after the budget."""
-    monkeypatch.setattr(decompose, "ITERATED_MAX_S", 0.5)
     p = plain_day()
     asked = []
 
@@ -80,7 +79,7 @@ def test_a_stop_during_the_iterated_phase_takes_effect_when_the_phase_ends(monke
         asked.append(True)
         return len(asked) > 3
 
-    sol = solve(p, SolveParams(time_limit_s=20), should_stop=should_stop)
+    sol = solve(p, SolveParams(time_limit_s=20, iterated_max_s=0.5), should_stop=should_stop)
     assert sol.stats.status == "cancelled"
     assert sol.stats.strategy == "ils+gls"
     assert sol.stats.solve_s < 5
@@ -95,7 +94,7 @@ def test_unknown_metaheuristic_is_refused():
 @pytest.mark.parametrize("visits", [1, 2, 9])
 def test_small_days_are_planned_without_the_iterated_search(visits):
     """OR-Tools' iterated search never returned on a one-visit model (whatever its limits);
-    days under ITERATED_MIN_JOBS visits use guided local search, and are planned."""
+    days under ``iterated_min_jobs`` visits use guided local search, and are planned."""
     p = plain_day(n_jobs=visits)
     sol = solve(p, SolveParams(time_limit_s=0.3, solution_limit=100))
     assert sol.stats.strategy == "insertion+gls"
@@ -106,7 +105,7 @@ def test_small_days_are_planned_without_the_iterated_search(visits):
 @st.composite
 def plain_days(draw):
     """3–4 workers and 10–16 crew-1, unpinned visits with random rules (the iterated phase's days)."""
-    n_workers, n_jobs = draw(st.integers(3, 4)), draw(st.integers(decompose.ITERATED_MIN_JOBS, 16))
+    n_workers, n_jobs = draw(st.integers(3, 4)), draw(st.integers(SolveParams().iterated_min_jobs, 16))
     coord = st.integers(0, 30)
     points = {f"h{i}": (draw(coord), draw(coord)) for i in range(n_workers)}
     points |= {f"e{i}": (draw(coord), draw(coord)) for i in range(n_jobs)}

@@ -145,12 +145,9 @@ def test_greedy_fallback_when_the_search_raises(monkeypatch):
     assert sol.stats.status == "fallback" and "solver exploded" in sol.stats.strategy
 
 
-def test_large_day_is_decomposed_and_feasible(monkeypatch):
+def test_large_day_is_decomposed_and_feasible():
     """Above decompose_above visits the plan is improved part by part, still feasible."""
-    from dispatch.solver import decompose
-
-    monkeypatch.setattr(decompose, "PART_NODES", 15)
     p = r101_with_home_starts(customers=60)
-    sol = solve(p, SolveParams(time_limit_s=1, decompose_above=30))
+    sol = solve(p, SolveParams(time_limit_s=1, decompose_above=30, part_nodes=15))
     assert sol.stats.strategy == "insertion+gls (decomposed)"
     assert check(p, sol) == []
