@@ -10,6 +10,7 @@ from core.crypto import Crypto
 from booking.models import (Booking, BookingStatus, CallLog, Evaluation, MenuCategory, MenuItem, NewResident,
                             Resident, SafetyTask, Series, SeriesRequest, Wallet, WalletEntry)
 from booking.subsidy import MONTHLY_GRANT_FEN
+from booking.models import SensitiveRead
 
 Conn = asyncpg.Connection
 
@@ -435,7 +436,6 @@ async def set_schedule(conn: Conn, booking_id: int, *, caregiver_id: int | None,
         booking_id, caregiver_id, planned_start)
 
 # ------------------------------------------------------------------ issue 15: editing, duplicates, audit reads
-from booking.models import SensitiveRead  # noqa: E402  (kept beside the queries that use it: an additive section)
 
 _EDITABLE_ITEM = ("price_fen", "minutes", "subsidy_max_fen", "active")
 

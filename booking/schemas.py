@@ -15,6 +15,7 @@ from booking.lifecycle import STATUS_ZH
 from booking.models import (Booking, BookingRequest, CallLog, MenuCategory, MenuItem, NewResident, Resident, Series,
                             SeriesRequest, Wallet, WalletEntry)
 from booking.subsidy import MONTHLY_GRANT_FEN
+from booking.models import MenuChanges, ResidentChanges
 
 
 def _clock(value: dt.time) -> dt.time:
@@ -392,7 +393,6 @@ class CareCallList(BaseModel):
 
 # ------------------------------------------------------------------ issue 15: editing
 
-from booking.models import MenuChanges, ResidentChanges  # noqa: E402  (additive section)
 
 
 class MenuItemPatch(Strict):

@@ -25,6 +25,10 @@ from booking.models import (Booking, BookingRequest, BookingStatus, CallLog, Cir
                             Resident, Series, SeriesRequest, Wallet)
 from booking.subsidy import MONTHLY_GRANT_FEN, PriceSplit, service_month, split_price
 from booking.window import BOOKING_HORIZON_DAYS, check_service_date, check_window
+from core import audit
+from core.errors import ConflictWith
+from booking.models import MenuChanges, ResidentChanges, ServeCheck, SensitiveRead
+from booking.serving import why_unservable
 
 log = logging.getLogger(__name__)
 
@@ -447,10 +451,6 @@ async def care_call_list(db: Database, crypto: Crypto, *, actor: User, day: date
 
 # ------------------------------------------------------------------ issue 15: duplicates, who can serve, editing
 
-from core import audit  # noqa: E402  (an additive section: the imports it needs stand beside it)
-from core.errors import ConflictWith  # noqa: E402
-from booking.models import MenuChanges, ResidentChanges, ServeCheck, SensitiveRead  # noqa: E402
-from booking.serving import why_unservable  # noqa: E402
 
 # who in an elder's circle could serve an item on a day: given by the app, from providers
 ServersOf = Callable[[asyncpg.Connection, int, MenuItem, date], Awaitable[ServeCheck]]

@@ -14,6 +14,11 @@ from booking.schemas import (BookingCreate, BookingList, BookingQuery, BookingRe
                              ResidentRead, ResidentSearch, SeriesCreate, SeriesRead, WalletQuery, WalletRead)
 from booking.subsidy import parse_month, service_month
 from booking.schemas import SafetyTaskClose, SafetyTaskList, SafetyTaskQuery, SafetyTaskRead
+import dataclasses
+from core.errors import invalid_field
+from core.roles import ADMIN_ONLY
+from booking.channel import channel_for
+from booking.schemas import MenuItemAdminRead, MenuItemPatch, ResidentPatch
 
 routes = web.RouteTableDef()
 
@@ -201,12 +206,7 @@ async def care_calls(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ issue 15: channel from the caller, editing
 
-import dataclasses  # noqa: E402  (additive section)
 
-from core.errors import invalid_field  # noqa: E402
-from core.roles import ADMIN_ONLY  # noqa: E402
-from booking.channel import channel_for  # noqa: E402
-from booking.schemas import MenuItemAdminRead, MenuItemPatch, ResidentPatch  # noqa: E402
 
 # who in a circle could serve an item on a day (service.ServersOf): given by the app, from providers
 SERVERS_OF = web.AppKey("servers_of", object)

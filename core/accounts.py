@@ -11,7 +11,7 @@ import asyncpg
 from core import audit
 from core.errors import Conflict, Unauthenticated, invalid_field, not_found
 from core.roles import FAMILY
-from core.users import create_user, hash_password, verify_password
+from core.users import check_password, create_user, hash_password, revoke_all_tokens, verify_password
 
 RESET_CODE_HOURS = 24
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
@@ -40,7 +40,7 @@ async def reset_password(conn: asyncpg.Connection, *, actor_id: int, user_id: in
         """UPDATE users SET password_hash = $2, reset_code_hash = $3,
                reset_code_expires_at = now() + make_interval(hours => $4) WHERE id = $1""",
         user_id, hash_password(secrets.token_urlsafe(24)), hash_password(code), RESET_CODE_HOURS)
-    await conn.execute("UPDATE auth_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id)
+    await revoke_all_tokens(conn, [user_id])
     await audit.record_change(conn, actor_id=actor_id, record=audit.record_name("users", user_id),
                               action="password_reset", before={}, after={"username": username}, reason=reason)
     return code
@@ -50,11 +50,12 @@ async def redeem_code(conn: asyncpg.Connection, *, username: str, code: str, new
     """Set a new password with a one-time code; the code is spent. Returns the user id."""
     row = await conn.fetchrow(
         """SELECT id, reset_code_hash FROM users
-           WHERE username = $1 AND active AND reset_code_expires_at > now() FOR UPDATE""", username)
+           WHERE lower(username) = lower($1) AND active AND reset_code_expires_at > now() FOR UPDATE""", username)
     if not verify_password(row["reset_code_hash"] if row else None, code.strip().upper()):
         raise Unauthenticated("wrong or expired one-time code", message_zh="一次性验证码错误或已过期")
     if verify_password(row["reset_code_hash"], new_password.strip().upper()):
         raise invalid_field("new_password", "***", "must differ from the one-time code", "新密码不能与验证码相同")
+    check_password(new_password, field="new_password")
     await conn.execute(
         """UPDATE users SET password_hash = $2, reset_code_hash = NULL, reset_code_expires_at = NULL
            WHERE id = $1""", row["id"], hash_password(new_password))
@@ -73,13 +74,14 @@ async def family_of(conn: asyncpg.Connection, resident_id: int) -> list[FamilyMe
 async def link_family(conn: asyncpg.Connection, *, actor_id: int, resident_id: int, username: str,
                       relation: str, password: str | None = None, display_name: str = "") -> FamilyMember:
     """Link a family account to an elder; with `password`, the account is created first."""
-    row = await conn.fetchrow("SELECT id, role FROM users WHERE username = $1", username)
+    row = await conn.fetchrow("SELECT id, role FROM users WHERE lower(username) = lower($1)", username)
     if row is None and password is None:
         raise invalid_field("username", username, "no such account; give a password to create it",
                             "没有这个账号；如要新建，请同时填写密码")
     if row is not None and password is not None:
         raise Conflict(f"the account {username} exists already", message_zh="该用户名已被使用", code="username_taken")
     if row is None:
+        check_password(password)
         user_id = (await create_user(conn, username=username, password=password, role=FAMILY,
                                      display_name=display_name)).id
     elif row["role"] != FAMILY:

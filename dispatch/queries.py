@@ -11,7 +11,7 @@ import asyncpg
 from dispatch.continuity import PastVisit
 from dispatch.models import (ActiveVisit, BookingToPlan, EditAction, Plan, PlanBreak, PlanEdit, PlanKind,
                              PlanRoute, PlanStats, PlanStatus, PlanVisit, UnassignedBooking)
-from dispatch.notify import BookingFacts, Elder, Message, Person
+from dispatch.notify import BookingFacts, Elder, Person
 
 Conn = asyncpg.Connection
 

@@ -8,6 +8,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from office.schemas import MonthlyRead
+from providers.settlement import REASONS_ZH as _REASONS_ZH
 
 COLUMNS = [  # (field, Chinese header, is money)
     ("subsidy_used_fen", "补贴支出（元）", True), ("self_pay_fen", "自费（元）", True),
@@ -49,9 +50,6 @@ def monthly_xlsx(report: MonthlyRead) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-from providers.settlement import REASONS_ZH as _REASONS_ZH  # noqa: E402
 
 
 def monthly_csv(report: MonthlyRead) -> bytes:

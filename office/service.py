@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 
 from core import accounts, audit
 from core.db import Database
-from core.errors import not_found
 from core.users import User
 from booking import service as booking_service
 from booking.subsidy import service_month

@@ -4,7 +4,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from core import keys
-from core.clock import local_today
 from core.http import PUBLIC, current_user, endpoint, parse_body, parse_query, path_id, respond
 from core.roles import ADMIN_ONLY, HOTLINE
 from core.accounts import RESET_CODE_HOURS
@@ -15,6 +14,8 @@ from office.export import monthly_csv, monthly_xlsx
 from office.schemas import (AccountList, AccountRead, AuditQuery, AuditRead, ChangeRead, FamilyLinkBody, FamilyList, FamilyMemberRead,
                             MonthlyQuery, MonthlyRead, PasswordResetBody, PasswordResetRead, RedeemBody,
                             SensitiveReadRead, SettlementAllQuery, SettlementAllRead, UserQuery)
+from core.roles import DISPATCHER, OPERATOR, ADMIN, circle_for
+from office.schemas import GeocodeQuery, GeocodeRead, UnconfirmedList, UnconfirmedQuery, UnconfirmedResident
 
 routes = web.RouteTableDef()
 
@@ -147,8 +148,6 @@ async def find_users(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ positions you can trust
 
-from core.roles import DISPATCHER, OPERATOR, ADMIN, circle_for  # noqa: E402
-from office.schemas import GeocodeQuery, GeocodeRead, UnconfirmedList, UnconfirmedQuery, UnconfirmedResident  # noqa: E402
 
 # the configured geocoder (core.geocode), or None: set by the app from settings
 GEOCODER = web.AppKey("geocoder", object)

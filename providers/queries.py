@@ -491,15 +491,6 @@ async def caregiver_login(conn: Conn, caregiver_id: int) -> tuple[int, str] | No
     return (row["id"], row["username"]) if row else None
 
 
-async def revoke_caregiver_tokens(conn: Conn, caregiver_id: int) -> int:
-    """Revoke every live token of the caregiver's logins at once; returns how many."""
-    return await conn.fetchval(
-        """WITH revoked AS (
-             UPDATE auth_tokens t SET revoked_at = now() FROM users u
-             WHERE u.id = t.user_id AND u.caregiver_id = $1 AND t.revoked_at IS NULL RETURNING 1)
-           SELECT count(*) FROM revoked""", caregiver_id)
-
-
 async def set_login(conn: Conn, user_id: int, *, username: str, password_hash: str) -> None:
     await conn.execute("UPDATE users SET username = $2, password_hash = $3 WHERE id = $1",
                        user_id, username, password_hash)

@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from core import outbox
-from core.users import User, check_password, create_user, set_logins_active
+from core import audit
+from core.users import User, check_password, create_user, hash_password, revoke_all_tokens, set_logins_active
 from core.clock import LOCAL_TZ, local_instant, local_today, utc_now
 from core.crypto import Crypto
 from core.db import Database, constraint_error
@@ -21,10 +22,10 @@ from core.roles import CAREGIVER, PROVIDER_ADMIN, circle_for
 from booking import queries as booking_queries
 from booking import service as booking_service
 from booking.geo import haversine_m
-from booking.models import BookingStatus
+from booking.models import BookingStatus, MenuItem, ServeCheck
 from booking.subsidy import service_month
 from providers import access, calendar, checkin, queries
-from providers.availability import check_day_rules, check_pattern, rules_by_day, working_shift
+from providers.availability import check_day_rules, check_pattern, rules_by_day, shift_hours, working_shift
 from providers.daysheet import care_notes_visible, what_to_bring
 from providers.models import LateVisit
 from providers.models import (Alert, Caregiver, Circle, DayChange, DayRule, Flag, NewCaregiver, Outcome, PlannedVisit, Provider,
@@ -625,10 +626,6 @@ async def clear_evaluation(db: Database, *, actor: User, evaluation_id: int) -> 
 
 # ------------------------------------------------------------------ issue 15: who can serve, editing (audited)
 
-from core import audit  # noqa: E402  (additive section)
-from core.users import hash_password  # noqa: E402
-from booking.models import MenuItem, ServeCheck  # noqa: E402
-from providers.availability import shift_hours  # noqa: E402
 
 
 async def serve_check(conn: asyncpg.Connection, circle_id: int, item: MenuItem, day: date) -> ServeCheck:
@@ -697,8 +694,9 @@ async def set_caregiver_login(db: Database, *, actor: User, caregiver_id: int, u
             await _audit(conn, actor, "users", login[0], {}, {"username": username, "caregiver_id": caregiver_id},
                          action="create")
             return login
+        check_password(password)
         await queries.set_login(conn, existing[0], username=username, password_hash=hash_password(password))
-        await queries.revoke_caregiver_tokens(conn, caregiver_id)
+        await revoke_all_tokens(conn, [existing[0]])
         await _audit(conn, actor, "users", existing[0], {"username": existing[1]},
                      {"username": username, "password": "(changed)"}, action="update")
         return existing[0], username

@@ -18,6 +18,7 @@ from providers.schemas import (AlertList, AlertQuery, AlertRead, AssignmentRead,
                                SettlementQuery, SettlementRead, ShiftRead, VisitPatch, VisitRead,
                                WorkingDayRead, WorkingDays, WorkingDaysQuery)
 from providers.settlement import settlement_csv
+from providers.schemas import CaregiverLoginCreate, CaregiverLoginRead, CirclePatch, ProviderPatch
 
 routes = web.RouteTableDef()
 
@@ -249,7 +250,6 @@ async def clear_evaluation(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ issue 15: editing (audited)
 
-from providers.schemas import CaregiverLoginCreate, CaregiverLoginRead, CirclePatch, ProviderPatch  # noqa: E402
 
 
 @routes.patch("/circles/{id}")
