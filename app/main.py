@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import web
 
 from core import keys
+from core.clock import Clock, use_clock
 from core.crypto import Crypto
 from core.db import Database, constraint_error, create_pool
 from core.errors import ApiError, Invalid, Unavailable
@@ -49,6 +50,15 @@ _DB_UNAVAILABLE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyn
 
 def _error(exc: ApiError) -> web.Response:
     return respond(exc.body(), status=exc.status)
+
+
+def _clock_middleware(clock: Clock):
+    """Requests handled on `clock` (core.clock): a test's or a simulation's day, not the system's."""
+    @web.middleware
+    async def on_clock(request: web.Request, handler) -> web.StreamResponse:
+        with use_clock(clock):
+            return await handler(request)
+    return on_clock
 
 
 @web.middleware
@@ -134,10 +144,14 @@ async def _private_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def create_app(settings: Settings, *, database: Database | None = None, redis_client=None,
-               with_background: bool = True) -> web.Application:
+               with_background: bool = True, clock: Clock | None = None) -> web.Application:
     """Build the application. `database` / `redis_client` let tests bind their own;
-    `with_background=False` leaves out background workers (planning), for tests that drive them."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 ** 2)
+    `with_background=False` leaves out background workers (planning), for tests that drive them;
+    `clock` runs every request (and the work it starts) on that clock instead of the system's."""
+    middlewares = [error_middleware, auth_middleware]
+    if clock is not None:
+        middlewares.insert(0, _clock_middleware(clock))
+    app = web.Application(middlewares=middlewares, client_max_size=1024 ** 2)
     app[keys.SETTINGS] = settings
     app[keys.CRYPTO] = Crypto(settings.resolved_secret())
     app.on_response_prepare.append(_private_headers)

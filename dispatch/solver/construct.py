@@ -35,7 +35,7 @@ class Plan:
         self.work = np.zeros(v, dtype=np.int64)
         self.cap = np.array([BIG if w.capacity is None else w.capacity for w in lay.workers])
         self.max_work = np.array([BIG if w.max_work is None else w.max_work for w in lay.workers])
-        self.travel3 = np.stack(lay.travel)
+        self.travel3 = np.stack(lay.travel) if lay.travel else np.zeros((0, lay.num_nodes, lay.num_nodes), np.int64)
         self.vprof = np.array(lay.vehicle_profile, dtype=np.int64)
         self.has_breaks = [bool(lay.breaks(k)) for k in range(v)]
         self.preferred_cost = preferred_cost

@@ -35,8 +35,15 @@ def base_url(client) -> str:
     return str(client.make_url("/")).rstrip("/")
 
 
+@pytest.fixture
+def app_clock():
+    """The clock the app under test runs on: the system's, unless a module overrides this
+    fixture with a `SimulatedClock` (a same-day test must not depend on the hour it runs at)."""
+    return None
+
+
 @pytest_asyncio.fixture
-async def planning_base_url(settings, db, redis):
+async def planning_base_url(settings, db, redis, app_clock):
     """The app on a real port, solving plans in this process (a thread), bound to the test's
     transaction: what the dispatcher console needs end to end."""
     from aiohttp.test_utils import TestServer
@@ -46,7 +53,7 @@ async def planning_base_url(settings, db, redis):
     from dispatch.jobs.pool import SolverPool
     from dispatch.jobs.submit import JobSubmitter
 
-    app = create_app(settings, database=db, redis_client=redis, with_background=False)
+    app = create_app(settings, database=db, redis_client=redis, with_background=False, clock=app_clock)
     planner = JobSubmitter(db, redis, SolverPool(), use_queue=False, heartbeat_s=0.3)
     app[keys.PLANNER] = planner
     async with TestServer(app) as server:

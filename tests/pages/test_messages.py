@@ -2,12 +2,12 @@
 the dispatcher's live no-show alert pushed by the chore, and the hotline closing a safety task."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 
 from booking import service as booking_service
-from core.clock import SimulatedClock, use_clock
+from core.clock import SimulatedClock, local_instant, use_clock
 from dispatch import chores, events
 from tests.pages.conftest import DESK, PHONE, no_horizontal_scroll, published_visit, screenshot, sign_in
 
@@ -84,11 +84,22 @@ async def test_the_hotline_closes_a_safety_task(base_url, new_page, db, conn, st
     assert (row["outcome"], row["notes"]) == ("family_reached", "女儿已上门，老人平安") and row["closed_at"]
 
 
-async def test_a_same_day_cancellation_leaves_the_dispatchers_timeline(planning_base_url, new_page, db, conn,
-                                                                       street, today):
+@pytest.fixture
+def app_clock(today):
+    """Seven in the morning of today, standing still: the same-day plan below holds a 9:00 and a
+    14:00 visit whatever the hour the suite runs at (its freeze would drop visits already past)."""
+    return SimulatedClock(local_instant(today, time(7)))
+
+
+async def test_a_same_day_cancellation_leaves_the_dispatchers_timeline(planning_base_url, app_clock, new_page, db,
+                                                                       conn, street, today):
     """Today's plan published with two visits; the family cancels one: it leaves the timeline (the
     published plan still lists it), and its same-day messages may not wait for quiet hours."""
-    from datetime import time
+    with use_clock(app_clock):
+        await _cancel_from_a_published_same_day_plan(planning_base_url, new_page, db, conn, street, today)
+
+
+async def _cancel_from_a_published_same_day_plan(planning_base_url, new_page, db, conn, street, today):
     from tests.pages.test_dispatch import pending
 
     first = await pending(conn, street.elder, "C01", today, time(9), time(11))

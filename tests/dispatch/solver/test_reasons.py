@@ -1,5 +1,9 @@
 """Every unassigned job carries the right reason."""
 
+from dataclasses import replace
+
+import pytest
+
 from dispatch.solver import check, solve
 
 from .helpers import FAST, H, job, plane, problem, reason_of, worker
@@ -80,3 +84,15 @@ def test_every_job_is_served_or_explained():
     served = {s.job_id for r in sol.routes for s in r.stops}
     assert served | {u.job_id for u in sol.unassigned} == {"a", "b", "c"}
     assert check(p, sol) == []
+
+
+@pytest.mark.parametrize("strategy", ["auto", "greedy"])
+def test_a_day_with_nobody_on_duty_explains_every_visit(strategy):
+    """No worker at all (everyone's shift over, or nobody rostered): a plan comes back, and every
+    job is unserved with a reason, rather than the search failing."""
+    sites, travel = plane({"a": (0, 0), "b": (3, 4)})
+    day = problem([], [job("j1", sites["a"]), job("j2", sites["b"], minutes=60)], travel)
+    solution = solve(day, replace(FAST, strategy=strategy))
+    assert solution.routes == ()
+    assert {u.job_id: u.reason for u in solution.unassigned} == {"j1": "no_qualified_worker",
+                                                                  "j2": "no_qualified_worker"}
