@@ -37,8 +37,9 @@ class Outcomes:
     messages_sent: int
     messages_failed: int
     noshow_detect_p95_min: float | None
-    replan_changes_per_sick_visit: float | None
-    replan_worst_excess: int | None       # max over sick days of (bookings changed − k); the target is ≤ 3
+    replan_changes_per_sick_visit: float | None   # bookings disturbed (dispatch.changes.disturbs) per sick visit
+    replan_worst_excess: int | None       # max over sick days of (bookings disturbed − k); the target is ≤ 3
+    replan_retimed: int                   # bookings the sick-day re-plans shifted by 15 minutes or less (messaged)
     sick_days: int
     utilisation_pct: float
     overtime_min: int
@@ -89,14 +90,15 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
         mismatches = len(await booking_queries.wallets_not_reconciling(conn))
         providers = [r["id"] for r in await conn.fetch("SELECT id FROM providers")]
     withheld = await _withheld_pct(db, admin, providers, first, last_lived)
-    sick_k = sum(k for *_, k, _ in journal.sick)
+    sick_k = sum(s.k for s in journal.sick)
     return Outcomes(
         days=config.days, seed=config.seed, bookings=bookings, visits=len(visits),
         planned_pct=_pct(planned, planned + infeasible), on_time_pct=_on_time(visits),
         continuity_pct=_continuity(visits), unannounced_misses=misses, messages_sent=sent,
         messages_failed=failed, noshow_detect_p95_min=detection,
-        replan_changes_per_sick_visit=round(sum(c for *_, c in journal.sick) / sick_k, 2) if sick_k else None,
-        replan_worst_excess=max((c - k for *_, k, c in journal.sick), default=None), sick_days=len(journal.sick),
+        replan_changes_per_sick_visit=round(sum(s.disturbed for s in journal.sick) / sick_k, 2) if sick_k else None,
+        replan_worst_excess=max((s.disturbed - s.k for s in journal.sick), default=None),
+        replan_retimed=sum(s.retimed for s in journal.sick), sick_days=len(journal.sick),
         utilisation_pct=_utilisation(visits, shifts), overtime_min=_overtime(visits, shifts),
         subsidy_used_fen=subsidy, withheld_pct=withheld, lost_bookings=len(journal.acknowledged - known),
         unexplained_unplanned=unexplained, wallet_mismatches=mismatches, refused_requests=journal.refused_requests)

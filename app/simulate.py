@@ -43,6 +43,7 @@ from core.errors import ApiError
 from core.sms import StandinGateway, WebhookGateway
 from core.users import User, create_user, user_by_id
 from dispatch import chores
+from dispatch.changes import disturbs
 from dispatch import service as dispatch_service
 from dispatch.jobs.pool import SolverPool
 from dispatch.jobs.run import run_plan
@@ -90,12 +91,25 @@ Chore = Callable[[Database], Awaitable[object]]
 Schedule = list[tuple[Chore, int]]   # each chore with how many minutes apart it runs
 
 
+@dataclass(frozen=True)
+class SickDay:
+    """A caregiver off sick with `k` visits, and what the same-day re-plan did to the other bookings:
+    `disturbed` moved to other caregivers, left out or shifted more than 15 minutes
+    (dispatch.changes.disturbs); `retimed` only shifted by 15 minutes or less."""
+
+    day: date
+    caregiver_id: int
+    k: int
+    disturbed: int
+    retimed: int
+
+
 @dataclass
 class Journal:
     """What the simulation saw happen, beside what the database keeps."""
 
     acknowledged: set[int] = field(default_factory=set)          # booking ids a create answered
-    sick: list[tuple[date, int, int, int]] = field(default_factory=list)   # (day, caregiver, k visits, changed)
+    sick: list[SickDay] = field(default_factory=list)
     never_came: dict[int, datetime] = field(default_factory=dict)  # visit id → planned start (nobody came)
     unplanned_runs: list[tuple[int, date]] = field(default_factory=list)   # plans that failed
     refused_requests: int = 0                                    # booking attempts the rules refused
@@ -277,9 +291,10 @@ class Simulation:
                                              day=day, sick_caregiver_ids=[caregiver_id],
                                              time_limit_s=self.config.plan_seconds,
                                              solution_limit=self.config.plan_solutions, seed=self.config.seed)
-        changed = {c.booking_id for c in await self._solve_and_publish(plan.id, circle_id, day)}
-        self.journal.sick.append((day, caregiver_id, k, len(changed)))
-        self.journal.moved_by_service |= changed
+        changes = await self._solve_and_publish(plan.id, circle_id, day)
+        disturbed = {c.booking_id for c in changes if disturbs(c)}
+        self.journal.sick.append(SickDay(day, caregiver_id, k, len(disturbed), len(changes) - len(disturbed)))
+        self.journal.moved_by_service |= {c.booking_id for c in changes}
 
     async def _caregivers_with_visits(self, day: date) -> set[tuple[int, int, int]]:
         async with self.db.connection() as conn:

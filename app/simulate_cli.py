@@ -91,8 +91,9 @@ def _print(o: Outcomes, seconds: float) -> None:
         f"continuity {o.continuity_pct}% of repeat visits by the regular caregiver (target >= 80%)",
         f"unannounced misses {o.unannounced_misses} (target 0); messages sent {o.messages_sent}, failed {o.messages_failed}",
         f"no-show noticed p95 {o.noshow_detect_p95_min} min after the planned start (target <= 17)",
-        f"re-plans: {o.sick_days} sick days, {o.replan_changes_per_sick_visit} bookings changed per sick visit, "
-        f"worst k + {o.replan_worst_excess} (target <= k + 3)",
+        f"re-plans: {o.sick_days} sick days, {o.replan_changes_per_sick_visit} bookings disturbed per sick visit "
+        f"(another caregiver, left out or moved > 15 min), worst k + {o.replan_worst_excess} (target <= k + 3); "
+        f"{o.replan_retimed} more shifted by 15 min or less",
         f"utilisation {o.utilisation_pct}%, overtime {o.overtime_min} min; subsidy used {o.subsidy_used_fen / 100:.2f} yuan; "
         f"withheld {o.withheld_pct}% of settlement lines",
         f"lost bookings {o.lost_bookings}, unexplained unplanned {o.unexplained_unplanned}, wallet mismatches "

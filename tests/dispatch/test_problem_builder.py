@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from core.clock import local_instant
-from dispatch.changes import changes
+from dispatch.changes import changes, disturbs
 from dispatch.edits import EditSet, Pin, effective_edits
 from dispatch.models import ActiveVisit, Assignment, BookingToPlan, CircleDay, EditAction, PlanEdit
 from dispatch.notify import BookingFacts, Elder, Person, elder_text, messages_for
@@ -167,6 +167,20 @@ def test_changes_and_the_messages_they_send():
     first = changes({}, {1: Assignment(1, (6,), half_past, half_past)})[0]
     assert elder_text(first, facts, {6: "张丽"}) == "【一刻钟服务圈】王阿姨您好，您预约的11月23日助浴服务由张护理员于09:30上门。"
     assert "已改派或取消" in messages[2].text and "新的服务安排" in messages[3].text
+
+
+def test_a_re_plan_disturbs_on_other_caregivers_a_lost_visit_or_a_shift_beyond_15_minutes():
+    """The calm re-plan measure: shifts of 15 minutes or less are changes (messaged) but no disturbance."""
+    nine = local_instant(DAY, time(9))
+    old = {b: Assignment(b, (5, 7), nine, nine) for b in range(1, 7)}
+    new = {1: Assignment(1, (7, 5), nine, nine),                        # crew order only: no change
+           2: Assignment(2, (5, 7), local_instant(DAY, time(9, 15)), nine),     # 15 min later
+           3: Assignment(3, (5, 7), local_instant(DAY, time(8, 44)), nine),     # 16 min earlier
+           4: Assignment(4, (5, 8), nine, nine),                        # one crew member replaced
+           6: Assignment(6, (5, 7), local_instant(DAY, time(9, 16)), nine),     # 16 min later
+           9: Assignment(9, (5,), nine, nine)}                          # first scheduled
+    verdict = {c.booking_id: disturbs(c) for c in changes(old, new)}
+    assert verdict == {2: False, 3: True, 4: True, 5: True, 6: True, 9: False}
 
 
 def test_instants_round_trip_through_seconds():
