@@ -37,7 +37,7 @@ class Outcomes:
     messages_sent: int
     messages_failed: int
     noshow_detect_p95_min: float | None
-    replan_changes_per_sick_visit: float | None   # bookings disturbed (dispatch.changes.disturbs) per sick visit
+    replan_changes_per_sick_visit: float | None   # bookings disturbed (dispatch.continuity.disturbs) per sick visit
     replan_worst_excess: int | None       # max over sick days of (bookings disturbed − k); the target is ≤ 3
     replan_retimed: int                   # bookings the sick-day re-plans shifted by 15 minutes or less (messaged)
     sick_days: int

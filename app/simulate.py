@@ -43,7 +43,7 @@ from core.errors import ApiError
 from core.sms import StandinGateway, WebhookGateway
 from core.users import User, create_user, user_by_id
 from dispatch import chores
-from dispatch.changes import disturbs
+from dispatch.continuity import disturbs
 from dispatch import service as dispatch_service
 from dispatch.jobs.pool import SolverPool
 from dispatch.jobs.run import run_plan
@@ -95,7 +95,7 @@ Schedule = list[tuple[Chore, int]]   # each chore with how many minutes apart it
 class SickDay:
     """A caregiver off sick with `k` visits, and what the same-day re-plan did to the other bookings:
     `disturbed` moved to other caregivers, left out or shifted more than 15 minutes
-    (dispatch.changes.disturbs); `retimed` only shifted by 15 minutes or less."""
+    (dispatch.continuity.disturbs); `retimed` only shifted by 15 minutes or less."""
 
     day: date
     caregiver_id: int
@@ -292,7 +292,7 @@ class Simulation:
                                              time_limit_s=self.config.plan_seconds,
                                              solution_limit=self.config.plan_solutions, seed=self.config.seed)
         changes = await self._solve_and_publish(plan.id, circle_id, day)
-        disturbed = {c.booking_id for c in changes if disturbs(c)}
+        disturbed = {c.booking_id for c in changes if disturbs(c.old, c.new)}
         self.journal.sick.append(SickDay(day, caregiver_id, k, len(disturbed), len(changes) - len(disturbed)))
         self.journal.moved_by_service |= {c.booking_id for c in changes}
 

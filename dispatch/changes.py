@@ -7,15 +7,9 @@ publishing rewrites, and whom the notifications go to.
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Iterable
 
 from dispatch.models import Assignment, Change
-
-# A re-plan disturbs a booking when it moves it to other caregivers, leaves it out, or shifts its
-# start by more than this. Smaller shifts are still changes (rewritten and messaged), but the calm
-# re-plan measure (docs/outcomes.md) does not count them as disturbing the elder's day.
-NOTICEABLE_SHIFT = timedelta(minutes=15)
 
 
 def same(old: Assignment | None, new: Assignment | None) -> bool:
@@ -41,13 +35,3 @@ def changes(old: dict[int, Assignment], new: dict[int, Assignment], *,
         found.append(Change(booking_id, kind, before, after))
     return found
 
-
-def disturbs(change: Change) -> bool:
-    """True for a change an elder feels: new caregivers, left out, or a start moved by more than
-    NOTICEABLE_SHIFT. A first scheduling (nothing before) is no disturbance."""
-    if change.old is None:
-        return False
-    if change.new is None:
-        return True
-    return (set(change.old.caregiver_ids) != set(change.new.caregiver_ids)
-            or abs(change.new.planned_start - change.old.planned_start) > NOTICEABLE_SHIFT)

@@ -97,6 +97,27 @@ def retimed(old: Assignment, new: Assignment) -> bool:
     return abs((new.planned_start - old.planned_start).total_seconds()) > RETIME_MINUTES * 60
 
 
+DISTURBING = ("moved", "retimed", "unassigned")
+
+
+def change_kind(before: Assignment | None, after: Assignment | None) -> str | None:
+    """How a version changes one booking (see the module docstring), or None for no change."""
+    if before is None:
+        return "scheduled" if after is not None else None
+    if after is None:
+        return "unassigned"
+    if set(before.caregiver_ids) != set(after.caregiver_ids):
+        return "moved"
+    if retimed(before, after):
+        return "retimed"
+    return "adjusted" if before.planned_start != after.planned_start else None
+
+
+def disturbs(before: Assignment | None, after: Assignment | None) -> bool:
+    """A change the elder feels: other caregivers, left out, or moved more than RETIME_MINUTES."""
+    return change_kind(before, after) in DISTURBING
+
+
 def change_counts(old: Mapping[int, Assignment], new: Mapping[int, Assignment], *,
                   only: Iterable[int] | None = None) -> dict[str, int]:
     """How many bookings a version changes against `old` (see the module docstring):
@@ -104,16 +125,8 @@ def change_counts(old: Mapping[int, Assignment], new: Mapping[int, Assignment], 
     counts = dict.fromkeys(("moved", "retimed", "unassigned", "scheduled", "adjusted"), 0)
     ids = set(old) | set(new) if only is None else set(only)
     for booking_id in ids:
-        before, after = old.get(booking_id), new.get(booking_id)
-        if before is None:
-            counts["scheduled"] += after is not None
-        elif after is None:
-            counts["unassigned"] += 1
-        elif set(before.caregiver_ids) != set(after.caregiver_ids):
-            counts["moved"] += 1
-        elif retimed(before, after):
-            counts["retimed"] += 1
-        elif before.planned_start != after.planned_start:
-            counts["adjusted"] += 1
-    counts["changed"] = counts["moved"] + counts["retimed"] + counts["unassigned"]
+        kind = change_kind(old.get(booking_id), new.get(booking_id))
+        if kind is not None:
+            counts[kind] += 1
+    counts["changed"] = sum(counts[k] for k in DISTURBING)
     return counts

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from core.clock import local_instant
-from dispatch.changes import changes, disturbs
+from dispatch.changes import changes
+from dispatch.continuity import disturbs
 from dispatch.edits import EditSet, Pin, effective_edits
 from dispatch.models import ActiveVisit, Assignment, BookingToPlan, CircleDay, EditAction, PlanEdit
 from dispatch.notify import BookingFacts, Elder, Person, elder_text, messages_for
@@ -179,7 +180,7 @@ def test_a_re_plan_disturbs_on_other_caregivers_a_lost_visit_or_a_shift_beyond_1
            4: Assignment(4, (5, 8), nine, nine),                        # one crew member replaced
            6: Assignment(6, (5, 7), local_instant(DAY, time(9, 16)), nine),     # 16 min later
            9: Assignment(9, (5,), nine, nine)}                          # first scheduled
-    verdict = {c.booking_id: disturbs(c) for c in changes(old, new)}
+    verdict = {c.booking_id: disturbs(c.old, c.new) for c in changes(old, new)}
     assert verdict == {2: False, 3: True, 4: True, 5: True, 6: True, 9: False}
 
 
