@@ -34,4 +34,3 @@ def changes(old: dict[int, Assignment], new: dict[int, Assignment], *,
         kind = "scheduled" if before is None else "unscheduled" if after is None else "moved"
         found.append(Change(booking_id, kind, before, after))
     return found
-
