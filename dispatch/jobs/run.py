@@ -159,6 +159,15 @@ def solve_params(plan: Plan) -> SolveParams:
                        kept_start_cost=KEPT_START_COST, kept_start_slack=KEPT_START_SLACK_S)
 
 
+def _step_seconds(params: SolveParams) -> list[float]:
+    """The time of each calm step: its share of the time limit, or, under a solution limit (a
+    reproducible run), the whole limit as a safety cap: the solutions bound each step, so that a
+    loaded machine gives the same plan."""
+    if params.solution_limit is not None:
+        return [params.time_limit_s] * len(CALM_STEP_SHARES)
+    return [max(params.time_limit_s * part, 0.5) for part in CALM_STEP_SHARES]
+
+
 async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, events, state: _RunState,
                          shutdown: asyncio.Event | None, heartbeat_s: float):
     """Solve with a heartbeat task beside it (progress, cancel, lost claim)."""
@@ -187,7 +196,7 @@ async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPo
     """
     if not any(j.kept_start is not None for j in built.problem.jobs):
         return await _solve_once(pool, SolveJob(built.problem, params, built.initial_routes), state, shutdown)
-    share = [max(params.time_limit_s * part, 0.5) for part in CALM_STEP_SHARES]
+    share = _step_seconds(params)
     held = await _solve_once(pool, SolveJob(_holding(built), replace(params, time_limit_s=share[0]),
                                             built.initial_routes), state, shutdown)
     if not held.unassigned or state.cancel or state.lost:

@@ -179,9 +179,11 @@ def plain_day(lay: Layout) -> bool:
 def _iterated_phase(lay, plan, routes, timed, params, seconds, clock, should_stop, on_progress) -> SearchResult:
     """Iterated local search on the whole plan for its share of the budget (in place)."""
     ils = replace(params, metaheuristic="ils")
-    if params.solution_limit is not None:
+    if params.solution_limit is not None:  # its share of the solutions bounds it, not the clock (reproducible)
         ils = replace(ils, solution_limit=max(1, round(params.iterated_share * params.solution_limit)))
-    budget = min(params.iterated_share * seconds, params.iterated_max_s)
+        budget = seconds
+    else:
+        budget = min(params.iterated_share * seconds, params.iterated_max_s)
     group = Group(trimmed_fleet(plan), list(range(len(lay.jobs))))
     return _solve_afresh(lay, group, routes, timed, ils, budget, clock, should_stop, on_progress)
 

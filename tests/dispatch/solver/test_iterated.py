@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -55,6 +56,15 @@ def test_the_iterated_phase_is_reproducible_with_a_solution_limit():
     first, second = solve(p, params), solve(p, params)
     assert first.stats.strategy == "ils+gls"
     assert first.routes == second.routes
+
+
+def test_with_a_solution_limit_the_iterated_phase_ignores_its_time_cap():
+    """A loaded machine must give the same plan: under a solution limit the phase's time cap
+    (`iterated_max_s`) does not cut it, the solutions do (the simulated month relies on it)."""
+    p = plain_day()
+    params = SolveParams(time_limit_s=60, solution_limit=120, seed=4)
+    starved = replace(params, iterated_max_s=0.001)
+    assert solve(p, params).routes == solve(p, starved).routes
 
 
 @pytest.mark.parametrize("case", ["crew", "pin", "previous_routes", "asked_for_gls"])
