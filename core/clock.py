@@ -60,6 +60,11 @@ def use_clock(clock: Clock) -> Iterator[Clock]:
         _clock.reset(token)
 
 
+def clock_in_force() -> Clock:
+    """The clock `utc_now()` reads here (the system's unless a block runs on another)."""
+    return _clock.get()
+
+
 def utc_now() -> datetime:
     return _clock.get().now()
 

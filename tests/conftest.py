@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 import pytest_asyncio
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
-from core.clock import local_today
+from core.clock import SimulatedClock, clock_in_force, local_instant, local_today, use_clock
 from core.crypto import Crypto
 from core.db import UnitOfWork, Database, apply_schema, connect, create_pool
 from core.embedded import EmbeddedServices, start_postgres, start_redis
@@ -105,8 +105,9 @@ async def redis(redis_client):
 
 @pytest_asyncio.fixture
 async def client(settings, db, redis):
-    """An HTTP client for the app, bound to the test's transaction."""
-    app = create_app(settings, database=db, redis_client=redis, with_background=False)
+    """An HTTP client for the app, bound to the test's transaction; on the test's clock when the
+    test runs on a simulated one (the `noon` fixture, listed before `client`)."""
+    app = create_app(settings, database=db, redis_client=redis, with_background=False, clock=simulated_clock())
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -114,6 +115,21 @@ async def client(settings, db, redis):
 @pytest.fixture
 def today() -> date:
     return local_today()
+
+
+@pytest.fixture
+def noon(today):
+    """Run the test at 12:00 of today on a clock that stands still (and the app of a `client` set up
+    after it): for tests whose times count from now, which the hour the suite runs at could
+    otherwise carry across midnight. The database's own now() still runs on the system clock."""
+    with use_clock(SimulatedClock(local_instant(today, time(12)))) as clock:
+        yield clock
+
+
+def simulated_clock() -> SimulatedClock | None:
+    """The simulated clock in force here, if any (for an app built inside a `noon` test)."""
+    clock = clock_in_force()
+    return clock if isinstance(clock, SimulatedClock) else None
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ async def test_day_sheet_and_calendar_feed(client, db, conn, crypto, street, tom
     assert await field_of(await client.post("/api/v1/caregivers/0x1/calendar-token", headers=me)) == "id"
 
 
-async def test_visit_check_in_out_alerts_and_correction(client, db, conn, crypto, street, today):
+async def test_visit_check_in_out_alerts_and_correction(noon, client, db, conn, crypto, street, today):
     """A visit starting in ten minutes: check in far away (flagged), check out done, then correct it."""
     booking = await booking_service.create_booking(db, actor=street.users["operator"], today=today - timedelta(days=1),
         request=BookingRequest(street.elder.id, "C01", today, time(6), time(21), channel="hotline"))

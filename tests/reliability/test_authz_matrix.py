@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any, Callable
 
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from core.clock import SimulatedClock, local_instant, local_today, use_clock
 from core.roles import ROLES
 from core.db import UnitOfWork
 from core.http import RedactingAccessLogger
@@ -342,19 +343,28 @@ async def world_conn(pool):
             await tx.rollback()
 
 
-@pytest_asyncio.fixture(scope="module")
-async def world(world_conn, crypto, run_log) -> World:
-    return await make_world(world_conn, crypto)
+@pytest.fixture(scope="module")
+def world_clock() -> SimulatedClock:
+    """Noon of today, standing still: the world's visits lie minutes and hours around now, which
+    must stay on today's service day whatever the hour the suite runs at."""
+    return SimulatedClock(local_instant(local_today(), time(12)))
 
 
 @pytest_asyncio.fixture(scope="module")
-async def api(settings, world_conn, redis_client, world):
+async def world(world_conn, crypto, run_log, world_clock) -> World:
+    with use_clock(world_clock):
+        return await make_world(world_conn, crypto)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def api(settings, world_conn, redis_client, world, world_clock):
     await redis_client.flushdb()
     from app.standins import STANDIN_KEY, standin_app
     async with TestServer(standin_app()) as geocoder:  # GET /geocode speaks AMap's protocol to the stand-in
         settings = settings.model_copy(update={"geocoder": "amap", "geocoder_key": STANDIN_KEY,
                                                "geocoder_url": str(geocoder.make_url("/amap"))})
-        app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False)
+        app = create_app(settings, database=UnitOfWork(world_conn), redis_client=redis_client, with_background=False,
+                         clock=world_clock)
         server = TestServer(app)
         await server.start_server(access_log_class=RedactingAccessLogger)  # as `circle serve` logs
         async with TestClient(server) as client:

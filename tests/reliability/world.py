@@ -190,4 +190,4 @@ async def make_world(conn: asyncpg.Connection, crypto: Crypto) -> World:
     b = await make_tenant(conn, crypto, "b")
     for tenant in (a, b):
         await add_objects(conn, crypto, tenant, today)
-    return World(a, b, today, await conn.fetchval("SELECT clock_timestamp()"))
+    return World(a, b, today, utc_now())
