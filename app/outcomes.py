@@ -33,6 +33,8 @@ class Outcomes:
     planned_pct: float
     on_time_pct: float
     continuity_pct: float
+    continuity_reachable_pct: float       # repeat visits whose previous caregiver was on duty that day (the ceiling)
+    continuity_on_duty_pct: float         # of those, the share the previous caregiver made
     unannounced_misses: int
     messages_sent: int
     messages_failed: int
@@ -72,12 +74,13 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
         planned, infeasible, unplanned = await _planned(conn, first, last_planned)
         visits = await conn.fetch(
             """SELECT v.id, v.caregiver_id, v.crew_member, v.planned_start, v.planned_end, v.check_in_at,
-                      v.check_out_at, b.resident_id, b.item_code, b.service_date
+                      v.check_out_at, b.resident_id, b.item_code, b.service_date, b.circle_id
                FROM visits v JOIN bookings b ON b.id = v.booking_id
                WHERE v.released_at IS NULL AND b.service_date BETWEEN $1 AND $2
                ORDER BY v.planned_start, v.id""", first, last_lived)
         shifts = {r["id"]: (r["shift_start"], r["shift_end"])
                   for r in await conn.fetch("SELECT id, shift_start, shift_end FROM caregivers")}
+        continuity = _continuity(visits, await _on_duty(conn, visits))
         bookings = await conn.fetchval("SELECT count(*) FROM bookings WHERE service_date BETWEEN $1 AND $2",
                                        first, last_planned)
         known = {r["id"] for r in await conn.fetch("SELECT id FROM bookings WHERE id = ANY($1)",
@@ -94,7 +97,8 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
     return Outcomes(
         days=config.days, seed=config.seed, bookings=bookings, visits=len(visits),
         planned_pct=_pct(planned, planned + infeasible), on_time_pct=_on_time(visits),
-        continuity_pct=_continuity(visits), unannounced_misses=misses, messages_sent=sent,
+        continuity_pct=continuity.pct, continuity_reachable_pct=continuity.reachable_pct,
+        continuity_on_duty_pct=continuity.on_duty_pct, unannounced_misses=misses, messages_sent=sent,
         messages_failed=failed, noshow_detect_p95_min=detection,
         replan_changes_per_sick_visit=round(sum(s.disturbed for s in journal.sick) / sick_k, 2) if sick_k else None,
         replan_worst_excess=max((s.disturbed - s.k for s in journal.sick), default=None),
@@ -128,20 +132,37 @@ def _on_time(visits) -> float:
     return _pct(sum(abs(v["check_in_at"] - v["planned_start"]) <= ON_TIME for v in checked), len(checked))
 
 
-def _continuity(visits) -> float:
-    """Share of repeat visits (the elder had this item before, in the run) made by the caregiver of the
-    elder's previous visit for it — the lead caregiver of crew-2 items."""
+@dataclass(frozen=True)
+class Continuity:
+    pct: float            # repeat visits made by the caregiver of the elder's previous visit of the item
+    reachable_pct: float  # repeat visits whose previous caregiver was on duty that day
+    on_duty_pct: float    # of those, the share that caregiver made
+
+
+def _continuity(visits, on_duty: dict[tuple[int, date], set[int]]) -> Continuity:
+    """Repeat visits (the elder had this item before, in the run) and the caregiver of the elder's
+    previous visit for it — the lead caregiver of crew-2 items. `on_duty`: (circle, day) → caregivers
+    rostered that day; a repeat visit whose previous caregiver was off cannot keep them."""
     last: dict[tuple[int, str], int] = {}
-    repeat = same = 0
+    repeat = same = reachable = same_reachable = 0
     for v in visits:
         if v["crew_member"] != 1:
             continue
         key = (v["resident_id"], v["item_code"])
         if key in last:
-            repeat += 1
-            same += last[key] == v["caregiver_id"]
+            kept = last[key] == v["caregiver_id"]
+            could = last[key] in on_duty.get((v["circle_id"], v["service_date"]), ())
+            repeat, same = repeat + 1, same + kept
+            reachable, same_reachable = reachable + could, same_reachable + (kept and could)
         last[key] = v["caregiver_id"]
-    return _pct(same, repeat)
+    return Continuity(_pct(same, repeat), _pct(reachable, repeat), _pct(same_reachable, reachable))
+
+
+async def _on_duty(conn, visits) -> dict[tuple[int, date], set[int]]:
+    """(circle, day) → the caregivers rostered there that day (leave and days off left out)."""
+    days = {(v["circle_id"], v["service_date"]) for v in visits}
+    return {(circle, day): {c.id for c, _ in await provider_service.available_caregivers(conn, circle_id=circle, day=day)}
+            for circle, day in sorted(days)}
 
 
 async def _detection(conn, journal: Journal) -> float | None:

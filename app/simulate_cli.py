@@ -88,7 +88,8 @@ def _print(o: Outcomes, seconds: float) -> None:
         f"simulated {o.days} days (seed {o.seed}) in {seconds:.0f} s: {o.bookings} bookings, {o.visits} visits",
         f"planned {o.planned_pct}% of the feasible bookings (target >= 99%)",
         f"on time {o.on_time_pct}% of check-ins within 15 min of the plan (target >= 95%)",
-        f"continuity {o.continuity_pct}% of repeat visits by the regular caregiver (target >= 80%)",
+        f"continuity {o.continuity_pct}% of repeat visits by the regular caregiver (target >= 80%); the regular was "
+        f"on duty for {o.continuity_reachable_pct}% of them (the ceiling), and made {o.continuity_on_duty_pct}% of those",
         f"unannounced misses {o.unannounced_misses} (target 0); messages sent {o.messages_sent}, failed {o.messages_failed}",
         f"no-show noticed p95 {o.noshow_detect_p95_min} min after the planned start (target <= 17)",
         f"re-plans: {o.sick_days} sick days, {o.replan_changes_per_sick_visit} bookings disturbed per sick visit "
