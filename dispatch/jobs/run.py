@@ -184,13 +184,16 @@ async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPo
     """One solve; for a day with published visits (kept starts), up to three steps:
 
     1. hold: every published booking pinned to its caregivers and published start; only what is
-       new or lost its caregiver (off sick) is placed, into the gaps. If that serves every
-       booking, it is the plan: nobody else is touched.
+       new or lost its caregiver (off sick) is placed, into the gaps. If that keeps every
+       published booking, it is the plan: nobody else is touched. A booking never published
+       (left out the night before, or booked since) goes in where there is room, but others are
+       not moved for it: its elder has been told, and the hotline calls them.
     2. make room (plain objective, CALM_FIRST_PREFERRED_COST, no kept starts) from step 1's plan:
        moves others to serve as many bookings as it can.
     3. calm (the full objective) from step 2's plan: moves back what it can to its published
        caregiver and time. Leaving a booking out costs far more than any calm cost, so step 3
-       never drops what step 2 placed. Step 3's plan is taken when it serves more than step 1's.
+       never drops what step 2 placed. Step 3's plan is taken when it keeps more published
+       bookings than step 1's.
     One calm solve alone left more bookings out: the calm costs slow the search and make room
     harder to find; the plain solve alone moved two to three bookings per sick visit.
     """
@@ -199,16 +202,22 @@ async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPo
     share = _step_seconds(params)
     held = await _solve_once(pool, SolveJob(_holding(built), replace(params, time_limit_s=share[0]),
                                             built.initial_routes), state, shutdown)
-    if not held.unassigned or state.cancel or state.lost:
+    published = {j.id for j in built.problem.jobs if j.kept_start is not None}
+    if not _left_out(held, published) or state.cancel or state.lost:
         return held
     room = await _solve_once(pool, SolveJob(built.problem, replace(
         params, time_limit_s=share[1], kept_start_cost=0, preferred_worker_cost=CALM_FIRST_PREFERRED_COST),
         held.routes_by_worker()), state, shutdown)
     if state.cancel or state.lost:
-        return room if room.stats.assigned > held.stats.assigned else held
+        return room if _left_out(room, published) < _left_out(held, published) else held
     calm = await _solve_once(pool, SolveJob(built.problem, replace(params, time_limit_s=share[2]),
                                             room.routes_by_worker()), state, shutdown)
-    return calm if calm.stats.assigned > held.stats.assigned else held
+    return calm if _left_out(calm, published) < _left_out(held, published) else held
+
+
+def _left_out(solution, job_ids: set[str]) -> int:
+    """How many of these jobs the solution leaves unserved."""
+    return sum(u.job_id in job_ids for u in solution.unassigned)
 
 
 def _holding(built: BuiltProblem) -> Problem:

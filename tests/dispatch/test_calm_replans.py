@@ -177,3 +177,36 @@ async def _solved_over_http(client, headers, path: str, body: dict) -> dict:
     plan_id = (await created.json())["id"]
     await read_events(await client.get(f"/api/v1/plans/{plan_id}/events", headers=headers))
     return await (await client.get(f"/api/v1/plans/{plan_id}", headers=headers)).json()
+
+
+async def test_a_re_plan_does_not_move_a_published_visit_for_a_booking_never_published():
+    """One bath aide, her published bath at 9:00 (it may start until 11:00), and a new bath that
+    can only start 9:00–9:10: serving both would move the published one by an hour. The re-plan
+    keeps what the elder was told and leaves the new one out (its elder is told, the hotline
+    calls); a published visit that can be kept is never traded for a new one."""
+    from datetime import date
+
+    from dispatch.jobs.pool import SolverPool
+    from dispatch.jobs.run import CONTINUITY_COST_S, KEPT_START_COST, _RunState, _solve_calmly
+    from dispatch.solver import SolveParams
+    from dispatch.problem_builder import BuiltProblem
+    from tests.dispatch.solver.helpers import H, job, plane, problem, worker
+
+    sites, travel = plane({"home": (0, 0), "a": (3, 4), "b": (6, 8)})
+    aide = worker("w1", sites["home"], quals="B")
+    published = job("told", sites["a"], minutes=60, window=(9 * H, 11 * H), qualification="B",
+                    kept_start=9 * H, preferred_worker="w1")
+    new = job("new", sites["b"], minutes=60, window=(9 * H, 9 * H + 10), qualification="B")
+    day = problem([aide], [published, new], travel)
+    built = BuiltProblem(problem=day, day=date(2030, 3, 4), bookings={}, caregiver_names={},
+                         initial_routes={"w1": ["told"]}, held={"told": frozenset({"w1"})})
+    params = SolveParams(time_limit_s=2, solution_limit=200, preferred_worker_cost=CONTINUITY_COST_S,
+                         kept_start_cost=KEPT_START_COST)
+    pool = SolverPool(0)
+    try:
+        solution = await _solve_calmly(built, params, pool, _RunState(), None)
+    finally:
+        pool.close()
+    (route,) = solution.routes
+    assert [(s.job_id, s.start) for s in route.stops] == [("told", 9 * H)]
+    assert [(u.job_id, u.reason) for u in solution.unassigned] == [("new", "capacity")]
