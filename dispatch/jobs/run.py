@@ -173,27 +173,30 @@ async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, 
     """Solve with a heartbeat task beside it (progress, cancel, lost claim)."""
     beat = asyncio.create_task(_heartbeat(db, plan, events, state, heartbeat_s))
     try:
-        return await _solve_calmly(built, solve_params(plan), pool, state, shutdown)
+        return await _solve_calmly(built, solve_params(plan), pool, state, shutdown,
+                                   same_day=plan.kind is PlanKind.REPLAN)
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
 
 
 async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPool, state: _RunState,
-                        shutdown: asyncio.Event | None):
+                        shutdown: asyncio.Event | None, *, same_day: bool = False):
     """One solve; for a day with published visits (kept starts), up to three steps:
 
     1. hold: every published booking pinned to its caregivers and published start; only what is
-       new or lost its caregiver (off sick) is placed, into the gaps. If that keeps every
-       published booking, it is the plan: nobody else is touched. A booking never published
-       (left out the night before, or booked since) goes in where there is room, but others are
-       not moved for it: its elder has been told, and the hotline calls them.
+       new or lost its caregiver (off sick) is placed, into the gaps. If that serves every
+       booking, it is the plan: nobody else is touched. On the day itself (`same_day`, a
+       re-plan) it is the plan as soon as it keeps every published booking: a booking never
+       published (left out the night before, or booked since) goes in where there is room, but
+       people already told their time are not moved for it (its elder has been told, and the
+       hotline calls them). A day ahead, others may move a little to serve one more elder.
     2. make room (plain objective, CALM_FIRST_PREFERRED_COST, no kept starts) from step 1's plan:
        moves others to serve as many bookings as it can.
     3. calm (the full objective) from step 2's plan: moves back what it can to its published
        caregiver and time. Leaving a booking out costs far more than any calm cost, so step 3
-       never drops what step 2 placed. Step 3's plan is taken when it keeps more published
-       bookings than step 1's.
+       never drops what step 2 placed. Step 3's plan is taken when it serves more bookings
+       than step 1's (on the day itself: keeps more published bookings).
     One calm solve alone left more bookings out: the calm costs slow the search and make room
     harder to find; the plain solve alone moved two to three bookings per sick visit.
     """
@@ -202,17 +205,17 @@ async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPo
     share = _step_seconds(params)
     held = await _solve_once(pool, SolveJob(_holding(built), replace(params, time_limit_s=share[0]),
                                             built.initial_routes), state, shutdown)
-    published = {j.id for j in built.problem.jobs if j.kept_start is not None}
-    if not _left_out(held, published) or state.cancel or state.lost:
+    counted = {j.id for j in built.problem.jobs if j.kept_start is not None or not same_day}
+    if not _left_out(held, counted) or state.cancel or state.lost:
         return held
     room = await _solve_once(pool, SolveJob(built.problem, replace(
         params, time_limit_s=share[1], kept_start_cost=0, preferred_worker_cost=CALM_FIRST_PREFERRED_COST),
         held.routes_by_worker()), state, shutdown)
     if state.cancel or state.lost:
-        return room if _left_out(room, published) < _left_out(held, published) else held
+        return room if _left_out(room, counted) < _left_out(held, counted) else held
     calm = await _solve_once(pool, SolveJob(built.problem, replace(params, time_limit_s=share[2]),
                                             room.routes_by_worker()), state, shutdown)
-    return calm if _left_out(calm, published) < _left_out(held, published) else held
+    return calm if _left_out(calm, counted) < _left_out(held, counted) else held
 
 
 def _left_out(solution, job_ids: set[str]) -> int:

@@ -179,11 +179,11 @@ async def _solved_over_http(client, headers, path: str, body: dict) -> dict:
     return await (await client.get(f"/api/v1/plans/{plan_id}", headers=headers)).json()
 
 
-async def test_a_re_plan_does_not_move_a_published_visit_for_a_booking_never_published():
+async def test_a_same_day_re_plan_does_not_move_a_published_visit_for_a_booking_never_published():
     """One bath aide, her published bath at 9:00 (it may start until 11:00), and a new bath that
-    can only start 9:00–9:10: serving both would move the published one by an hour. The re-plan
-    keeps what the elder was told and leaves the new one out (its elder is told, the hotline
-    calls); a published visit that can be kept is never traded for a new one."""
+    can only start 9:00–9:10: serving both would move the published one by an hour. On the day
+    itself the re-plan keeps what the elder was told and leaves the new one out (its elder is
+    told, the hotline calls); a day ahead both are served."""
     from datetime import date
 
     from dispatch.jobs.pool import SolverPool
@@ -204,9 +204,11 @@ async def test_a_re_plan_does_not_move_a_published_visit_for_a_booking_never_pub
                          kept_start_cost=KEPT_START_COST)
     pool = SolverPool(0)
     try:
-        solution = await _solve_calmly(built, params, pool, _RunState(), None)
+        today = await _solve_calmly(built, params, pool, _RunState(), None, same_day=True)
+        ahead = await _solve_calmly(built, params, pool, _RunState(), None, same_day=False)
     finally:
         pool.close()
-    (route,) = solution.routes
-    assert [(s.job_id, s.start) for s in route.stops] == [("told", 9 * H)]
-    assert [(u.job_id, u.reason) for u in solution.unassigned] == [("new", "capacity")]
+    assert [(s.job_id, s.start) for r in today.routes for s in r.stops] == [("told", 9 * H)]
+    assert [(u.job_id, u.reason) for u in today.unassigned] == [("new", "capacity")]
+    # a day ahead the published bath moves (its elder is told the day before) to serve both
+    assert [s.job_id for r in ahead.routes for s in r.stops] == ["new", "told"] and not ahead.unassigned
