@@ -167,9 +167,13 @@ async def _on_duty(conn, visits) -> dict[tuple[int, date], set[int]]:
 
 async def _detection(conn, journal: Journal) -> float | None:
     """p95 of the minutes from the planned start of a visit nobody came to until the dispatcher was
-    alerted (`visits.noshow_alerted_at`, written on the simulated clock); infinite if one never was."""
-    rows = await conn.fetch("SELECT id, planned_start, noshow_alerted_at FROM visits WHERE id = ANY($1)",
-                            list(journal.never_came))
+    alerted (`visits.noshow_alerted_at`, written on the simulated clock); infinite if one never was.
+    A visit whose booking was cancelled, or which a re-plan released, owes no alert."""
+    rows = await conn.fetch(
+        """SELECT v.id, v.planned_start, v.noshow_alerted_at FROM visits v JOIN bookings b ON b.id = v.booking_id
+           WHERE v.id = ANY($1) AND (v.noshow_alerted_at IS NOT NULL
+                                     OR (v.released_at IS NULL AND b.status <> 'cancelled'))""",
+        list(journal.never_came))
     if any(r["noshow_alerted_at"] is None for r in rows):
         return math.inf
     return p95([(r["noshow_alerted_at"] - r["planned_start"]).total_seconds() / 60 for r in rows])

@@ -139,7 +139,7 @@ def alert_event(late) -> dict[str, Any]:
     return {"kind": "no_show", "visit_id": late.visit_id, "booking_id": late.booking_id,
             "caregiver_id": late.caregiver_id, "caregiver_name": late.caregiver_name, "circle_id": late.circle_id,
             "resident_name": late.resident_name, "planned_start": late.planned_start.isoformat(),
-            "alerted_at": late.alerted_at.isoformat()}
+            "alerted_at": late.alerted_at.isoformat(), "partner_there": late.partner_there}
 
 
 async def publish_alerts(redis: aioredis.Redis | None, late: list) -> int:

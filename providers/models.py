@@ -359,7 +359,8 @@ class DayChange:
 @dataclass(frozen=True)
 class LateVisit:
     """A visit nobody checked into CIRCLE_NOSHOW_AFTER_MIN minutes after its planned start: the
-    dispatcher's live alert (pushed once, when the chore first sees it)."""
+    dispatcher's live alert (pushed once, when the chore first sees it). A two-person visit's
+    missing caregiver is alerted too when the other one is already there (`partner_there`)."""
 
     visit_id: int
     booking_id: int
@@ -370,3 +371,4 @@ class LateVisit:
     resident_name: str
     planned_start: datetime
     alerted_at: datetime
+    partner_there: bool = False   # a two-person visit whose other caregiver has checked in

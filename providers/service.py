@@ -708,7 +708,9 @@ SIGNATURE = "【一刻钟服务圈】"
 async def alert_late_visits(db: Database, *, now: datetime, after_min: int = 15) -> list[LateVisit]:
     """The no-show alert, at planned start + `after_min` minutes (CIRCLE_NOSHOW_AFTER_MIN): every
     active visit of a scheduled booking nobody checked into by then is marked alerted (once), and
-    the elder and family are told "护理员可能晚到…" (once per booking). Returns the visits newly
+    the elder and family are told "护理员可能晚到…" (once per booking). The missing member of a
+    two-person visit whose partner is there is alerted to the dispatcher only (the caregiver at the
+    door speaks for it). Returns the visits newly
     alerted, for the dispatcher's live view (dispatch/chores.py pushes them). Idempotent: the
     worker calls it every minute."""
     async with db.transaction() as conn:
@@ -717,7 +719,7 @@ async def alert_late_visits(db: Database, *, now: datetime, after_min: int = 15)
             return []
         await queries.mark_noshow_alerted(conn, [v.visit_id for v in late], now)
         messages = []
-        for visit in {v.booking_id: v for v in late}.values():
+        for visit in {v.booking_id: v for v in late if not v.partner_there}.values():
             messages += await outbox.elder_side(
                 conn, resident_id=visit.resident_id, booking_id=visit.booking_id, kind="late", same_day=True,
                 elder_text=f"{SIGNATURE}护理员可能晚到，服务中心正在联系护理员，请您稍候；如有需要请致电服务中心。",

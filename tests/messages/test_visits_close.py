@@ -17,6 +17,7 @@ from core.clock import SimulatedClock, local_instant, use_clock
 from core.errors import Conflict
 from dispatch import chores, events
 from providers import service as provider_service
+from tests import factories
 from tests.providers.helpers import book_and_publish, publish, visit_ids
 
 
@@ -48,6 +49,27 @@ async def test_the_noshow_alert_comes_at_start_plus_15_once_and_is_pushed(db, co
             break
     await pubsub.aclose()
     assert pushed["kind"] == "no_show" and pushed["booking_id"] == booking_id
+
+
+async def test_the_missing_partner_of_a_two_person_visit_is_alerted_to_the_dispatcher(db, conn, crypto, street,
+                                                                                      tomorrow):
+    """Two caregivers at 9:00; one checks in, the other never comes. At 9:15 the dispatcher is alerted
+    to the missing one (the other is waiting), and the elder is not told a caregiver may be late."""
+    partner = await factories.make_caregiver(conn, provider_id=street.provider_id, circle_id=street.circle_id)
+    booking_id = await book_and_publish(db, conn, crypto, street, tomorrow, at=time(9),
+                                        caregiver_ids=[street.caregiver_id, partner])
+    lead, second = await visit_ids(conn, booking_id)
+    await provider_service.check_in(db, actor=street.users["caregiver"], visit_id=lead, lat=None, lon=None,
+                                    now=local_instant(tomorrow, time(9, 2)))
+    with use_clock(SimulatedClock(local_instant(tomorrow, time(9, 15)))):
+        [late] = await chores.alert_noshows(db)
+        assert await chores.alert_noshows(db) == []
+        standing = await provider_service.outstanding_late_visits(db, circle_ids=[street.circle_id],
+                                                                  now=local_instant(tomorrow, time(9, 20)))
+    assert (late.visit_id, late.caregiver_id, late.partner_there) == (second, partner, True)
+    assert [v.visit_id for v in standing] == [second]
+    assert events.alert_event(late)["partner_there"] is True
+    assert await messages(conn, booking_id, "late") == []
 
 
 async def test_a_visit_checked_in_in_time_raises_no_alert(db, conn, crypto, street, tomorrow):

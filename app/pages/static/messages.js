@@ -134,7 +134,8 @@ export function mountLiveAlerts(box, circleId = () => "") {
     box.hidden = false;
     list.prepend(el("li", { class: "notice notice-warn live-alert", role: "alert", dataset: { visit: a.visit_id } },
       el("strong", {}, "未签到："),
-      `${a.resident_name}家 ${clock(a.planned_start)} 的服务，护理员${a.caregiver_name}已过计划时间仍未签到（${clock(a.alerted_at)}）。`,
+      `${a.resident_name}家 ${clock(a.planned_start)} 的服务，护理员${a.caregiver_name}已过计划时间仍未签到（${clock(a.alerted_at)}）` +
+        (a.partner_there ? "，另一位护理员已到，正在等候。" : "。"),
       el("button", { type: "button", class: "btn btn-small", onclick: ev => ev.target.closest("li").remove() }, "知道了")));
   }
 
