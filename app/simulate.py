@@ -56,6 +56,7 @@ NO_PASSWORD = "!no-password"       # simulated people never sign in: their accou
 TICK = timedelta(minutes=1)          # the worker's cadence: its chores run every minute
 LUNCH_WINDOWS = ((time(10, 30), time(11, 30)), (time(11), time(12)), (time(11, 30), time(12, 30)))
 PLAN_AT, DAY_STARTS, DAY_ENDS = time(18, 0), time(6, 0), time(21, 30)
+LATE_BOOKINGS_AT = time(7, 0)         # the dispatcher places bookings made after last night's plan
 
 
 @dataclass(frozen=True)
@@ -156,16 +157,23 @@ class Simulation:
         await booking_service.materialize_series(self.db)
         if self.rng.random() < self.behaviour.sick_per_day:
             await self._caregiver_falls_sick(day)
+        await self._advance_to(local_instant(day, LATE_BOOKINGS_AT))
+        await self._place_late_bookings(day)
         events = await self._visit_events(day) + self._booking_events(day)
+        events.append((local_instant(day, PLAN_AT), -1.0, self._plan_tomorrow(day)))
         heapq.heapify(events)
         while events:
             at, _, action = heapq.heappop(events)
             await self._advance_to(at)
             for follow_up in await action():
                 heapq.heappush(events, follow_up)
-        await self._advance_to(local_instant(day, PLAN_AT))
-        await self.plan_and_publish(day + timedelta(days=1))
         await self._advance_to(local_instant(day, DAY_ENDS))
+
+    def _plan_tomorrow(self, day: date):
+        async def plan() -> list:
+            await self.plan_and_publish(day + timedelta(days=1))
+            return []
+        return plan
 
     async def _advance_to(self, instant: datetime) -> None:
         """Move the clock forward, running the chores due at every minute mark on the way."""
@@ -275,6 +283,31 @@ class Simulation:
             self.journal.unplanned_runs.append((circle_id, day))
             return []
         return result.changed
+
+    # ------------------------------------------------------------------ bookings made after the plan
+
+    async def _place_late_bookings(self, day: date) -> None:
+        """The dispatcher's morning round: bookings for today made after last night's plan was
+        published are placed by a same-day re-plan (into the gaps: nobody already told a time is
+        moved for them), and the result is published."""
+        for circle_id in await self._circles_with_late_bookings(day):
+            plan = await dispatch_service.replan(self.db, _NoQueue(), actor=self.street.planner, circle_id=circle_id,
+                                                 day=day, time_limit_s=self.config.plan_seconds,
+                                                 solution_limit=self.config.plan_solutions, seed=self.config.seed)
+            changes = await self._solve_and_publish(plan.id, circle_id, day)
+            self.journal.moved_by_service |= {c.booking_id for c in changes if c.old is not None}
+
+    async def _circles_with_late_bookings(self, day: date) -> list[int]:
+        """Circles whose published plan for `day` neither places nor explains some pending booking."""
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                """SELECT DISTINCT b.circle_id FROM bookings b JOIN menu_items m ON m.code = b.item_code
+                   JOIN LATERAL (SELECT p.unassigned FROM plans p WHERE p.circle_id = b.circle_id
+                                   AND p.service_date = b.service_date AND p.status = 'published') p ON true
+                   WHERE b.service_date = $1 AND b.status = 'pending' AND m.needs_visit
+                     AND NOT p.unassigned @> jsonb_build_array(jsonb_build_object('booking_id', b.id))
+                   ORDER BY b.circle_id""", day)
+        return [r["circle_id"] for r in rows]
 
     # ------------------------------------------------------------------ a sick caregiver
 
