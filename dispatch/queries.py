@@ -371,3 +371,18 @@ async def pending_bookings(conn: Conn, booking_ids: list[int]) -> list[int]:
     """Those of these bookings still pending (waiting for a plan), in id order."""
     return [r["id"] for r in await conn.fetch(
         "SELECT id FROM bookings WHERE id = ANY($1::bigint[]) AND status = 'pending' ORDER BY id", booking_ids)]
+
+
+async def bookings_waiting(conn: Conn, circle_id: int, day: date, plan_id: int) -> list[int]:
+    """Pending bookings of the circle-day (visits needed) that the plan neither places nor
+    explains: booked after it was made. Ordered by id."""
+    rows = await conn.fetch(
+        """SELECT b.id FROM bookings b JOIN menu_items m ON m.code = b.item_code
+           WHERE b.circle_id = $1 AND b.service_date = $2 AND b.status = 'pending' AND m.needs_visit
+             AND NOT EXISTS (SELECT 1 FROM plans p, jsonb_array_elements(p.unassigned) u
+                             WHERE p.id = $3 AND (u ->> 'booking_id')::bigint = b.id)
+             AND NOT EXISTS (SELECT 1 FROM plans p, jsonb_array_elements(p.routes) r,
+                                  jsonb_array_elements(r -> 'visits') v
+                             WHERE p.id = $3 AND (v ->> 'booking_id')::bigint = b.id)
+           ORDER BY b.id""", circle_id, day, plan_id)
+    return [r["id"] for r in rows]

@@ -281,15 +281,19 @@ class PlanRead(PlanSummary):
                                                      "or what it changed against its parent")
     sick_caregiver_ids: list[int]
     changes: ChangesRead | None = Field(None, description="counts of `affected` by kind (null while solving)")
+    waiting_booking_ids: list[int] = Field(default_factory=list, description=(
+        "a published plan: pending bookings of its circle-day made after it, which it neither places "
+        "nor explains (a re-plan or re-optimisation takes them in)"))
 
     @classmethod
     def of_view(cls, p: Plan, edits: list[PlanEdit], affected: list[Change],
-                changes: dict[str, int] | None = None) -> PlanRead:
+                changes: dict[str, int] | None = None, waiting: list[int] | None = None) -> PlanRead:
         return cls(**cls.fields_of(p), routes=[RouteRead.of(r) for r in p.routes],
                    unassigned=[UnassignedRead.of(u) for u in p.unassigned], edits=[EditRead.of(e) for e in edits],
                    affected=[AffectedRead.of(c) for c in affected],
                    sick_caregiver_ids=list(p.options.get("sick_caregiver_ids", [])),
-                   changes=ChangesRead(**changes) if changes is not None else None)
+                   changes=ChangesRead(**changes) if changes is not None else None,
+                   waiting_booking_ids=list(waiting or []))
 
 
 class PlanList(BaseModel):

@@ -9,7 +9,7 @@ does it, fed through the `Submitter` every request use case hands its new plan t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -169,6 +169,7 @@ class PlanView:
     edits: list[PlanEdit]
     affected: list[Change]
     changes: dict[str, int] | None = None  # dispatch.continuity.change_counts of `affected`
+    waiting: list[int] = field(default_factory=list)  # published: pending bookings made after it (queries.bookings_waiting)
 
 
 async def get_plan(db: Database, *, actor: User, plan_id: int) -> PlanView:
@@ -178,10 +179,12 @@ async def get_plan(db: Database, *, actor: User, plan_id: int) -> PlanView:
         plan = await _visible_plan(conn, actor, plan_id)
         edits = await queries.edits_of(conn, plan_id)
         base = await _comparison_base(conn, plan)
+        waiting = (await queries.bookings_waiting(conn, plan.circle_id, plan.service_date, plan.id)
+                   if plan.status is PlanStatus.PUBLISHED else [])
     affected = _affected(plan, base)
     counts = change_counts({c.booking_id: c.old for c in affected if c.old},
                            {c.booking_id: c.new for c in affected if c.new}) if _solved(plan) else None
-    return PlanView(plan, edits, affected, counts)
+    return PlanView(plan, edits, affected, counts, waiting)
 
 
 async def _comparison_base(conn: asyncpg.Connection, plan: Plan) -> Plan | None:

@@ -71,7 +71,7 @@ async def replan(request: web.Request) -> web.Response:
           response=PlanRead)
 async def get_plan(request: web.Request) -> web.Response:
     view = await service.get_plan(_db(request), actor=current_user(request), plan_id=path_id(request))
-    return respond(PlanRead.of_view(view.plan, view.edits, view.affected, view.changes))
+    return respond(PlanRead.of_view(view.plan, view.edits, view.affected, view.changes, view.waiting))
 
 
 @routes.post("/plans/{id}/cancel")

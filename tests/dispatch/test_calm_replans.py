@@ -141,9 +141,10 @@ async def test_a_published_two_person_booking_is_kept_when_one_of_its_crew_is_si
     assert view.changes["unassigned"] == 0 and view.changes["moved"] == 2
 
 
-async def test_the_plan_read_counts_the_changes_before_publishing(planning_client, small_day):
+async def test_the_plan_read_counts_the_changes_before_publishing(planning_client, small_day, conn):
     """Over HTTP: a first plan is all `scheduled`; after publishing, a re-plan with a caregiver
-    off sick shows `changes` (moved, retimed, unassigned, changed) before its publish, and
+    off sick shows `changes` (moved, retimed, unassigned, changed) before its publish (and takes in
+    a booking made after the publish, which the published plan lists as waiting), and
     `stats.continuity_pct` is part of every plan read."""
     client, headers = planning_client, await login(planning_client, "plan-dispatcher")
     body = {"circle_id": small_day.circle_id, "date": small_day.day.isoformat(), "time_limit_s": 2,
@@ -153,10 +154,16 @@ async def test_the_plan_read_counts_the_changes_before_publishing(planning_clien
     assert "continuity_pct" in first["stats"]
     published = await client.post(f"/api/v1/plans/{first['id']}/publish", headers=headers)
     assert published.status == 200, await published.text()
+    assert (await (await client.get(f"/api/v1/plans/{first['id']}", headers=headers)).json())["waiting_booking_ids"] == []
+    late = await make_booking(conn, small_day.residents["李建国"], "C01", small_day.day, time(14), time(16))
+    read = await (await client.get(f"/api/v1/plans/{first['id']}", headers=headers)).json()
+    assert read["waiting_booking_ids"] == [late]    # booked after the plan: the dispatcher is shown it
     sick = next(r["caregiver_id"] for r in first["routes"] if r["visits"])
     replan = await _solved_over_http(client, headers, "/api/v1/plans/replan",
                                      {**body, "sick_caregiver_ids": [sick]})
     changes = replan["changes"]
+    assert late in {v["booking_id"] for r in replan["routes"] for v in r["visits"]} | {
+        u["booking_id"] for u in replan["unassigned"]}
     assert changes["moved"] + changes["unassigned"] >= 1
     assert changes["changed"] == changes["moved"] + changes["retimed"] + changes["unassigned"]
     assert changes["changed"] == sum(1 for a in replan["affected"] if a["change"] in ("moved", "unscheduled")

@@ -94,7 +94,8 @@ def app_clock(today):
 async def test_a_same_day_cancellation_leaves_the_dispatchers_timeline(planning_base_url, app_clock, new_page, db,
                                                                        conn, street, today):
     """Today's plan published with two visits; the family cancels one: it leaves the timeline (the
-    published plan still lists it), and its same-day messages may not wait for quiet hours."""
+    published plan still lists it), and its same-day messages may not wait for quiet hours. A
+    booking made after the publish is shown as waiting for a new version."""
     with use_clock(app_clock):
         await _cancel_from_a_published_same_day_plan(planning_base_url, new_page, db, conn, street, today)
 
@@ -125,3 +126,9 @@ async def _cancel_from_a_published_same_day_plan(planning_base_url, new_page, db
         told = await shared.fetch("SELECT same_day FROM notifications WHERE booking_id = $1 AND kind = 'cancelled'",
                                   first)
     assert told and all(r["same_day"] for r in told)
+
+    await pending(conn, street.other_elder, "C02", today, time(15), time(17))   # booked after the publish
+    await page.dispatch_event("#date", "change")
+    notice = page.locator("#waiting-notice")
+    await notice.and_(page.locator(":not([hidden])")).wait_for()
+    assert "1 单新预约尚未排入" in await notice.text_content()

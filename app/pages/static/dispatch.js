@@ -212,6 +212,7 @@ function render() {
   $("#reoptimize").disabled = plan.status !== "draft";
   const edits = plan.status === "draft" ? (plan.edits || []).length : 0;
   $("#edits-count").textContent = edits ? `已做 ${edits} 处调整，点“按调整重新优化”生效` : "";
+  renderWaiting();
   renderStats();
   renderChanges();
   renderLegend();
@@ -220,6 +221,16 @@ function render() {
   renderUnassigned();
   renderSelection();
   renderToday();
+}
+
+function renderWaiting() {
+  // bookings made after this plan was published: nothing places them until a new version is made
+  const waiting = state.plan.status === "published" ? (state.plan.waiting_booking_ids || []).length : 0;
+  const notice = $("#waiting-notice");
+  notice.hidden = !waiting;
+  notice.textContent = waiting
+    ? `发布后又有 ${waiting} 单新预约尚未排入。当天请用“生成当天重排方案”，以后的日期请重新“生成排班方案”；已发布的上门会尽量保持不变。`
+    : "";
 }
 
 function delta(now, before, { lowerIsBetter = false } = {}) {
