@@ -43,7 +43,7 @@ bench-planner: $(STAMP)
 
 ## stress: the long reliability runs (2,000 bookings under SIGKILLs, 1,000 under killed connections, long fuzzing)
 stress: $(STAMP)
-	CIRCLE_STRESS=1 $(BIN)/pytest tests/reliability
+	CIRCLE_STRESS=1 $(BIN)/pytest --timeout=0 tests/reliability
 
 ## simulate: 30 days of the demo street on a simulated clock with the real code; prints the care outcomes and
 ## writes var/simulation.html (a report in Chinese with charts)

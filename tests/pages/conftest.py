@@ -2,6 +2,8 @@
 app served on a real port, bound to the test's rolled-back transaction (the `client` fixture)."""
 from __future__ import annotations
 
+import asyncio
+
 import os
 from pathlib import Path
 
@@ -58,7 +60,13 @@ async def planning_base_url(settings, db, redis, app_clock):
     app[keys.PLANNER] = planner
     async with TestServer(app) as server:
         yield str(server.make_url("/")).rstrip("/")
-    await planner.close()
+    await close_planner(planner)
+
+
+async def close_planner(planner) -> None:
+    """Stop the in-process solves; one that cannot stop fails the test's teardown within 30 s
+    instead of holding the whole suite (a failed map test once left the suite waiting for good)."""
+    await asyncio.wait_for(planner.close(), timeout=30)
 
 
 @pytest_asyncio.fixture

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from app.standins import STANDIN_KEY, standin_app
 from booking.geo import haversine_m
 from tests import factories
-from tests.pages.conftest import DESK, axe_violations, screenshot, sign_in
+from tests.pages.conftest import DESK, axe_violations, close_planner, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 HOME = (factories.CENTRE[0] + 0.0021, factories.CENTRE[1] + 0.0018)
@@ -47,7 +47,7 @@ async def mapped(settings, db, redis):
         app[keys.PLANNER] = planner
         async with TestServer(app) as server:
             yield str(server.make_url("/")).rstrip("/")
-        await planner.close()
+        await close_planner(planner)
 
 
 async def test_register_by_address_drag_the_pin_and_confirm(mapped, new_page, street, conn):
