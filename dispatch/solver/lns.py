@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import construct
+from . import construct, polish
 from .layout import Layout
 from .routing import TimedRoute, plan_objective
 
@@ -38,6 +38,10 @@ MAX_STRING = 6
 REGRET_SHARE = 0.5
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
 THRESHOLD_SHARE = 0.01
+# Every this many steps the current plan gets the travel-only local search (``polish``).
+POLISH_STEPS = 100
+# Share of the phase kept for the final local search of the best plan.
+FINAL_POLISH_SHARE = 0.1
 
 
 def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: float, clock,
@@ -51,7 +55,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
     cost = best_cost = plan_objective(lay, routes, preferred_cost)
     best = routes
     start, step = clock.elapsed(), 0
-    while _more(clock, start, seconds, step, iterations):
+    while _more(clock, start, seconds * (1 - FINAL_POLISH_SHARE), step, iterations):
         if should_stop is not None and should_stop():
             return best, True
         step += 1
@@ -62,6 +66,12 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
         if new <= cost or new <= best_cost + _threshold(lay, candidate, progress):
             routes, cost = candidate, new
+        if step % POLISH_STEPS == 0:
+            routes = search.polish(routes, rng, lambda: start + seconds - clock.elapsed(), iterations)
+            cost = plan_objective(lay, routes, preferred_cost)
+            if cost < best_cost:
+                best, best_cost = routes, cost
+    best = search.polish(best, rng, lambda: start + seconds - clock.elapsed(), iterations)
     return best, False
 
 
@@ -90,6 +100,15 @@ class _Search:
         self.plan = construct.Plan(lay, preferred_cost)
         self.free = np.array([_movable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.near = _neighbours(lay)
+        self.lo, self.hi = lay.lo.copy(), lay.hi.copy()
+        for node, t in fixed.items():
+            self.lo[node] = self.hi[node] = t
+
+    def polish(self, routes: list[list[int]], rng: random.Random, time_left, iterations: int | None) -> list[list[int]]:
+        """``polish.polish`` of ``routes`` (until it converges when counting ``iterations``,
+        so that a run is reproducible; else while ``time_left()`` is positive)."""
+        left = (lambda: 1.0) if iterations is not None else time_left
+        return polish.polish(self.lay, routes, self.lo, self.hi, self.plan.preferred_cost, self.free, left, rng)
 
     def ruin_recreate(self, routes: list[list[int]], rng: random.Random) -> list[list[int]]:
         lay = self.lay
