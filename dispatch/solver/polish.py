@@ -1,7 +1,9 @@
-"""Travel-only local search on node routes: the visits served stay the same, the travel
-(plus preference costs) goes down.
+"""Local search on node routes: more visits served, then less travel (plus preference
+costs).
 
-Moves, each tried for one visit against every place at once (numpy):
+Left-out visits are put on a route directly or in the place of a visit that moves to
+another route (an ejection chain of two). Then moves, each tried for one visit against
+every place at once (numpy):
 
 - *relocate*: the visit moves to another worker's route, at any position;
 - *exchange*: the visit and a visit of another route trade places;
@@ -31,11 +33,16 @@ from .schedule import simulate
 from .slack import BreakRule, INF, break_rule, connect, extend, route_fits_fast, route_times, supports
 
 SLOT_KEYS = ("veh", "prev", "next", "ready0", "ready1", "late0", "late1", "base")
+# Visits tried as the one moved out of the way of a left-out visit, cheapest first.
+EJECTION_TRIES = 12
+# Longest run of consecutive visits moved together to another route.
+MAX_SEGMENT = 3
 VISIT_KEYS = ("node", "veh", "prev", "next", "ready0", "ready1", "late0", "late1")
 
 
 def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.ndarray, preferred_cost: int,
-           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random) -> list[list[int]]:
+           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random,
+           focus: set[int] | None = None) -> list[list[int]]:
     """Routes with every served visit still served, no more travel + preference cost.
 
     Args:
@@ -43,9 +50,11 @@ def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.
         lo, hi: start range per node (crew starts fixed).
         movable: per job index, whether its visit may move (crew-1, not pinned).
         time_left: seconds this search may still use (it stops when <= 0).
+        focus: if given, only visits of these vehicles' routes (and of routes changed
+            since) are moved; the places they may go are everywhere.
     """
     search = LocalSearch(lay, routes, lo, hi, preferred_cost, movable)
-    search.run(time_left, rng)
+    search.run(time_left, rng, focus)
     return search.routes
 
 
@@ -69,46 +78,130 @@ class LocalSearch:
         self._per_vehicle = [self._arrays(v) for v in range(lay.num_vehicles)]
         self._flat()
         self.moves = 0
+        self.last_changed: set[int] = set()
 
     # -- the search loop ---------------------------------------------------------------
 
-    def run(self, time_left: Callable[[], float], rng: random.Random) -> None:
-        """Passes over the movable visits until no move improves or the time is up."""
-        improved = True
-        while improved and time_left() > 0:
-            improved = False
-            nodes = [n for v, r in enumerate(self.routes) if self.active[v] for n in r if self.movable_node[n]]
+    def run(self, time_left: Callable[[], float], rng: random.Random, focus: set[int] | None = None) -> None:
+        """Passes over the movable visits (of the ``focus`` routes, if given) until no move
+        improves or the time is up."""
+        vehicles = set(range(self.lay.num_vehicles)) if focus is None else set(focus)
+        while vehicles and time_left() > 0:
+            vehicles |= self.insert_unserved(rng)
+            nodes = [n for v in sorted(vehicles) if self.active[v] for n in self.routes[v] if self.movable_node[n]]
             rng.shuffle(nodes)
+            vehicles = set()
             for node in nodes:
                 if time_left() <= 0:
                     return
                 if self.relocate(node) or self.exchange(node) or self.move_within(node):
-                    improved = True
                     self.moves += 1
+                    vehicles |= self.last_changed
 
     # -- moves -------------------------------------------------------------------------
 
+    def insert_unserved(self, rng: random.Random) -> set[int]:
+        """Put left-out visits on routes, directly or by moving a visit of the route out of
+        the way into another route; the vehicles changed."""
+        changed: set[int] = set()
+        on_route = set(self._position)
+        waiting = [n for n in np.flatnonzero(self.movable_node) if int(n) not in on_route]
+        rng.shuffle(waiting)
+        for node in sorted(waiting, key=lambda n: -self.lay.jobs[self.lay.node_job[n]].priority):
+            if self._insert_direct(int(node)) or self._insert_by_ejection(int(node)):
+                changed |= self.last_changed
+        return changed
+
+    def _insert_direct(self, node: int) -> bool:
+        delta = self._insertion_costs(node, exclude=-1)
+        for slot in _improving(delta - INF // 2):
+            w, pos = int(self.slots["veh"][slot]), int(self.slots["pos"][slot])
+            if self._apply({w: self.routes[w][:pos] + [node] + self.routes[w][pos:]}):
+                return True
+        return False
+
+    def _insert_by_ejection(self, node: int) -> bool:
+        """``node`` in the place of a visit ``other`` that moves to another route."""
+        c, plan, lay, brk = self.visits, self.plan, self.lay, self.brk
+        other, veh = c["node"], c["veh"]
+        if not len(other):
+            return False
+        prof = plan.vprof[veh]
+        tp, tn = plan.travel3[prof, c["prev"], node], plan.travel3[prof, node, c["next"]]
+        rule = (brk[0][veh], brk[1][veh], brk[2][veh])
+        r0, r1 = extend(c["ready0"], c["ready1"], tp, self.lo[node], self.hi[node], lay.service[node], *rule)
+        ok = connect(r0, r1, tn, c["late0"], c["late1"], *rule) & plan.allowed[node, veh] & self.movable_node[other]
+        there = tp + tn - plan.travel3[prof, c["prev"], other] - plan.travel3[prof, other, c["next"]]
+        ok &= self.work[veh] + there + lay.service[node] - lay.service[other] <= plan.max_work[veh]
+        ok &= self.load[veh] - lay.demand[other] + lay.demand[node] <= plan.cap[veh]
+        for k in _improving(np.where(ok, there - INF // 2, INF), tries=EJECTION_TRIES):
+            ejected, w = int(other[k]), int(veh[k])
+            delta = self._insertion_costs(ejected, exclude=w)
+            j = self._where(ejected)[1]
+            for slot in _improving(delta - INF // 2, tries=3):
+                u, pos = int(self.slots["veh"][slot]), int(self.slots["pos"][slot])
+                route_w = list(self.routes[w])
+                route_w[j] = node
+                if self._apply({w: route_w, u: self.routes[u][:pos] + [ejected] + self.routes[u][pos:]}):
+                    return True
+        return False
+
+    def _insertion_costs(self, node: int, exclude: int) -> np.ndarray:
+        """Per slot, the added travel and preference cost of ``node`` there (``INF`` where
+        it does not fit or the slot is on vehicle ``exclude``)."""
+        s, plan, brk, lay = self.slots, self.plan, self.brk, self.lay
+        veh = s["veh"]
+        prof = plan.vprof[veh]
+        tp, tn = plan.travel3[prof, s["prev"], node], plan.travel3[prof, node, s["next"]]
+        rule = (brk[0][veh], brk[1][veh], brk[2][veh])
+        r0, r1 = extend(s["ready0"], s["ready1"], tp, self.lo[node], self.hi[node], lay.service[node], *rule)
+        ok = connect(r0, r1, tn, s["late0"], s["late1"], *rule) & (veh != exclude) & plan.allowed[node, veh]
+        detour = tp + tn - s["base"]
+        ok &= self.work[veh] + detour + lay.service[node] <= plan.max_work[veh]
+        ok &= self.load[veh] + lay.demand[node] <= plan.cap[veh]
+        return np.where(ok, detour + plan.pref_cost[node, veh], INF)
+
     def relocate(self, node: int) -> bool:
-        """Move ``node`` to the cheapest feasible place in another route, if that gains."""
+        """Move ``node``, alone or with the one or two visits after it, to the cheapest
+        feasible place in another route, if that gains."""
         v, i = self._where(node)
-        gain = self._removal_gain(v, i)
+        route = self.routes[v]
+        for size in range(1, MAX_SEGMENT + 1):
+            segment = route[i:i + size]
+            if len(segment) < size or not self.movable_node[segment].all():
+                return False
+            if self._relocate_segment(v, i, segment):
+                return True
+        return False
+
+    def _relocate_segment(self, v: int, i: int, segment: list[int]) -> bool:
+        gain = self._removal_gain(v, i, len(segment))
         if gain is None:
             return False
-        s, plan, brk = self.slots, self.plan, self.brk
+        s, plan, brk, lay = self.slots, self.plan, self.brk, self.lay
         veh = s["veh"]
-        tp = plan.travel3[plan.vprof[veh], s["prev"], node]
-        tn = plan.travel3[plan.vprof[veh], node, s["next"]]
-        r0, r1 = extend(s["ready0"], s["ready1"], tp, self.lo[node], self.hi[node], self.lay.service[node],
-                        brk[0][veh], brk[1][veh], brk[2][veh])
-        ok = connect(r0, r1, tn, s["late0"], s["late1"], brk[0][veh], brk[1][veh], brk[2][veh])
-        detour = tp + tn - s["base"]
-        ok &= (veh != v) & plan.allowed[node, veh]
-        ok &= self.work[veh] + detour + self.lay.service[node] <= plan.max_work[veh]
-        ok &= self.load[veh] + self.lay.demand[node] <= plan.cap[veh]
-        delta = np.where(ok, detour + plan.pref_cost[node, veh] - gain, INF)
+        prof = plan.vprof[veh]
+        rule = (brk[0][veh], brk[1][veh], brk[2][veh])
+        ready0, ready1, prev = s["ready0"], s["ready1"], s["prev"]
+        detour, pref = -s["base"], 0
+        ok = veh != v
+        for node in segment:
+            travel = plan.travel3[prof, prev, node]
+            ready0, ready1 = extend(ready0, ready1, travel, self.lo[node], self.hi[node], lay.service[node], *rule)
+            detour, pref = detour + travel, pref + plan.pref_cost[node, veh]
+            ok &= plan.allowed[node, veh]
+            prev = node
+        tn = plan.travel3[prof, prev, s["next"]]
+        detour = detour + tn
+        ok &= connect(ready0, ready1, tn, s["late0"], s["late1"], *rule)
+        service, demand = int(lay.service[segment].sum()), int(lay.demand[segment].sum())
+        ok &= self.work[veh] + detour + service <= plan.max_work[veh]
+        ok &= self.load[veh] + demand <= plan.cap[veh]
+        delta = np.where(ok, detour + pref - gain, INF)
         for slot in _improving(delta):
             w, pos = int(veh[slot]), int(s["pos"][slot])
-            if self._apply({v: _without(self.routes[v], i), w: _with(self.routes[w], pos, node)}):
+            rest = self.routes[v][:i] + self.routes[v][i + len(segment):]
+            if self._apply({v: rest, w: self.routes[w][:pos] + segment + self.routes[w][pos:]}):
                 return True
         return False
 
@@ -177,27 +270,30 @@ class LocalSearch:
 
     # -- bookkeeping -------------------------------------------------------------------
 
-    def _removal_gain(self, v: int, i: int) -> int | None:
-        """Travel and preference cost saved by taking out the ``i``-th visit of route ``v``,
-        or ``None`` if the route without it cannot be timed (a removal may not fit when a
-        crew visit's fixed start follows)."""
+    def _removal_gain(self, v: int, i: int, size: int = 1) -> int | None:
+        """Travel and preference cost saved by taking out ``size`` visits of route ``v``
+        from its ``i``-th on, or ``None`` if the route without them cannot be timed (a
+        removal may not fit when a crew visit's fixed start follows)."""
         lay, times = self.lay, self.times[v]
-        path, node = times.path, self.routes[v][i]
+        path = times.path
         tt = lay.vehicle_travel(v)
-        a, b = path[i], path[i + 2]
+        a, b = path[i], path[i + size + 1]
         rule = self.rules[v]
-        if not connect(times.ready0[i], times.ready1[i], int(tt[a, b]), times.late0[i + 2], times.late1[i + 2],
-                       rule.start, rule.end, rule.duration):
+        if not connect(times.ready0[i], times.ready1[i], int(tt[a, b]), times.late0[i + size + 1],
+                       times.late1[i + size + 1], rule.start, rule.end, rule.duration):
             return None
-        kept = 0 if len(self.routes[v]) == 1 else int(tt[a, b])
-        return int(tt[a, node] + tt[node, b]) - kept + int(self.plan.pref_cost[node, v])
+        kept = 0 if len(self.routes[v]) == size else int(tt[a, b])
+        gone = path[i:i + size + 2]
+        saved = sum(int(tt[x, y]) for x, y in zip(gone, gone[1:]))
+        return saved - kept + int(sum(self.plan.pref_cost[n, v] for n in path[i + 1:i + size + 1]))
 
     def _apply(self, changed: dict[int, list[int]]) -> bool:
         """Adopt the changed routes if ``simulate`` times each of them (the rule the rest
         of the solver times plans by); refreshes the arrays."""
         for v, route in changed.items():
-            if route and simulate(self.lay, v, route, self.lo, self.hi) is None:
+            if route and simulate(self.lay, v, route, self.lo, self.hi) is None:  # only with 2+ breaks
                 return False
+        self.last_changed = set(changed)
         for v, route in changed.items():
             self.routes[v] = route
             self.work[v] = self._work(v)

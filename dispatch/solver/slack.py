@@ -84,15 +84,6 @@ def connect(ready0, ready1, travel, late0, late1, start, end, duration):
     return taken_before | taken_after | taken_between
 
 
-def retreat(late0, late1, travel, hi, service, start, end, duration):
-    """Latest starts at a visit followed, after ``travel``, by a position with latest starts
-    ``late0``/``late1`` (the backward twin of ``extend``)."""
-    l1 = np.minimum(hi, late1 - travel - service)
-    between = np.where(start + duration <= late1, np.minimum(late1 - travel - duration, end - duration), NEG)
-    l0 = np.minimum(hi, np.maximum(between, late0 - travel) - service)
-    return np.maximum(l0, NEG), np.maximum(l1, NEG)
-
-
 @dataclass
 class RouteTimes:
     """The two-state times of one route at every position of its path (homes included)."""
@@ -115,24 +106,32 @@ def route_times(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> Rout
     worker, rule = lay.workers[vehicle], break_rule(lay, vehicle)
     tt, svc = lay.vehicle_travel(vehicle), lay.service
     path = [lay.starts[vehicle], *route, lay.ends[vehicle]]
-    n = len(path)
-    ready0, ready1 = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    late0, late1 = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    has_break = rule is not NO_BREAK
-    ready0[0], ready1[0] = (worker.shift_start, INF) if has_break else (INF, worker.shift_start)
-    brk = (rule.start, rule.end, rule.duration)
-    for i in range(1, n):
-        node = path[i]
-        lo_i, hi_i = (0, worker.shift_end) if i == n - 1 else (int(lo[node]), int(hi[node]))
-        svc_i = 0 if i == n - 1 else int(svc[node])
-        ready0[i], ready1[i] = extend(ready0[i - 1], ready1[i - 1], int(tt[path[i - 1], node]), lo_i, hi_i, svc_i, *brk)
-    late0[-1], late1[-1] = NEG, worker.shift_end
-    for i in range(n - 2, -1, -1):
-        node = path[i]
-        hi_i = worker.shift_end if i == 0 else int(hi[node])
-        svc_i = 0 if i == 0 else int(svc[node])
-        late0[i], late1[i] = retreat(late0[i + 1], late1[i + 1], int(tt[node, path[i + 1]]), hi_i, svc_i, *brk)
-    return RouteTimes(path, ready0, ready1, late0, late1)
+    travel = [int(tt[a, b]) for a, b in zip(path, path[1:])]
+    lo_ = [0, *(int(lo[n]) for n in route), 0]
+    hi_ = [worker.shift_end, *(int(hi[n]) for n in route), worker.shift_end]
+    svc_ = [0, *(int(svc[n]) for n in route), 0]
+    ready = [(worker.shift_start, int(INF)) if rule is not NO_BREAK else (int(INF), worker.shift_start)]
+    for i in range(1, len(path)):
+        ready.append(_step(ready[-1], travel[i - 1], lo_[i], hi_[i], svc_[i], rule))
+    late = [(int(NEG), worker.shift_end)]
+    for i in range(len(path) - 2, -1, -1):
+        late.append(_step_back(late[-1], travel[i], lo_[i] if i else worker.shift_start, hi_[i], svc_[i], rule))
+    late.reverse()
+    r0, r1 = zip(*ready)
+    l0, l1 = zip(*late)
+    as_array = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
+    return RouteTimes(path, as_array(r0), as_array(r1), as_array(l0), as_array(l1))
+
+
+def _step_back(late: tuple[int, int], travel: int, lo: int, hi: int, service: int, rule: BreakRule) -> tuple[int, int]:
+    """Latest starts at a visit followed, after ``travel``, by a position with latest starts
+    ``late`` (per state); ``NEG`` where even the earliest start ``lo`` is too late."""
+    neg = int(NEG)
+    late0, late1 = late
+    l1 = min(hi, late1 - travel - service)
+    between = min(late1 - travel - rule.duration, rule.end - rule.duration) if rule.start + rule.duration <= late1 else neg
+    l0 = min(hi, max(between, late0 - travel) - service)
+    return (l0 if l0 >= lo else neg), (l1 if l1 >= lo else neg)
 
 
 def route_fits(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> bool:
