@@ -37,7 +37,7 @@ MAX_STRING = 6
 # Share of the recreates by regret insertion (the others by cheapest insertion).
 REGRET_SHARE = 0.5
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
-THRESHOLD_SHARE = 0.01
+THRESHOLD_SHARE = 0.03
 # Every this many steps the current plan gets the travel-only local search (``polish``).
 POLISH_STEPS = 100
 # From this share of the phase on, every step polishes the routes it changed.

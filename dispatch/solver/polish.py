@@ -1,4 +1,4 @@
-"""Local search on node routes: more visits served, then less travel (plus preference
+r"""Local search on node routes: more visits served, then less travel (plus preference
 costs).
 
 Left-out visits are put on a route directly or in the place of a visit that moves to

@@ -272,7 +272,7 @@ class SolveParams:
     iterated_max_s: float = 6.0
     iterated_min_jobs: int = 10
     part_nodes: int = 200
-    lns_share: float = 0.8
+    lns_share: float = 0.5
     kept_start_slack: int = 900
     kept_start_cost: int = 0
 
