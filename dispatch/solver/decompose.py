@@ -80,11 +80,11 @@ def _prepared(lay, routes, params, seconds, clock):
 
 def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_stop=None) -> SearchResult:
     """The phases on the whole plan: OR-Tools' iterated local search first on a plain day
-    (see ``iterated_applies``), ruin and recreate aimed at unserved visits (``lns``), guided
-    local search (trimmed fleet, see ``trimmed_fleet``), then POPMUSIC on groups of
-    neighbouring routes (see ``popmusic``) for the rest of the budget. If OR-Tools cannot
-    start from the whole plan (it sometimes rejects a start that passes the checker, on days
-    with breaks), POPMUSIC's parts take the rest of the budget.
+    (see ``iterated_applies``), guided local search (trimmed fleet, see ``trimmed_fleet``),
+    then POPMUSIC on groups of neighbouring routes (see ``popmusic``) for the rest of the
+    budget. If OR-Tools cannot start from the whole plan (it sometimes rejects a start that
+    passes the checker, on days with breaks), POPMUSIC's parts take the rest of the budget.
+    A plan that leaves visits out goes to ``_guided_then_ruin`` instead.
 
     With a solution limit, the phases share it instead of the time, so that a run is
     reproducible.

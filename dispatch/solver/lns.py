@@ -4,7 +4,8 @@ OR-Tools' local search, on days with lunch breaks, leaves visits out that fit: i
 reasoning in the local search rejects insertions that the routes can take (measured on the
 generated 300-visit days: a plain greedy insertion after its search put 15 more visits on
 seed 5). This phase works on node routes with ``construct.Plan``, whose insertion checks
-windows, shifts, work limits and breaks exactly (``schedule.simulate``):
+windows, shifts, work limits and a worker's lunch break exactly and in constant time
+(``slack``):
 
 - each step takes out the served visits nearest to a seed visit, half the time an unserved
   one, so that room is made where a left-out visit lives;
@@ -13,7 +14,9 @@ windows, shifts, work limits and breaks exactly (``schedule.simulate``):
 - the candidate replaces the current plan if its objective (the model's: penalties of
   unserved visits by priority tier, travel, preference costs) is no worse than the current
   one, or within a threshold of the best one (record-to-record travel; the threshold falls
-  to zero over the phase, and a drift from the best is bounded by it); the best plan is kept.
+  to zero over the phase, and a drift from the best is bounded by it); the best plan is kept;
+- every ``POLISH_STEPS`` steps the current plan, and at the end the best plan, go through the
+  local search of ``polish`` (more visits in, then less travel).
 
 Only crew-1 visits with no pin are taken out; crew-2 visits and pinned ones stay where they
 are, at their times, so the phase applies to any day.
