@@ -43,8 +43,6 @@ REGRET_SHARE = 0.5
 THRESHOLD_SHARE = 0.03
 # Every this many steps the current plan gets the travel-only local search (``polish``).
 POLISH_STEPS = 100
-# From this share of the phase on, every step polishes the routes it changed.
-STEP_POLISH_FROM = 2.0  # never: measured no better (see docs)
 # Share of the phase kept for the final local search of the best plan.
 FINAL_POLISH_SHARE = 0.1
 
@@ -64,8 +62,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
         if should_stop is not None and should_stop():
             return best, True
         step += 1
-        progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        candidate = search.ruin_recreate(routes, rng, progress >= STEP_POLISH_FROM)
+        candidate = search.ruin_recreate(routes, rng)
         new = plan_objective(lay, candidate, preferred_cost)
         if new < best_cost:
             best, best_cost = candidate, new
@@ -116,7 +113,7 @@ class _Search:
         left = (lambda: 1.0) if iterations is not None else time_left
         return polish.polish(self.lay, routes, self.lo, self.hi, self.plan.preferred_cost, self.free, left, rng)
 
-    def ruin_recreate(self, routes: list[list[int]], rng: random.Random, polished: bool = False) -> list[list[int]]:
+    def ruin_recreate(self, routes: list[list[int]], rng: random.Random) -> list[list[int]]:
         lay = self.lay
         served = {int(lay.node_job[n]) for r in routes for n in r}
         unserved = [k for k in range(len(lay.jobs)) if k not in served]
@@ -134,12 +131,7 @@ class _Search:
         order = removed + unserved
         rng.shuffle(order)
         construct.parallel(lay, order, plan=self.plan, regret=rng.random() < REGRET_SHARE)
-        candidate = [list(r) for r in self.plan.routes]
-        if polished:
-            changed = {v for v, (a, b) in enumerate(zip(routes, candidate)) if a != b}
-            candidate = polish.polish(lay, candidate, self.lo, self.hi, self.plan.preferred_cost, self.free,
-                                      lambda: 1.0, rng, focus=changed)
-        return candidate
+        return [list(r) for r in self.plan.routes]
 
     def _strings(self, routes, seed: int, served: set[int], count: int, rng: random.Random) -> list[int]:
         """Strings of consecutive visits in the routes nearest to ``seed`` (SISR-like)."""

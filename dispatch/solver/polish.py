@@ -49,8 +49,7 @@ VISIT_KEYS = ("node", "veh", "prev", "next", "ready0", "ready1", "late0", "late1
 
 
 def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.ndarray, preferred_cost: int,
-           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random,
-           focus: set[int] | None = None) -> list[list[int]]:
+           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random) -> list[list[int]]:
     """Routes with every served visit still served, no more travel + preference cost.
 
     Args:
@@ -58,11 +57,9 @@ def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.
         lo, hi: start range per node (crew starts fixed).
         movable: per job index, whether its visit may move (crew-1, not pinned).
         time_left: seconds this search may still use (it stops when <= 0).
-        focus: if given, only visits of these vehicles' routes (and of routes changed
-            since) are moved; the places they may go are everywhere.
     """
     search = LocalSearch(lay, routes, lo, hi, preferred_cost, movable)
-    search.run(time_left, rng, focus)
+    search.run(time_left, rng)
     return search.routes
 
 
@@ -96,10 +93,10 @@ class LocalSearch:
 
     # -- the search loop ---------------------------------------------------------------
 
-    def run(self, time_left: Callable[[], float], rng: random.Random, focus: set[int] | None = None) -> None:
-        """Passes over the movable visits (of the ``focus`` routes, if given) until no move
-        improves or the time is up."""
-        vehicles = set(range(self.lay.num_vehicles)) if focus is None else set(focus)
+    def run(self, time_left: Callable[[], float], rng: random.Random) -> None:
+        """Passes over the movable visits until no move improves or the time is up; after
+        the first pass, only visits of routes changed in the pass before."""
+        vehicles = set(range(self.lay.num_vehicles))
         while vehicles and time_left() > 0:
             vehicles |= self.insert_unserved(rng)
             vehicles |= self.trade_unserved(rng)

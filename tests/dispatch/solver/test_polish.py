@@ -15,11 +15,11 @@ from .helpers import H, job, lunch, plane, problem, worker
 from .test_lns import crowded_day, layout_and_timed
 
 
-def polished(lay, routes, lo=None, hi=None, seed=1, focus=None):
+def polished(lay, routes, lo=None, hi=None, seed=1):
     movable = np.array([lns._movable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
     lo = lay.lo if lo is None else lo
     hi = lay.hi if hi is None else hi
-    return polish.polish(lay, routes, lo, hi, 0, movable, lambda: 1.0, random.Random(seed), focus)
+    return polish.polish(lay, routes, lo, hi, 0, movable, lambda: 1.0, random.Random(seed))
 
 
 def tier_counts(lay, routes):
@@ -83,11 +83,3 @@ def test_a_left_out_visit_goes_in_when_another_moves_out_of_its_way():
     after = polished(lay, routes)
     assert after[one] == [a] and after[1 - one] == [b]
     assert all(simulate(lay, v, r) is not None for v, r in enumerate(after))
-
-
-def test_an_empty_focus_moves_nothing_where_the_whole_plan_would_change():
-    p = crowded_day(n_jobs=24, n_workers=4, seed=3)
-    lay, plan, _ = layout_and_timed(p)
-    before = [list(r) for r in plan.routes]
-    assert polished(lay, before, plan.lo, plan.hi, focus=set()) == before
-    assert polished(lay, before, plan.lo, plan.hi) != before
