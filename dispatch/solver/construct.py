@@ -4,7 +4,9 @@ Jobs are taken one at a time (pinned first, then by priority, crew-2 before crew
 windows first) and put where they add the least travel, over every feasible position of
 every allowed worker at once (numpy over all "slots" between two consecutive stops).
 Windows, shift, load and ``max_work`` are checked exactly with earliest/latest start
-times; breaks are then verified by timing the route (``schedule.simulate``). A crew-2 job
+times, and for a worker with one break (the lunch) in constant time with the two-state
+times of ``slack``; a worker with more breaks is verified by timing the route
+(``schedule.simulate``). A crew-2 job
 takes the cheapest pair of positions on two different workers whose feasible start
 intervals meet, and both visits are fixed at the earliest common start.
 """
@@ -17,6 +19,7 @@ import numpy as np
 
 from .layout import Layout
 from .schedule import Timeline, fits_from, prefix_states, simulate
+from .slack import break_rule, connect, extend, route_times, supports
 
 BIG = np.int64(1) << 60
 PAIR_CANDIDATES = 40
@@ -38,6 +41,9 @@ class Plan:
         self.travel3 = np.stack(lay.travel) if lay.travel else np.zeros((0, lay.num_nodes, lay.num_nodes), np.int64)
         self.vprof = np.array(lay.vehicle_profile, dtype=np.int64)
         self.has_breaks = [bool(lay.breaks(k)) for k in range(v)]
+        self.one_break = np.array([supports(lay, k) for k in range(v)], dtype=bool)
+        rules = [break_rule(lay, k) for k in range(v)]
+        self.brk = tuple(np.array([getattr(r, f) for r in rules], dtype=np.int64) for f in ("start", "end", "duration"))
         self.preferred_cost = preferred_cost
         self.allowed = np.zeros((lay.num_nodes, v), dtype=bool)
         for node, vehicles in enumerate(lay.allowed):
@@ -47,6 +53,7 @@ class Plan:
         self._vehicle_slots = [self._slots_of(k) for k in range(v)]
         self._flat: dict[str, np.ndarray] | None = None
         self._states: list[list | None] = [None] * v  # timing before each position (breaks)
+        self._loaded: list[tuple | None] = [None] * v  # what load_routes last adopted, per vehicle
 
     def _preference_matrix(self) -> np.ndarray:
         """Node × vehicle cost of serving a node by someone other than its preferred worker."""
@@ -95,6 +102,10 @@ class Plan:
         for node, t in fixed.items():
             self.lo[node] = self.hi[node] = t
         for v, route in enumerate(routes):
+            key = (tuple(route), self.lo[route].tobytes(), self.hi[route].tobytes())
+            if self._loaded[v] == key:
+                continue  # the same route at the same start ranges: its arrays still hold
+            self._loaded[v] = key
             self.routes[v] = list(route)
             self.load[v] = int(sum(self.lay.demand[n] for n in route))
             self.work[v] = self.route_travel(v) + int(sum(self.lay.service[n] for n in route))
@@ -185,6 +196,8 @@ class Plan:
         (``simulate``'s rule, resumed from the unchanged part before ``pos``)."""
         if not self.has_breaks[v]:
             return True
+        if self.one_break[v]:
+            return self._fits_at(v, pos, node)
         route = self.routes[v]
         if self._states[v] is None:
             self._states[v] = prefix_states(self.lay, v, route, self.lo, self.hi)
@@ -192,6 +205,15 @@ class Plan:
         if pos >= len(states):
             return simulate(self.lay, v, route[:pos] + [node] + route[pos:], self.lo, self.hi) is not None
         return fits_from(self.lay, v, states[pos], [node, *route[pos:]], self.lo, self.hi)
+
+    def _fits_at(self, v: int, pos: int, node: int) -> bool:
+        """Windows, shift and the one break with ``node`` at ``pos`` of route ``v`` (O(1))."""
+        s, tt = self._vehicle_slots[v], self.lay.vehicle_travel(v)
+        prev, nxt = int(s["prev"][pos]), int(s["next"][pos])
+        rule = (self.brk[0][v], self.brk[1][v], self.brk[2][v])
+        r0, r1 = extend(s["ready0"][pos], s["ready1"][pos], int(tt[prev, node]), self.lo[node], self.hi[node],
+                        self.lay.service[node], *rule)
+        return bool(connect(r0, r1, int(tt[node, nxt]), s["late0"][pos], s["late1"][pos], *rule))
 
     def _commit(self, v: int, pos: int, node: int) -> None:
         route = self.routes[v]
@@ -201,6 +223,7 @@ class Plan:
         self.work[v] += tt[prev, node] + tt[node, nxt] - tt[prev, nxt] + self.lay.service[node]
         self.load[v] += self.lay.demand[node]
         route.insert(pos, node)
+        self._loaded[v] = None
         self._vehicle_slots[v] = self._slots_of(v)
         self._states[v] = None
         self._flat = None
@@ -230,6 +253,9 @@ class Plan:
         ok = vmask[veh] & (early <= late)
         ok &= self.load[veh] + lay.demand[node] <= self.cap[veh]
         ok &= self.work[veh] + detour + svc <= self.max_work[veh]
+        rule = (self.brk[0][veh], self.brk[1][veh], self.brk[2][veh])
+        r0, r1 = extend(f["ready0"], f["ready1"], tp, self.lo[node], self.hi[node], svc, *rule)
+        ok &= connect(r0, r1, tn, f["late0"], f["late1"], *rule) | ~self.one_break[veh]
         return ok, early, late, detour + self._preference_cost(node)[veh]
 
     def _preference_cost(self, node: int) -> np.ndarray:
@@ -238,7 +264,8 @@ class Plan:
     def best_in_vehicle(self, v: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each node, the cheapest feasible insertion cost in route ``v`` and its position.
 
-        Infeasible nodes get cost ``BIG``. Breaks are not checked here (see ``_breaks_ok``).
+        Infeasible nodes get cost ``BIG``. A worker's one break is checked here; more
+        breaks are not (see ``_breaks_ok``).
         """
         lay, s = self.lay, self._vehicle_slots[v]
         tr = lay.travel[self.vprof[v]]
@@ -250,6 +277,11 @@ class Plan:
         late = np.minimum(self.hi[nodes][None, :], s["znext"][:, None] - svc - tn)
         ok = (early <= late) & (self.work[v] + detour + svc <= self.max_work[v])
         ok &= ((self.load[v] + lay.demand[nodes] <= self.cap[v]) & self.allowed[nodes, v])[None, :]
+        if self.one_break[v]:
+            rule = (self.brk[0][v], self.brk[1][v], self.brk[2][v])
+            r0, r1 = extend(s["ready0"][:, None], s["ready1"][:, None], tp, self.lo[nodes][None, :],
+                            self.hi[nodes][None, :], svc, *rule)
+            ok &= connect(r0, r1, tn, s["late0"][:, None], s["late1"][:, None], *rule)
         cost = np.where(ok, detour, BIG)
         pos = np.argmin(cost, axis=0)
         best = cost[pos, np.arange(len(nodes))]
@@ -274,7 +306,10 @@ class Plan:
         path = [lay.starts[v], *route, lay.ends[v]]
         ready = [worker.shift_start] + [e + int(lay.service[n]) for e, n in zip(early, route)]
         n = len(route) + 1
+        times = route_times(lay, v, route, self.lo, self.hi)
         return {
+            "ready0": times.ready0[:-1], "ready1": times.ready1[:-1],
+            "late0": times.late0[1:], "late1": times.late1[1:],
             "veh": np.full(n, v, dtype=np.int64),
             "pos": np.arange(n, dtype=np.int64),
             "prof": np.full(n, self.vprof[v], dtype=np.int64),

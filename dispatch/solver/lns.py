@@ -4,7 +4,8 @@ OR-Tools' local search, on days with lunch breaks, leaves visits out that fit: i
 reasoning in the local search rejects insertions that the routes can take (measured on the
 generated 300-visit days: a plain greedy insertion after its search put 15 more visits on
 seed 5). This phase works on node routes with ``construct.Plan``, whose insertion checks
-windows, shifts, work limits and breaks exactly (``schedule.simulate``):
+windows, shifts, work limits and a worker's lunch break exactly and in constant time
+(``slack``):
 
 - each step takes out the served visits nearest to a seed visit, half the time an unserved
   one, so that room is made where a left-out visit lives;
@@ -13,7 +14,9 @@ windows, shifts, work limits and breaks exactly (``schedule.simulate``):
 - the candidate replaces the current plan if its objective (the model's: penalties of
   unserved visits by priority tier, travel, preference costs) is no worse than the current
   one, or within a threshold of the best one (record-to-record travel; the threshold falls
-  to zero over the phase, and a drift from the best is bounded by it); the best plan is kept.
+  to zero over the phase, and a drift from the best is bounded by it); the best plan is kept;
+- every ``POLISH_STEPS`` steps the current plan, and at the end the best plan, go through the
+  local search of ``polish`` (more visits in, then less travel).
 
 Only crew-1 visits with no pin are taken out; crew-2 visits and pinned ones stay where they
 are, at their times, so the phase applies to any day.
@@ -26,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import construct
+from . import construct, polish
 from .layout import Layout
 from .routing import TimedRoute, plan_objective
 
@@ -37,7 +40,11 @@ MAX_STRING = 6
 # Share of the recreates by regret insertion (the others by cheapest insertion).
 REGRET_SHARE = 0.5
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
-THRESHOLD_SHARE = 0.01
+THRESHOLD_SHARE = 0.03
+# Every this many steps the current plan gets the travel-only local search (``polish``).
+POLISH_STEPS = 100
+# Share of the phase kept for the final local search of the best plan.
+FINAL_POLISH_SHARE = 0.1
 
 
 def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: float, clock,
@@ -51,7 +58,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
     cost = best_cost = plan_objective(lay, routes, preferred_cost)
     best = routes
     start, step = clock.elapsed(), 0
-    while _more(clock, start, seconds, step, iterations):
+    while _more(clock, start, seconds * (1 - FINAL_POLISH_SHARE), step, iterations):
         if should_stop is not None and should_stop():
             return best, True
         step += 1
@@ -62,6 +69,12 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
         if new <= cost or new <= best_cost + _threshold(lay, candidate, progress):
             routes, cost = candidate, new
+        if step % POLISH_STEPS == 0:
+            routes = search.polish(routes, rng, lambda: start + seconds - clock.elapsed(), iterations)
+            cost = plan_objective(lay, routes, preferred_cost)
+            if cost < best_cost:
+                best, best_cost = routes, cost
+    best = search.polish(best, rng, lambda: start + seconds - clock.elapsed(), iterations)
     return best, False
 
 
@@ -90,6 +103,15 @@ class _Search:
         self.plan = construct.Plan(lay, preferred_cost)
         self.free = np.array([_movable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.near = _neighbours(lay)
+        self.lo, self.hi = lay.lo.copy(), lay.hi.copy()
+        for node, t in fixed.items():
+            self.lo[node] = self.hi[node] = t
+
+    def polish(self, routes: list[list[int]], rng: random.Random, time_left, iterations: int | None) -> list[list[int]]:
+        """``polish.polish`` of ``routes`` (until it converges when counting ``iterations``,
+        so that a run is reproducible; else while ``time_left()`` is positive)."""
+        left = (lambda: 1.0) if iterations is not None else time_left
+        return polish.polish(self.lay, routes, self.lo, self.hi, self.plan.preferred_cost, self.free, left, rng)
 
     def ruin_recreate(self, routes: list[list[int]], rng: random.Random) -> list[list[int]]:
         lay = self.lay

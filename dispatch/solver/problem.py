@@ -247,8 +247,9 @@ class SolveParams:
             phase (OR-Tools 9.15's iterated search hangs on a one-visit model).
         part_nodes: with decomposition, about this many job visits per part (default 200).
         lns_share: share of the budget (or of the solution limit, as steps) for ruin and
-            recreate aimed at unserved visits, when the plan leaves some out, before guided
-            local search (default 0.8; 0 = off). On such a day the iterated phase is skipped.
+            recreate with its local search, aimed at unserved visits, when the construction
+            leaves some out; guided local search on the whole plan takes the share before it
+            (default 0.5; 0 = off). On such a day the iterated phase is skipped.
         kept_start_slack: how far, in time units, a job may start from its ``kept_start``
             for free (default 900: 15 minutes in seconds).
         kept_start_cost: cost per time unit a job starts beyond its ``kept_start`` ±
@@ -272,7 +273,7 @@ class SolveParams:
     iterated_max_s: float = 6.0
     iterated_min_jobs: int = 10
     part_nodes: int = 200
-    lns_share: float = 0.8
+    lns_share: float = 0.5
     kept_start_slack: int = 900
     kept_start_cost: int = 0
 

@@ -38,10 +38,20 @@ def simulate(lay: Layout, vehicle: int, route: Sequence[int], lo=None, hi=None) 
 
     ``lo``/``hi`` override the layout's start ranges per node (e.g. fixed crew-2 starts).
     Checks windows, the shift (return home by ``shift_end``) and breaks; not load or
-    ``max_work`` (the caller tracks those).
+    ``max_work`` (the caller tracks those). For a worker with one break the answer is exact:
+    where the rule below finds no timing, the break is tried in every gap in turn.
     """
     lo = lay.lo if lo is None else lo
     hi = lay.hi if hi is None else hi
+    timeline = _simulate_by_rule(lay, vehicle, route, lo, hi)
+    if timeline is None and len(lay.breaks(vehicle)) == 1:
+        timeline = _break_in_any_gap(lay, vehicle, route, lo, hi)
+    return timeline
+
+
+def _simulate_by_rule(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> Timeline | None:
+    """``simulate``'s first try: each break in the first gap where it costs no delay, or in
+    the last gap where it can still be taken."""
     worker = lay.workers[vehicle]
     tt, svc = lay.vehicle_travel(vehicle), lay.service
     pending, placed, starts = list(lay.breaks(vehicle)), [], []
@@ -58,6 +68,40 @@ def simulate(lay: Layout, vehicle: int, route: Sequence[int], lo=None, hi=None) 
         return None
     placed.extend(end[0])
     return _timeline(lay, vehicle, route, starts, placed, end[1])
+
+
+def _break_in_any_gap(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> Timeline | None:
+    """The earliest timing with the worker's one break in the first gap (home, visits, home)
+    where the route then fits, or ``None``."""
+    for gap in range(len(route) + 1):
+        timeline = _break_in_gap(lay, vehicle, route, lo, hi, gap)
+        if timeline is not None:
+            return timeline
+    return None
+
+
+def _break_in_gap(lay: Layout, vehicle: int, route: Sequence[int], lo, hi, gap: int) -> Timeline | None:
+    """The earliest timing with the one break taken as early as it can be in gap ``gap``
+    (before the ``gap``-th visit; ``len(route)``: on the way or at home at the end)."""
+    worker, brk = lay.workers[vehicle], lay.breaks(vehicle)[0]
+    tt, svc = lay.vehicle_travel(vehicle), lay.service
+    prev, ready, starts, placed = lay.starts[vehicle], worker.shift_start, [], []
+    for i, node in enumerate([*route, lay.ends[vehicle]]):
+        home = i == len(route)
+        arrive = max(0 if home else int(lo[node]), ready + int(tt[prev, node]))
+        if i == gap:
+            taken = max(ready, brk.window_start)
+            if taken + brk.duration > brk.window_end:
+                return None
+            placed.append((taken, taken + brk.duration))
+            arrive = max(arrive, ready + int(tt[prev, node]) + brk.duration, taken + brk.duration)
+        if home:
+            return _timeline(lay, vehicle, route, starts, placed, arrive) if arrive <= worker.shift_end else None
+        if arrive > hi[node]:
+            return None
+        starts.append(arrive)
+        prev, ready = node, arrive + int(svc[node])
+    return None
 
 
 def prefix_states(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> list[tuple[int, int, int]]:
