@@ -141,20 +141,27 @@ class LocalSearch:
     def _same_tier(self, node: int, others: np.ndarray) -> np.ndarray:
         return self.tier[others] == self.tier[node]
 
-    def _trade_in_place(self, node: int) -> bool:
+    def _in_place_of(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per served visit ``other`` (``self.visits``): whether ``node`` can take its place on its
+        route (timing with the break, allowed, movable, work and load limits), and the travel added."""
         c, plan, lay, brk = self.visits, self.plan, self.lay, self.brk
         other, veh = c["node"], c["veh"]
-        if not len(other):
-            return False
         prof = plan.vprof[veh]
         tp, tn = plan.travel3[prof, c["prev"], node], plan.travel3[prof, node, c["next"]]
         rule = (brk[0][veh], brk[1][veh], brk[2][veh])
         r0, r1 = extend(c["ready0"], c["ready1"], tp, self.lo[node], self.hi[node], lay.service[node], *rule)
         ok = connect(r0, r1, tn, c["late0"], c["late1"], *rule) & plan.allowed[node, veh] & self.movable_node[other]
-        ok &= self._same_tier(node, other)
         there = tp + tn - plan.travel3[prof, c["prev"], other] - plan.travel3[prof, other, c["next"]]
         ok &= self.work[veh] + there + lay.service[node] - lay.service[other] <= plan.max_work[veh]
         ok &= self.load[veh] - lay.demand[other] + lay.demand[node] <= plan.cap[veh]
+        return ok, there
+
+    def _trade_in_place(self, node: int) -> bool:
+        plan, other, veh = self.plan, self.visits["node"], self.visits["veh"]
+        if not len(other):
+            return False
+        ok, there = self._in_place_of(node)
+        ok &= self._same_tier(node, other)
         delta = there + plan.pref_cost[node, veh] - plan.pref_cost[other, veh]
         for k in _improving(np.where(ok, delta, INF), tries=3):
             w, j = int(veh[k]), self._where(int(other[k]))[1]
@@ -198,18 +205,10 @@ class LocalSearch:
 
     def _insert_by_ejection(self, node: int) -> bool:
         """``node`` in the place of a visit ``other`` that moves to another route."""
-        c, plan, lay, brk = self.visits, self.plan, self.lay, self.brk
-        other, veh = c["node"], c["veh"]
+        other, veh = self.visits["node"], self.visits["veh"]
         if not len(other):
             return False
-        prof = plan.vprof[veh]
-        tp, tn = plan.travel3[prof, c["prev"], node], plan.travel3[prof, node, c["next"]]
-        rule = (brk[0][veh], brk[1][veh], brk[2][veh])
-        r0, r1 = extend(c["ready0"], c["ready1"], tp, self.lo[node], self.hi[node], lay.service[node], *rule)
-        ok = connect(r0, r1, tn, c["late0"], c["late1"], *rule) & plan.allowed[node, veh] & self.movable_node[other]
-        there = tp + tn - plan.travel3[prof, c["prev"], other] - plan.travel3[prof, other, c["next"]]
-        ok &= self.work[veh] + there + lay.service[node] - lay.service[other] <= plan.max_work[veh]
-        ok &= self.load[veh] - lay.demand[other] + lay.demand[node] <= plan.cap[veh]
+        ok, there = self._in_place_of(node)
         for k in _improving(np.where(ok, there - INF // 2, INF), tries=EJECTION_TRIES):
             ejected, w = int(other[k]), int(veh[k])
             delta = self._insertion_costs(ejected, exclude=w)
