@@ -83,7 +83,7 @@ class SimConfig:
     elders_per_circle: int = 75
     caregivers: int | None = None
     plan_seconds: int = 30              # the solver's time cap per circle-day: seldom reached, so that
-    plan_solutions: int = 400           # the solution limit stops the search and a seed's plans repeat
+    plan_solutions: int = 200           # the solution limit stops the search and a seed's plans repeat
     start: date = date(2030, 3, 4)
     behaviour: Behaviour = Behaviour()
 
