@@ -43,6 +43,7 @@ from core.errors import ApiError
 from core.sms import StandinGateway, WebhookGateway
 from core.users import User, create_user, user_by_id
 from dispatch import chores
+from dispatch import queries as dispatch_queries
 from dispatch.continuity import disturbs
 from dispatch import service as dispatch_service
 from dispatch.jobs.pool import SolverPool
@@ -298,16 +299,14 @@ class Simulation:
             self.journal.moved_by_service |= {c.booking_id for c in changes if c.old is not None}
 
     async def _circles_with_late_bookings(self, day: date) -> list[int]:
-        """Circles whose published plan for `day` neither places nor explains some pending booking."""
+        """Circles whose published plan for `day` has bookings waiting (dispatch.queries.bookings_waiting)."""
+        found = []
         async with self.db.connection() as conn:
-            rows = await conn.fetch(
-                """SELECT DISTINCT b.circle_id FROM bookings b JOIN menu_items m ON m.code = b.item_code
-                   JOIN LATERAL (SELECT p.unassigned FROM plans p WHERE p.circle_id = b.circle_id
-                                   AND p.service_date = b.service_date AND p.status = 'published') p ON true
-                   WHERE b.service_date = $1 AND b.status = 'pending' AND m.needs_visit
-                     AND NOT p.unassigned @> jsonb_build_array(jsonb_build_object('booking_id', b.id))
-                   ORDER BY b.circle_id""", day)
-        return [r["circle_id"] for r in rows]
+            for circle_id in self.street.circles:
+                plan = await dispatch_queries.published_plan(conn, circle_id, day)
+                if plan and await dispatch_queries.bookings_waiting(conn, circle_id, day, plan.id):
+                    found.append(circle_id)
+        return found
 
     # ------------------------------------------------------------------ a sick caregiver
 

@@ -150,21 +150,16 @@ CONTINUITY_COST_S = 1800
 KEPT_START_COST = 2
 KEPT_START_SLACK_S = 0
 CALM_FIRST_PREFERRED_COST = 300   # step 2 of a calm re-plan (see _solve_calmly)
-CALM_STEP_SHARES = (0.2, 0.3, 0.5)  # of the time limit: hold, make room, calm
+# Of the time limit: hold, make room, calm. Also under a solution limit: a calm step's guided search
+# seldom stops on its solutions (few improve on a kept plan), so the whole limit for each step took a
+# sick-day re-plan to three times the limit (a 30-day month from 6 to 13 minutes).
+CALM_STEP_SHARES = (0.2, 0.3, 0.5)
 
 
 def solve_params(plan: Plan) -> SolveParams:
     return SolveParams(time_limit_s=float(plan.time_limit_s), solution_limit=plan.options.get("solution_limit"),
                        seed=int(plan.options.get("seed", 0)), preferred_worker_cost=CONTINUITY_COST_S,
                        kept_start_cost=KEPT_START_COST, kept_start_slack=KEPT_START_SLACK_S)
-
-
-def _step_seconds(params: SolveParams) -> list[float]:
-    """The time of each calm step: its share of the time limit. Also under a solution limit: a
-    calm step's guided search seldom stops on its solutions (few improve on a kept plan), so the
-    whole limit for each step made a sick-day re-plan take three times the limit (a 30-day month
-    went from 6 to 13 minutes). A month stays reproducible where no step reaches its share."""
-    return [max(params.time_limit_s * part, 0.5) for part in CALM_STEP_SHARES]
 
 
 async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, events, state: _RunState,
@@ -201,7 +196,7 @@ async def _solve_calmly(built: BuiltProblem, params: SolveParams, pool: SolverPo
     """
     if not any(j.kept_start is not None for j in built.problem.jobs):
         return await _solve_once(pool, SolveJob(built.problem, params, built.initial_routes), state, shutdown)
-    share = _step_seconds(params)
+    share = [max(params.time_limit_s * part, 0.5) for part in CALM_STEP_SHARES]
     held = await _solve_once(pool, SolveJob(_holding(built), replace(params, time_limit_s=share[0]),
                                             built.initial_routes), state, shutdown)
     counted = {j.id for j in built.problem.jobs if j.kept_start is not None or not same_day}
