@@ -149,7 +149,10 @@ def _lns_phase(lay, plan, routes, timed, params, seconds, clock, should_stop) ->
     start = _complete(lay, routes, timed, plan)
     rng = random.Random(params.seed)
     better, stop = lns.improve(lay, start, params.preferred_worker_cost, seconds, clock, rng, iterations, should_stop)
-    routes[:] = better
+    routes[:] = better.nodes
+    for node, t in better.crew_starts.items():  # two-person visits may have moved to a new start
+        plan.lo[node] = plan.hi[node] = t
+    timed[:] = [None] * len(timed)  # timed again from the plan's ranges (crew starts included)
     return stop
 
 

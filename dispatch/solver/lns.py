@@ -18,14 +18,18 @@ windows, shifts, work limits and a worker's lunch break exactly and in constant 
 - every ``POLISH_STEPS`` steps the current plan, and at the end the best plan, go through the
   local search of ``polish`` (more visits in, then less travel).
 
-Only crew-1 visits with no pin are taken out; crew-2 visits and pinned ones stay where they
-are, at their times, so the phase applies to any day.
+Visits pinned to a worker or a time stay where they are. A two-person visit is taken out
+whole (both crew members) and put back by the pair insertion at a new common start: kept in
+place, the two bath aides of a morning bath could not make room for a one-person bath
+beside it, and the month's simulation left such visits out (issue 13). The local search of
+``polish`` moves one-person visits only; crews keep their starts there.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,6 +43,8 @@ STRING_SHARE = 0.5
 MAX_STRING = 6
 # Share of the recreates by regret insertion (the others by cheapest insertion).
 REGRET_SHARE = 0.5
+# Share of the recreates that put two-person visits back after the one-person ones.
+PAIRS_LAST_SHARE = 0.5
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
 THRESHOLD_SHARE = 0.03
 # Every this many steps the current plan gets the travel-only local search (``polish``).
@@ -47,33 +53,40 @@ POLISH_STEPS = 100
 FINAL_POLISH_SHARE = 0.1
 
 
+@dataclass(frozen=True)
+class Routes:
+    """Node routes, and the common start of each two-person visit on them (node → start)."""
+
+    nodes: list[list[int]]
+    crew_starts: dict[int, int]
+
+
 def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: float, clock,
             rng: random.Random, iterations: int | None = None,
-            should_stop: Callable[[], bool] | None = None) -> tuple[list[list[int]], bool]:
-    """The best node routes found within ``seconds`` (or ``iterations`` steps if given), and
+            should_stop: Callable[[], bool] | None = None) -> tuple[Routes, bool]:
+    """The best routes found within ``seconds`` (or ``iterations`` steps if given), and
     whether ``should_stop`` asked to stop (polled at every step)."""
-    routes = [list(t.nodes) for t in timed]
-    fixed = _fixed_starts(lay, timed)
-    search = _Search(lay, fixed, preferred_cost)
-    cost = best_cost = plan_objective(lay, routes, preferred_cost)
-    best = routes
+    current = Routes([list(t.nodes) for t in timed], _crew_starts(lay, timed))
+    search = _Search(lay, preferred_cost)
+    cost = best_cost = plan_objective(lay, current.nodes, preferred_cost)
+    best = current
     start, step = clock.elapsed(), 0
     while _more(clock, start, seconds * (1 - FINAL_POLISH_SHARE), step, iterations):
         if should_stop is not None and should_stop():
             return best, True
         step += 1
-        candidate = search.ruin_recreate(routes, rng)
-        new = plan_objective(lay, candidate, preferred_cost)
+        candidate = search.ruin_recreate(current, rng)
+        new = plan_objective(lay, candidate.nodes, preferred_cost)
         if new < best_cost:
             best, best_cost = candidate, new
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        if new <= cost or new <= best_cost + _threshold(lay, candidate, progress):
-            routes, cost = candidate, new
+        if new <= cost or new <= best_cost + _threshold(lay, candidate.nodes, progress):
+            current, cost = candidate, new
         if step % POLISH_STEPS == 0:
-            routes = search.polish(routes, rng, lambda: start + seconds - clock.elapsed(), iterations)
-            cost = plan_objective(lay, routes, preferred_cost)
+            current = search.polish(current, rng, lambda: start + seconds - clock.elapsed(), iterations)
+            cost = plan_objective(lay, current.nodes, preferred_cost)
             if cost < best_cost:
-                best, best_cost = routes, cost
+                best, best_cost = current, cost
     best = search.polish(best, rng, lambda: start + seconds - clock.elapsed(), iterations)
     return best, False
 
@@ -90,48 +103,74 @@ def _threshold(lay: Layout, routes: list[list[int]], progress: float) -> float:
     return THRESHOLD_SHARE * travel * max(0.0, 1.0 - progress)
 
 
-def _fixed_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
-    """Start times of the nodes that stay put: crew-2 visits (pinned ones keep their range)."""
+def _crew_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
+    """The start of every two-person visit's nodes on the timed routes."""
     return {n: s for t in timed for n, s in zip(t.nodes, t.starts) if len(lay.job_nodes[lay.node_job[n]]) == 2}
 
 
 class _Search:
-    """The state shared by every step: which jobs may move, who is near whom, one plan."""
+    """The state shared by every step: which jobs may be taken out, which may move alone in
+    the local search, who is near whom, one plan."""
 
-    def __init__(self, lay: Layout, fixed: dict[int, int], preferred_cost: int) -> None:
-        self.lay, self.fixed = lay, fixed
+    def __init__(self, lay: Layout, preferred_cost: int) -> None:
+        self.lay = lay
         self.plan = construct.Plan(lay, preferred_cost)
+        self.ruinable = np.array([_unpinned(lay.jobs[k]) for k in range(len(lay.jobs))], dtype=bool)
         self.free = np.array([_movable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.near = _neighbours(lay)
-        self.lo, self.hi = lay.lo.copy(), lay.hi.copy()
-        for node, t in fixed.items():
-            self.lo[node] = self.hi[node] = t
 
-    def polish(self, routes: list[list[int]], rng: random.Random, time_left, iterations: int | None) -> list[list[int]]:
-        """``polish.polish`` of ``routes`` (until it converges when counting ``iterations``,
-        so that a run is reproducible; else while ``time_left()`` is positive)."""
+    def polish(self, routes: Routes, rng: random.Random, time_left, iterations: int | None) -> Routes:
+        """``polish.polish`` of the one-person visits (until it converges when counting
+        ``iterations``, so that a run is reproducible; else while ``time_left()`` is positive)."""
         left = (lambda: 1.0) if iterations is not None else time_left
-        return polish.polish(self.lay, routes, self.lo, self.hi, self.plan.preferred_cost, self.free, left, rng)
+        lo, hi = self._bounds(routes.crew_starts)
+        nodes = polish.polish(self.lay, routes.nodes, lo, hi, self.plan.preferred_cost, self.free, left, rng)
+        return Routes(nodes, routes.crew_starts)
 
-    def ruin_recreate(self, routes: list[list[int]], rng: random.Random) -> list[list[int]]:
+    def ruin_recreate(self, routes: Routes, rng: random.Random) -> Routes:
         lay = self.lay
-        served = {int(lay.node_job[n]) for r in routes for n in r}
+        served = {int(lay.node_job[n]) for r in routes.nodes for n in r}
         unserved = [k for k in range(len(lay.jobs)) if k not in served]
-        movable = [k for k in served if self.free[k]]
+        movable = [k for k in served if self.ruinable[k]]
         if not movable:
             return routes
         seed = rng.choice(unserved) if unserved and rng.random() < 0.5 else rng.choice(movable)
         count = rng.randint(RUIN_MIN, RUIN_MAX)
         if rng.random() < STRING_SHARE:
-            removed = self._strings(routes, seed, served, count, rng)
+            removed = self._strings(routes.nodes, seed, served, count, rng)
         else:
-            removed = [k for k in self.near[seed] if k in served and self.free[k]][:count]
+            removed = [k for k in self.near[seed] if k in served and self.ruinable[k]][:count]
         gone = {n for k in removed for n in lay.job_nodes[k]}
-        self._reset([[n for n in r if n not in gone] for r in routes])
+        kept = {n: t for n, t in routes.crew_starts.items() if n not in gone}
+        self._reset([[n for n in r if n not in gone] for r in routes.nodes], kept)
         order = removed + unserved
         rng.shuffle(order)
-        construct.parallel(lay, order, plan=self.plan, regret=rng.random() < REGRET_SHARE)
-        return [list(r) for r in self.plan.routes]
+        self._recreate(order, rng)
+        return Routes([list(r) for r in self.plan.routes], self._plan_crew_starts())
+
+    def _recreate(self, order: list[int], rng: random.Random) -> None:
+        """Put ``order`` back: the construction inserts two-person visits first (each at the
+        earliest start both can make); half the time they go last instead, so that a
+        one-person visit only their crew can make is placed before them."""
+        regret = rng.random() < REGRET_SHARE
+        pairs = [k for k in order if len(self.lay.job_nodes[k]) == 2]
+        if not pairs or rng.random() >= PAIRS_LAST_SHARE:
+            construct.parallel(self.lay, order, plan=self.plan, regret=regret)
+            return
+        construct.parallel(self.lay, [k for k in order if k not in pairs], plan=self.plan, regret=regret)
+        for k in pairs:
+            self.plan.insert_job(k)
+
+    def _plan_crew_starts(self) -> dict[int, int]:
+        """The plan's two-person starts: a crew's nodes are inserted at one start (lo = hi)."""
+        lay, plan = self.lay, self.plan
+        return {n: int(plan.lo[n]) for r in plan.routes for n in r if len(lay.job_nodes[lay.node_job[n]]) == 2}
+
+    def _bounds(self, crew_starts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.lay.lo.copy(), self.lay.hi.copy()
+        for node, t in crew_starts.items():
+            lo[node] = hi[node] = t
+        return lo, hi
 
     def _strings(self, routes, seed: int, served: set[int], count: int, rng: random.Random) -> list[int]:
         """Strings of consecutive visits in the routes nearest to ``seed`` (SISR-like)."""
@@ -149,18 +188,22 @@ class _Search:
             touched.add(v)
             size = rng.randint(1, min(MAX_STRING, len(routes[v]), count - len(removed)))
             first = rng.randint(max(0, i - size + 1), min(i, len(routes[v]) - size))
-            removed += [j for j in (int(lay.node_job[n]) for n in routes[v][first:first + size]) if self.free[j]]
+            removed += [j for j in (int(lay.node_job[n]) for n in routes[v][first:first + size]) if self.ruinable[j]]
         return removed
 
-    def _reset(self, routes: list[list[int]]) -> None:
+    def _reset(self, routes: list[list[int]], crew_starts: dict[int, int]) -> None:
         plan = self.plan
         plan.lo[:], plan.hi[:] = self.lay.lo, self.lay.hi
-        plan.load_routes(routes, self.fixed)
+        plan.load_routes(routes, crew_starts)
+
+
+def _unpinned(job) -> bool:
+    return not job.pinned_workers and job.pinned_start is None
 
 
 def _movable(lay: Layout, k: int) -> bool:
-    job = lay.jobs[k]
-    return len(lay.job_nodes[k]) == 1 and not job.pinned_workers and job.pinned_start is None
+    """A one-person visit with no pin: the local search may move it on its own."""
+    return len(lay.job_nodes[k]) == 1 and _unpinned(lay.jobs[k])
 
 
 def _neighbours(lay: Layout) -> list[list[int]]:

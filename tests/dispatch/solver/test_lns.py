@@ -47,18 +47,49 @@ def test_ruin_and_recreate_never_returns_a_worse_plan_and_serves_more_here():
     crowded day it serves more visits than the greedy construction."""
     lay, plan, timed = layout_and_timed(crowded_day())
     start = plan_objective(lay, plan.routes, 0)
-    routes, stopped = lns.improve(lay, timed, 0, 60.0, Clock(60.0), random.Random(1), iterations=150)
+    found, stopped = lns.improve(lay, timed, 0, 60.0, Clock(60.0), random.Random(1), iterations=150)
+    routes = found.nodes
     assert not stopped
     assert plan_objective(lay, routes, 0) <= start
     assert sum(map(len, routes)) > sum(map(len, plan.routes))
     assert all(simulate(lay, v, r) is not None for v, r in enumerate(routes))
 
 
+def bath_aides_day():
+    """Two bath aides and two baths: a two-person one (90 min, start 9:30-11:00) and a
+    one-person one (60 min, start 9:00-11:00) that only fits before the pair, at 9:00."""
+    sites, travel = plane({"h": (0.0, 0.0), "pair": (1.0, 0.0), "single": (0.0, 1.0)})
+    aides = [worker(f"w{k}", sites["h"], quals="B") for k in range(2)]
+    jobs = [job("pair", sites["pair"], minutes=90, window=(9 * H + 30, 11 * H), crew=2, qualification="B"),
+            job("single", sites["single"], minutes=60, window=(9 * H, 11 * H), qualification="B")]
+    return problem(aides, jobs, travel)
+
+
+def test_a_two_person_visit_is_moved_to_make_room_for_a_visit_only_its_crew_can_make():
+    """Found by the month's simulation (issue 13): the crew of a morning two-person bath are
+    the only bath aides, so a one-person bath fits only if the pair starts later. The
+    construction puts the pair at 9:30 and leaves the single out; ruin and recreate takes
+    the pair out whole and puts both back, the pair at a new common start."""
+    p = bath_aides_day()
+    lay, plan, timed = layout_and_timed(p)
+    assert sum(map(len, plan.routes)) == 2  # the pair only
+    found, _ = lns.improve(lay, timed, 0, 60.0, Clock(60.0), random.Random(1), iterations=30)
+    assert sum(map(len, found.nodes)) == 3
+    pair = [n for nodes in lay.job_nodes if len(nodes) == 2 for n in nodes]
+    assert {found.crew_starts[n] for n in pair} == {found.crew_starts[pair[0]]} != {9 * H + 30}
+    lo, hi = lay.lo.copy(), lay.hi.copy()
+    for node, t in found.crew_starts.items():
+        lo[node] = hi[node] = t
+    assert all(simulate(lay, v, r, lo, hi) is not None for v, r in enumerate(found.nodes))
+    solution = solve(p, SolveParams(time_limit_s=10, solution_limit=50, seed=1))
+    assert solution.stats.assigned == 2 and check(p, solution) == []
+
+
 def test_ruin_and_recreate_stops_when_asked():
     lay, _, timed = layout_and_timed(crowded_day())
-    routes, stopped = lns.improve(lay, timed, 0, 60.0, Clock(60.0), random.Random(1), should_stop=lambda: True)
+    found, stopped = lns.improve(lay, timed, 0, 60.0, Clock(60.0), random.Random(1), should_stop=lambda: True)
     assert stopped
-    assert routes == [list(t.nodes) for t in timed]
+    assert found.nodes == [list(t.nodes) for t in timed]
 
 
 def test_a_crowded_day_is_led_by_ruin_and_recreate_and_passes_the_checker():
