@@ -92,8 +92,10 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
 
 
 def _more(clock, start: float, seconds: float, step: int, iterations: int | None) -> bool:
+    """Counting steps (a solution limit, for reproducible runs) the solve's time cap still
+    holds: a limit of 100,000 solutions (the API allows it) ran for hours past a 30 s cap."""
     if iterations is not None:
-        return step < iterations
+        return step < iterations and clock.left() > 0
     return clock.elapsed() - start < seconds
 
 

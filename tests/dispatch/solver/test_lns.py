@@ -92,6 +92,15 @@ def test_ruin_and_recreate_stops_when_asked():
     assert found.nodes == [list(t.nodes) for t in timed]
 
 
+def test_counted_steps_stop_at_the_time_cap():
+    """A solution limit counts the steps, but the solve's time cap still ends the phase: with
+    the budget spent, no step is taken, however many are allowed."""
+    lay, plan, timed = layout_and_timed(crowded_day())
+    found, stopped = lns.improve(lay, timed, 0, 60.0, Clock(0.0), random.Random(1), iterations=10**6)
+    assert not stopped
+    assert sum(map(len, found.nodes)) == sum(map(len, plan.routes))
+
+
 def test_a_crowded_day_is_led_by_ruin_and_recreate_and_passes_the_checker():
     """Left-out visits after the construction: no iterated phase, every plan feasible,
     reproducible under a solution limit, crews kept in step."""
