@@ -183,11 +183,13 @@ def iterated_applies(lay: Layout, params: SolveParams, plan=None) -> bool:
     used where the dispatcher's routes and pins must be the start. Nor for a handful of
     visits: OR-Tools 9.15's iterated search never returns, whatever its limits, on a model
     with one visit (found by tests/dispatch/solver), and small days gain nothing from it.
+    Nor with kept starts (soft bounds on start times): it aborts the process there.
     """
     big_enough = len(lay.jobs) >= params.iterated_min_jobs
     fresh = params.metaheuristic == "auto" and params.first_solution in ("auto", "ortools")
     complete = plan is None or _complete_plan(lay, plan.routes)
-    return fresh and big_enough and complete and plain_day(lay)
+    soft_starts = params.kept_start_cost > 0 and any(j.kept_start is not None for j in lay.jobs)
+    return fresh and big_enough and complete and plain_day(lay) and not soft_starts
 
 
 def plain_day(lay: Layout) -> bool:
