@@ -31,6 +31,8 @@ class Outcomes:
     bookings: int
     visits: int
     planned_pct: float
+    left_out_capacity: int                # bookings the last published plans left out for capacity (feasible)
+    left_out_structural: int              # … for a structural reason (nobody qualified, no shift, no partner)
     on_time_pct: float
     continuity_pct: float
     continuity_reachable_pct: float       # repeat visits whose previous caregiver was on duty that day (the ceiling)
@@ -71,7 +73,7 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
     first, last_planned = config.start, config.start + timedelta(days=config.days)
     last_lived = last_planned - timedelta(days=1)
     async with db.connection() as conn:
-        planned, infeasible, unplanned = await _planned(conn, first, last_planned)
+        placement = await _planned(conn, first, last_planned)
         visits = await conn.fetch(
             """SELECT v.id, v.caregiver_id, v.crew_member, v.planned_start, v.planned_end, v.check_in_at,
                       v.check_out_at, b.resident_id, b.item_code, b.service_date, b.circle_id
@@ -85,7 +87,7 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
                                        first, last_planned)
         known = {r["id"] for r in await conn.fetch("SELECT id FROM bookings WHERE id = ANY($1)",
                                                    list(journal.acknowledged))}
-        unexplained = await _unexplained(conn, first, last_lived, unplanned)
+        unexplained = await _unexplained(conn, first, last_lived, placement.left_for_capacity)
         misses = await _unannounced(conn, first, last_lived, journal)
         detection = await _detection(conn, journal)
         sent, failed = await _messages(conn)
@@ -96,7 +98,8 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
     sick_k = sum(s.k for s in journal.sick)
     return Outcomes(
         days=config.days, seed=config.seed, bookings=bookings, visits=len(visits),
-        planned_pct=_pct(planned, planned + infeasible), on_time_pct=_on_time(visits),
+        planned_pct=placement.planned_pct, left_out_capacity=len(placement.left_for_capacity),
+        left_out_structural=placement.left_structural, on_time_pct=_on_time(visits),
         continuity_pct=continuity.pct, continuity_reachable_pct=continuity.reachable_pct,
         continuity_on_duty_pct=continuity.on_duty_pct, unannounced_misses=misses, messages_sent=sent,
         messages_failed=failed, noshow_detect_p95_min=detection,
@@ -108,23 +111,41 @@ async def measure(db: Database, journal: Journal, config: SimConfig, *, admin: U
         unexplained_unplanned=unexplained, wallet_mismatches=mismatches, refused_requests=journal.refused_requests)
 
 
-async def _planned(conn, first: date, last: date) -> tuple[int, int, set[int]]:
-    """(bookings placed in the published plans, bookings no plan could place, booking ids left out for
-    capacity) over the planned days; each circle-day's last published version decides."""
+@dataclass(frozen=True)
+class Placement:
+    """What the published plans of the planned days did with their bookings (each circle-day's last
+    published version decides)."""
+
+    placed: int
+    left_for_capacity: frozenset[int]     # it fits, the day was full: counts against the planner
+    left_structural: int                  # nobody qualified, no shift reaches the window, …: not feasible
+
+    @property
+    def planned_pct(self) -> float:
+        """Placed over the feasible bookings: those placed and those left out for capacity."""
+        return _pct(self.placed, self.placed + len(self.left_for_capacity))
+
+
+def placement(plans) -> Placement:
+    """The `Placement` of these plans' `routes` and `unassigned` (one plan per circle-day)."""
+    placed, structural, capacity = 0, 0, set()
+    for plan in plans:
+        placed += len({v["booking_id"] for route in plan["routes"] for v in route["visits"]})
+        for left in plan["unassigned"]:
+            if left["reason"] == FEASIBLE_UNPLANNED:
+                capacity.add(left["booking_id"])
+            else:
+                structural += 1
+    return Placement(placed, frozenset(capacity), structural)
+
+
+async def _planned(conn, first: date, last: date) -> Placement:
     rows = await conn.fetch(
         """SELECT DISTINCT ON (circle_id, service_date) routes, unassigned FROM plans
            WHERE service_date BETWEEN $1 AND $2 AND status IN ('published', 'superseded')
              AND published_at IS NOT NULL
            ORDER BY circle_id, service_date, version DESC""", first, last)
-    placed, infeasible, capacity = 0, 0, set()
-    for row in rows:
-        placed += len({v["booking_id"] for route in row["routes"] for v in route["visits"]})
-        for left in row["unassigned"]:
-            if left["reason"] == FEASIBLE_UNPLANNED:
-                capacity.add(left["booking_id"])
-            else:
-                infeasible += 1
-    return placed, infeasible, capacity
+    return placement(rows)
 
 
 def _on_time(visits) -> float:

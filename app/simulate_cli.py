@@ -86,7 +86,8 @@ async def daily_series(conn, config: SimConfig) -> dict:
 def _print(o: Outcomes, seconds: float) -> None:
     lines = [
         f"simulated {o.days} days (seed {o.seed}) in {seconds:.0f} s: {o.bookings} bookings, {o.visits} visits",
-        f"planned {o.planned_pct}% of the feasible bookings (target >= 99%)",
+        f"planned {o.planned_pct}% of the feasible bookings (target >= 99%); left out {o.left_out_capacity} for "
+        f"capacity (feasible) and {o.left_out_structural} for a structural reason (not feasible)",
         f"on time {o.on_time_pct}% of check-ins within 15 min of the plan (target >= 95%)",
         f"continuity {o.continuity_pct}% of repeat visits by the regular caregiver (target >= 80%); the regular was "
         f"on duty for {o.continuity_reachable_pct}% of them (the ceiling), and made {o.continuity_on_duty_pct}% of those",
