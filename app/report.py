@@ -26,6 +26,8 @@ logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 # (label, key, target text, whether the value meets it)
 ROWS = (
     ("可排班预约的排班率", "planned_pct", "≥ 99%", lambda v: v >= 99),
+    ("当天排满而未排上的预约", "left_out_capacity", "", None),
+    ("因无合适护理员等原因无法排班的预约", "left_out_structural", "", None),
     ("准时上门率（计划时间±15分钟）", "on_time_pct", "≥ 95%", lambda v: v >= 95),
     ("同一护理员服务率（回头客）", "continuity_pct", "≥ 80%", lambda v: v >= 80),
     ("其中原护理员当天在岗的比例（上限）", "continuity_reachable_pct", "", None),
