@@ -18,8 +18,8 @@ windows, shifts, work limits and a worker's lunch break exactly and in constant 
 - every ``POLISH_STEPS`` steps the current plan, and at the end the best plan, go through the
   local search of ``polish`` (more visits in, then less travel).
 
-Visits pinned to a worker or a time stay where they are. A two-person visit is taken out
-whole (both crew members) and put back by the pair insertion at a new common start: kept in
+Visits pinned to a worker or a time stay where they are. A two-person visit (unless it is
+published, with a start to keep) is taken out whole (both crew members) and put back by the pair insertion at a new common start: kept in
 place, the two bath aides of a morning bath could not make room for a one-person bath
 beside it, and the month's simulation left such visits out (issue 13). The local search of
 ``polish`` moves one-person visits only; crews keep their starts there.
@@ -117,7 +117,7 @@ class _Search:
     def __init__(self, lay: Layout, preferred_cost: int) -> None:
         self.lay = lay
         self.plan = construct.Plan(lay, preferred_cost)
-        self.ruinable = np.array([_unpinned(lay.jobs[k]) for k in range(len(lay.jobs))], dtype=bool)
+        self.ruinable = np.array([_ruinable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.free = np.array([_movable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.near = _neighbours(lay)
 
@@ -201,6 +201,15 @@ class _Search:
 
 def _unpinned(job) -> bool:
     return not job.pinned_workers and job.pinned_start is None
+
+
+def _ruinable(lay: Layout, k: int) -> bool:
+    """May be taken out and put back: an unpinned visit, but a two-person one only if it has no
+    published start to keep (``kept_start``). Its new start is chosen by the insertion alone, which
+    does not see the cost of moving a start two caregivers and an elder were told; a re-plan keeps
+    published crews where they are, as before."""
+    job = lay.jobs[k]
+    return _unpinned(job) and (len(lay.job_nodes[k]) == 1 or job.kept_start is None)
 
 
 def _movable(lay: Layout, k: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -83,6 +84,19 @@ def test_a_two_person_visit_is_moved_to_make_room_for_a_visit_only_its_crew_can_
     assert all(simulate(lay, v, r, lo, hi) is not None for v, r in enumerate(found.nodes))
     solution = solve(p, SolveParams(time_limit_s=10, solution_limit=50, seed=1))
     assert solution.stats.assigned == 2 and check(p, solution) == []
+
+
+def test_a_published_two_person_visit_keeps_its_start_in_ruin_and_recreate():
+    """The same day re-planned with the pair published at 9:30 (a kept start): ruin and recreate
+    does not move it (its insertion cannot see the cost of a start people were told), so the
+    single stays out here and a calm re-plan's guided search weighs the move instead."""
+    p = bath_aides_day()
+    kept = replace(p, jobs=tuple(replace(j, kept_start=9 * H + 30) if j.crew == 2 else j for j in p.jobs))
+    lay, plan, timed = layout_and_timed(kept)
+    found, _ = lns.improve(lay, timed, 0, 60.0, Clock(60.0), random.Random(1), iterations=30)
+    pair = [n for nodes in lay.job_nodes if len(nodes) == 2 for n in nodes]
+    assert {found.crew_starts[n] for n in pair} == {9 * H + 30}
+    assert sum(map(len, found.nodes)) == 2
 
 
 def test_ruin_and_recreate_stops_when_asked():
