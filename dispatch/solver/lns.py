@@ -31,7 +31,7 @@ import numpy as np
 
 from . import construct, polish
 from .layout import Layout
-from .routing import TimedRoute, plan_objective
+from .routing import TimedRoute, job_penalties
 
 RUIN_MIN, RUIN_MAX = 5, 15
 # Share of the steps that take out strings of consecutive visits (else the nearest visits).
@@ -55,7 +55,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
     routes = [list(t.nodes) for t in timed]
     fixed = _fixed_starts(lay, timed)
     search = _Search(lay, fixed, preferred_cost)
-    cost = best_cost = plan_objective(lay, routes, preferred_cost)
+    cost = best_cost = search.objective(routes)
     best = routes
     start, step = clock.elapsed(), 0
     while _more(clock, start, seconds * (1 - FINAL_POLISH_SHARE), step, iterations):
@@ -63,15 +63,15 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
             return best, True
         step += 1
         candidate = search.ruin_recreate(routes, rng)
-        new = plan_objective(lay, candidate, preferred_cost)
+        new = search.objective(candidate)
         if new < best_cost:
             best, best_cost = candidate, new
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        if new <= cost or new <= best_cost + _threshold(lay, candidate, progress):
+        if new <= cost or new <= best_cost + _threshold(search.travel(candidate), progress):
             routes, cost = candidate, new
         if step % POLISH_STEPS == 0:
             routes = search.polish(routes, rng, lambda: start + seconds - clock.elapsed(), iterations)
-            cost = plan_objective(lay, routes, preferred_cost)
+            cost = search.objective(routes)
             if cost < best_cost:
                 best, best_cost = routes, cost
     best = search.polish(best, rng, lambda: start + seconds - clock.elapsed(), iterations)
@@ -84,9 +84,7 @@ def _more(clock, start: float, seconds: float, step: int, iterations: int | None
     return clock.elapsed() - start < seconds
 
 
-def _threshold(lay: Layout, routes: list[list[int]], progress: float) -> float:
-    travel = sum(int(lay.vehicle_travel(v)[a, b]) for v, r in enumerate(routes) if r
-                 for a, b in zip([lay.starts[v], *r], [*r, lay.ends[v]]))
+def _threshold(travel: int, progress: float) -> float:
     return THRESHOLD_SHARE * travel * max(0.0, 1.0 - progress)
 
 
@@ -106,6 +104,29 @@ class _Search:
         self.lo, self.hi = lay.lo.copy(), lay.hi.copy()
         for node, t in fixed.items():
             self.lo[node] = self.hi[node] = t
+        # Computed once: every step's objective needs them (``plan_objective`` rebuilt them
+        # per call, a tenth of a step).
+        self.penalties = np.array(job_penalties(lay, preferred_cost), dtype=np.int64)
+        self.node_job = np.asarray(lay.node_job, dtype=np.int64)
+
+    def travel(self, routes: list[list[int]]) -> int:
+        """Travel of the routes, home to home."""
+        lay = self.lay
+        total = 0
+        for v, route in enumerate(routes):
+            if route:
+                path = np.array([lay.starts[v], *route, lay.ends[v]], dtype=np.int64)
+                total += int(lay.vehicle_travel(v)[path[:-1], path[1:]].sum())
+        return total
+
+    def objective(self, routes: list[list[int]]) -> int:
+        """``routing.plan_objective`` of the routes, with the penalties computed once."""
+        nodes = [n for r in routes for n in r]
+        served = np.unique(self.node_job[nodes]) if nodes else np.zeros(0, dtype=np.int64)
+        unserved = int(self.penalties.sum()) - int(self.penalties[served].sum())
+        pref = self.plan.pref_cost
+        preference = sum(int(pref[r, v].sum()) for v, r in enumerate(routes) if r)
+        return unserved + self.travel(routes) + preference
 
     def polish(self, routes: list[list[int]], rng: random.Random, time_left, iterations: int | None) -> list[list[int]]:
         """``polish.polish`` of ``routes`` (until it converges when counting ``iterations``,
