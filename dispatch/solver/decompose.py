@@ -94,6 +94,7 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     deadline = clock.elapsed() + seconds
     total = seconds
     iterated = iterated_applies(lay, params, plan) and not (should_stop is not None and should_stop())
+    ruin_only = _ruin_only_applies(lay, params, plan)
     params = replace(params, first_solution=start_kind(lay, plan, params))
     popmusic_share = _popmusic_share(params)
     on_progress = _strictly_improving(on_progress)
@@ -104,6 +105,8 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
         if found.cancelled or seconds <= 0.05 or spent:
             return SearchResult(_complete(lay, routes, timed, plan), found.cancelled, iterated=True)
         params = replace(params, first_solution="insertion", solution_limit=_left(params, found))
+    if ruin_only:
+        params = replace(params, lns_share=1.0)
     if params.lns_share > 0 and not _complete_plan(lay, routes):
         return _guided_then_ruin(lay, plan, routes, timed, params, total, deadline, clock, should_stop, on_progress)
     first, count = _first_phase(params, deadline - clock.elapsed(), popmusic_share)
@@ -126,13 +129,27 @@ def _guided_then_ruin(lay, plan, routes, timed, params, total, deadline, clock, 
     guided = params
     if params.solution_limit is not None:
         guided = replace(params, solution_limit=max(1, round((1 - params.lns_share) * params.solution_limit)))
-    group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
-    found = _solve_group(lay, group, routes, timed, guided, (1 - params.lns_share) * total, clock, should_stop, on_progress)
+    found = SearchResult(None, False)
+    if params.lns_share < 1:
+        group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
+        found = _solve_group(lay, group, routes, timed, guided, (1 - params.lns_share) * total, clock, should_stop, on_progress)
     stop = found.cancelled or _lns_phase(lay, plan, routes, timed, params, deadline - clock.elapsed(), clock, should_stop)
+    _report(lay, routes, params, clock, on_progress, None)
     left = deadline - clock.elapsed()
     if not stop and left > 0.05:
         stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, _left(params, found))
     return SearchResult(_complete(lay, routes, timed, plan), stop)
+
+
+def _ruin_only_applies(lay: Layout, params: SolveParams, plan) -> bool:
+    """Whether ruin and recreate takes the whole budget, without guided local search first:
+    on a plain day (every job a crew-1, unpinned visit) planned afresh that the construction
+    does not fully serve. There guided local search has nothing of its own to keep (no crew
+    to synchronise, no dispatcher's routes), often cannot start at all (the lunch-break case
+    of docs/benchmarks.md), and its half of the budget served fewer visits with more travel
+    than ruin and recreate with the local search in two runs of the ten 300-visit days."""
+    fresh = params.metaheuristic == "auto" and params.first_solution == "auto" and params.lns_share > 0
+    return fresh and plain_day(lay) and not _complete_plan(lay, plan.routes)
 
 
 def _complete_plan(lay, routes) -> bool:
