@@ -53,7 +53,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
     """The best node routes found within ``seconds`` (or ``iterations`` steps if given), and
     whether ``should_stop`` asked to stop (polled at every step)."""
     routes = [list(t.nodes) for t in timed]
-    fixed = _fixed_starts(lay, timed)
+    fixed = fixed_starts(lay, timed)
     search = _Search(lay, fixed, preferred_cost)
     cost = best_cost = search.objective(routes)
     best = routes
@@ -88,7 +88,7 @@ def _threshold(travel: int, progress: float) -> float:
     return THRESHOLD_SHARE * travel * max(0.0, 1.0 - progress)
 
 
-def _fixed_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
+def fixed_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
     """Start times of the nodes that stay put: crew-2 visits (pinned ones keep their range)."""
     return {n: s for t in timed for n, s in zip(t.nodes, t.starts) if len(lay.job_nodes[lay.node_job[n]]) == 2}
 
