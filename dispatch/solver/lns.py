@@ -149,7 +149,10 @@ class _Search:
             removed = [k for k in self.near[seed] if k in served and self.free[k]][:count]
         gone = {n for k in removed for n in lay.job_nodes[k]}
         self._reset([[n for n in r if n not in gone] for r in routes])
-        order = removed + unserved
+        # Only crew-1, unpinned visits go back in: a crew put on two routes here would keep
+        # its common start only for this step (later steps hold just the starts of the first
+        # plan fixed), so its two visits could drift apart. The final repair inserts crews.
+        order = removed + [k for k in unserved if self.free[k]]
         rng.shuffle(order)
         construct.parallel(lay, order, plan=self.plan, regret=rng.random() < REGRET_SHARE)
         return [list(r) for r in self.plan.routes]
