@@ -147,7 +147,8 @@ def _ruin_only_applies(lay: Layout, params: SolveParams, plan) -> bool:
     does not fully serve. There guided local search has nothing of its own to keep (no crew
     to synchronise, no dispatcher's routes), often cannot start at all (the lunch-break case
     of docs/benchmarks.md), and its half of the budget served fewer visits with more travel
-    than ruin and recreate with the local search in two runs of the ten 300-visit days."""
+    than ruin and recreate with the local search alone in three runs of the ten 300-visit
+    days (docs/benchmarks.md, third pass)."""
     fresh = params.metaheuristic == "auto" and params.first_solution == "auto" and params.lns_share > 0
     return fresh and plain_day(lay) and not _complete_plan(lay, plan.routes)
 
@@ -179,9 +180,9 @@ def _time_changed(lay, start: list[TimedRoute], routes: list[list[int]], timed) 
     ``_complete`` would time them with the construction's crew starts, which guided local
     search may have moved: the route then failed to time (the search fell back to the
     greedy plan) or a crew's two visits got different starts (a plan the checker refused),
-    on full 300-visit days. One such failure stayed, rarely and not reproduced in a
-    second run (full-day seed 5 of the benchmark, once in five runs): there the phase's
-    plan is dropped rather than the whole search's.
+    on full 300-visit days. A failure to time was still seen once after that (full-day
+    seed 5 of the benchmark, not reproduced in five runs since): there the phase's plan is
+    dropped rather than the whole search's.
     """
     lo, hi = lay.lo.copy(), lay.hi.copy()
     for node, t in lns.fixed_starts(lay, start).items():

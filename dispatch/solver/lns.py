@@ -9,8 +9,8 @@ windows, shifts, work limits and a worker's lunch break exactly and in constant 
 
 - each step takes out the served visits nearest to a seed visit, half the time an unserved
   one, so that room is made where a left-out visit lives;
-- the removed and all unserved visits are put back by regret insertion, or half the time by
-  cheapest insertion (``construct.parallel``);
+- the removed and all unserved crew-1, unpinned visits are put back by regret insertion, or
+  half the time by cheapest insertion (``construct.parallel``);
 - the candidate replaces the current plan if its objective (the model's: penalties of
   unserved visits by priority tier, travel, preference costs) is no worse than the current
   one, or within a threshold of the best one (record-to-record travel; the threshold falls
