@@ -287,6 +287,33 @@ class Plan:
         best = cost[pos, np.arange(len(nodes))]
         return np.where(best < BIG, best + self.pref_cost[nodes, v], BIG), pos
 
+    def best_in_vehicles(self, vehicles: Sequence[int], nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``best_in_vehicle`` for several vehicles at once (one numpy pass over their slots
+        instead of one small pass per vehicle): costs and positions, nodes × ``vehicles``."""
+        lay, parts = self.lay, [self._vehicle_slots[v] for v in vehicles]
+        slots = {k: np.concatenate([s[k] for s in parts]) for k in parts[0]}
+        veh, prof, prev, nxt = slots["veh"], slots["prof"], slots["prev"][:, None], slots["next"][:, None]
+        tp = self.travel3[prof[:, None], prev, nodes[None, :]]
+        tn = self.travel3[prof[:, None], nodes[None, :], nxt]
+        detour = tp + tn - self.travel3[prof, slots["prev"], slots["next"]][:, None]
+        svc, lo, hi = lay.service[nodes][None, :], self.lo[nodes][None, :], self.hi[nodes][None, :]
+        early = np.maximum(lo, slots["ready"][:, None] + tp)
+        late = np.minimum(hi, slots["znext"][:, None] - svc - tn)
+        ok = (early <= late) & (self.work[veh][:, None] + detour + svc <= self.max_work[veh][:, None])
+        ok &= self.load[veh][:, None] + lay.demand[nodes][None, :] <= self.cap[veh][:, None]
+        ok &= self.allowed[nodes][:, veh].T
+        rule = tuple(b[veh][:, None] for b in self.brk)
+        r0, r1 = extend(slots["ready0"][:, None], slots["ready1"][:, None], tp, lo, hi, svc, *rule)
+        ok &= connect(r0, r1, tn, slots["late0"][:, None], slots["late1"][:, None], *rule) | ~self.one_break[veh][:, None]
+        cost = np.where(ok, detour, BIG)
+        sizes = [len(s["veh"]) for s in parts]
+        offsets = np.cumsum([0] + sizes[:-1])
+        best = np.minimum.reduceat(cost, offsets, axis=0)
+        first_best = np.where(cost == np.repeat(best, sizes, axis=0), slots["pos"][:, None], BIG)
+        pos = np.minimum.reduceat(first_best, offsets, axis=0)
+        pref = self.pref_cost[nodes][:, list(vehicles)]
+        return np.where(best.T < BIG, best.T + pref, BIG), pos.T
+
     def _slots(self) -> dict[str, np.ndarray]:
         if self._flat is None:
             keys = self._vehicle_slots[0].keys()
@@ -407,8 +434,8 @@ def _parallel_phase(plan: Plan, nodes: np.ndarray, regret: bool) -> None:
     cost = np.full((len(nodes), plan.lay.num_vehicles), BIG, dtype=np.int64)
     pos = np.zeros_like(cost)
     active = _representatives(plan)
-    for v in active:
-        cost[:, v], pos[:, v] = plan.best_in_vehicle(v, nodes)
+    if active:
+        cost[:, active], pos[:, active] = plan.best_in_vehicles(active, nodes)
     alive = np.ones(len(nodes), dtype=bool)
     while alive.any():
         i, v = _pick(cost, alive, regret)

@@ -94,6 +94,7 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
     deadline = clock.elapsed() + seconds
     total = seconds
     iterated = iterated_applies(lay, params, plan) and not (should_stop is not None and should_stop())
+    ruin_only = _ruin_only_applies(lay, params, plan)
     params = replace(params, first_solution=start_kind(lay, plan, params))
     popmusic_share = _popmusic_share(params)
     on_progress = _strictly_improving(on_progress)
@@ -104,6 +105,8 @@ def optimise_plan(lay, plan, params, seconds, clock, on_progress=None, should_st
         if found.cancelled or seconds <= 0.05 or spent:
             return SearchResult(_complete(lay, routes, timed, plan), found.cancelled, iterated=True)
         params = replace(params, first_solution="insertion", solution_limit=_left(params, found))
+    if ruin_only:
+        params = replace(params, lns_share=1.0)
     if params.lns_share > 0 and not _complete_plan(lay, routes):
         return _guided_then_ruin(lay, plan, routes, timed, params, total, deadline, clock, should_stop, on_progress)
     first, count = _first_phase(params, deadline - clock.elapsed(), popmusic_share)
@@ -126,13 +129,28 @@ def _guided_then_ruin(lay, plan, routes, timed, params, total, deadline, clock, 
     guided = params
     if params.solution_limit is not None:
         guided = replace(params, solution_limit=max(1, round((1 - params.lns_share) * params.solution_limit)))
-    group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
-    found = _solve_group(lay, group, routes, timed, guided, (1 - params.lns_share) * total, clock, should_stop, on_progress)
+    found = SearchResult(None, False)
+    if params.lns_share < 1:
+        group = Group(trimmed_fleet(plan, routes), list(range(len(lay.jobs))))
+        found = _solve_group(lay, group, routes, timed, guided, (1 - params.lns_share) * total, clock, should_stop, on_progress)
     stop = found.cancelled or _lns_phase(lay, plan, routes, timed, params, deadline - clock.elapsed(), clock, should_stop)
+    _report(lay, routes, params, clock, on_progress, None)
     left = deadline - clock.elapsed()
     if not stop and left > 0.05:
         stop = _popmusic(lay, routes, timed, params, left, clock, on_progress, should_stop, _left(params, found))
     return SearchResult(_complete(lay, routes, timed, plan), stop)
+
+
+def _ruin_only_applies(lay: Layout, params: SolveParams, plan) -> bool:
+    """Whether ruin and recreate takes the whole budget, without guided local search first:
+    on a plain day (every job a crew-1, unpinned visit) planned afresh that the construction
+    does not fully serve. There guided local search has nothing of its own to keep (no crew
+    to synchronise, no dispatcher's routes), often cannot start at all (the lunch-break case
+    of docs/benchmarks.md), and its half of the budget served fewer visits with more travel
+    than ruin and recreate with the local search alone in three runs of the ten 300-visit
+    days (docs/benchmarks.md, third pass)."""
+    fresh = params.metaheuristic == "auto" and params.first_solution == "auto" and params.lns_share > 0
+    return fresh and plain_day(lay) and not _complete_plan(lay, plan.routes)
 
 
 def _complete_plan(lay, routes) -> bool:
@@ -149,11 +167,40 @@ def _lns_phase(lay, plan, routes, timed, params, seconds, clock, should_stop) ->
     start = _complete(lay, routes, timed, plan)
     rng = random.Random(params.seed)
     better, stop = lns.improve(lay, start, params.preferred_worker_cost, seconds, clock, rng, iterations, should_stop)
-    routes[:] = better.nodes
-    for node, t in better.crew_starts.items():  # two-person visits may have moved to a new start
-        plan.lo[node] = plan.hi[node] = t
-    timed[:] = [None] * len(timed)  # timed again from the plan's ranges (crew starts included)
+    if _timed_with_crew_starts(lay, plan, start, better, timed):
+        routes[:] = better.nodes
     return stop
+
+
+def _timed_with_crew_starts(lay, plan, start: list[TimedRoute], better: lns.Routes, timed) -> bool:
+    """The routes ruin and recreate changed — in their visits, or in the start of a two-person
+    visit on them — timed into ``timed`` with every crew at the start it held
+    (``better.crew_starts``), which also become the plan's ranges for later timing; False, with
+    ``timed`` and the plan untouched, if one of them cannot be timed so.
+
+    ``_complete`` would time them with the construction's crew starts, which guided local
+    search may have moved (and ruin and recreate may move): the route then failed to time (the
+    search fell back to the greedy plan) or a crew's two visits got different starts (a plan
+    the checker refused), on full 300-visit days. A failure to time was still seen once after
+    that (full-day seed 5 of the benchmark, not reproduced in five runs since): there the
+    phase's plan is dropped rather than the whole search's.
+    """
+    lo, hi = plan.lo.copy(), plan.hi.copy()
+    for node, t in better.crew_starts.items():
+        lo[node] = hi[node] = t
+    before = lns.crew_starts(lay, start)
+    retimed = {}
+    for v, route in enumerate(better.nodes):
+        moved = any(better.crew_starts.get(n) != before.get(n) for n in route if n in better.crew_starts)
+        if list(start[v].nodes) != route or moved:
+            t = simulate(lay, v, route, lo, hi)
+            if t is None:
+                return False
+            retimed[v] = TimedRoute(tuple(route), t.starts, t.breaks, t.depart, t.back)
+    for v, t in retimed.items():
+        timed[v] = t
+    plan.lo[:], plan.hi[:] = lo, hi
+    return True
 
 
 def _strictly_improving(on_progress: Callable | None) -> Callable | None:

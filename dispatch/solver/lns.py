@@ -10,7 +10,8 @@ windows, shifts, work limits and a worker's lunch break exactly and in constant 
 - each step takes out the served visits nearest to a seed visit, half the time an unserved
   one, so that room is made where a left-out visit lives;
 - the removed and all unserved visits are put back by regret insertion, or half the time by
-  cheapest insertion (``construct.parallel``);
+  cheapest insertion (``construct.parallel``); a two-person visit at one common start, which
+  the routes then carry (``Routes.crew_starts``) so that later steps hold it;
 - the candidate replaces the current plan if its objective (the model's: penalties of
   unserved visits by priority tier, travel, preference costs) is no worse than the current
   one, or within a threshold of the best one (record-to-record travel; the threshold falls
@@ -35,7 +36,7 @@ import numpy as np
 
 from . import construct, polish
 from .layout import Layout
-from .routing import TimedRoute, plan_objective
+from .routing import TimedRoute, job_penalties
 
 RUIN_MIN, RUIN_MAX = 5, 15
 # Share of the steps that take out strings of consecutive visits (else the nearest visits).
@@ -66,9 +67,9 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
             should_stop: Callable[[], bool] | None = None) -> tuple[Routes, bool]:
     """The best routes found within ``seconds`` (or ``iterations`` steps if given), and
     whether ``should_stop`` asked to stop (polled at every step)."""
-    current = Routes([list(t.nodes) for t in timed], _crew_starts(lay, timed))
+    current = Routes([list(t.nodes) for t in timed], crew_starts(lay, timed))
     search = _Search(lay, preferred_cost)
-    cost = best_cost = plan_objective(lay, current.nodes, preferred_cost)
+    cost = best_cost = search.objective(current.nodes)
     best = current
     start, step = clock.elapsed(), 0
     while _more(clock, start, seconds * (1 - FINAL_POLISH_SHARE), step, iterations):
@@ -76,15 +77,15 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
             return best, True
         step += 1
         candidate = search.ruin_recreate(current, rng)
-        new = plan_objective(lay, candidate.nodes, preferred_cost)
+        new = search.objective(candidate.nodes)
         if new < best_cost:
             best, best_cost = candidate, new
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        if new <= cost or new <= best_cost + _threshold(lay, candidate.nodes, progress):
+        if new <= cost or new <= best_cost + _threshold(search.travel(candidate.nodes), progress):
             current, cost = candidate, new
         if step % POLISH_STEPS == 0:
             current = search.polish(current, rng, lambda: start + seconds - clock.elapsed(), iterations)
-            cost = plan_objective(lay, current.nodes, preferred_cost)
+            cost = search.objective(current.nodes)
             if cost < best_cost:
                 best, best_cost = current, cost
     best = search.polish(best, rng, lambda: start + seconds - clock.elapsed(), iterations)
@@ -99,13 +100,11 @@ def _more(clock, start: float, seconds: float, step: int, iterations: int | None
     return clock.elapsed() - start < seconds
 
 
-def _threshold(lay: Layout, routes: list[list[int]], progress: float) -> float:
-    travel = sum(int(lay.vehicle_travel(v)[a, b]) for v, r in enumerate(routes) if r
-                 for a, b in zip([lay.starts[v], *r], [*r, lay.ends[v]]))
+def _threshold(travel: int, progress: float) -> float:
     return THRESHOLD_SHARE * travel * max(0.0, 1.0 - progress)
 
 
-def _crew_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
+def crew_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
     """The start of every two-person visit's nodes on the timed routes."""
     return {n: s for t in timed for n, s in zip(t.nodes, t.starts) if len(lay.job_nodes[lay.node_job[n]]) == 2}
 
@@ -120,6 +119,29 @@ class _Search:
         self.ruinable = np.array([_ruinable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.free = np.array([_movable(lay, k) for k in range(len(lay.jobs))], dtype=bool)
         self.near = _neighbours(lay)
+        # Computed once: every step's objective needs them (``plan_objective`` rebuilt them
+        # per call, a tenth of a step).
+        self.penalties = np.array(job_penalties(lay, preferred_cost), dtype=np.int64)
+        self.node_job = np.asarray(lay.node_job, dtype=np.int64)
+
+    def travel(self, routes: list[list[int]]) -> int:
+        """Travel of the routes, home to home."""
+        lay = self.lay
+        total = 0
+        for v, route in enumerate(routes):
+            if route:
+                path = np.array([lay.starts[v], *route, lay.ends[v]], dtype=np.int64)
+                total += int(lay.vehicle_travel(v)[path[:-1], path[1:]].sum())
+        return total
+
+    def objective(self, routes: list[list[int]]) -> int:
+        """``routing.plan_objective`` of the routes, with the penalties computed once."""
+        nodes = [n for r in routes for n in r]
+        served = np.unique(self.node_job[nodes]) if nodes else np.zeros(0, dtype=np.int64)
+        unserved = int(self.penalties.sum()) - int(self.penalties[served].sum())
+        pref = self.plan.pref_cost
+        preference = sum(int(pref[r, v].sum()) for v, r in enumerate(routes) if r)
+        return unserved + self.travel(routes) + preference
 
     def polish(self, routes: Routes, rng: random.Random, time_left, iterations: int | None) -> Routes:
         """``polish.polish`` of the one-person visits (until it converges when counting

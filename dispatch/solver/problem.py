@@ -249,7 +249,10 @@ class SolveParams:
         lns_share: share of the budget (or of the solution limit, as steps) for ruin and
             recreate with its local search, aimed at unserved visits, when the construction
             leaves some out; guided local search on the whole plan takes the share before it
-            (default 0.5; 0 = off). On such a day the iterated phase is skipped.
+            (default 0.5; 0 = off). On such a day the iterated phase is skipped. On a plain
+            day planned afresh (every job a crew-1, unpinned visit) that is not decomposed,
+            any share above 0 gives ruin and recreate the whole budget (no guided local
+            search; see ``decompose._ruin_only_applies``).
         kept_start_slack: how far, in time units, a job may start from its ``kept_start``
             for free (default 900: 15 minutes in seconds).
         kept_start_cost: cost per time unit a job starts beyond its ``kept_start`` ±

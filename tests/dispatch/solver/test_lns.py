@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from dispatch.solver import SolveParams, check, construct, lns, solve
+from dispatch.solver import SolveParams, check, construct, decompose, lns, solve
 from dispatch.solver.clock import Clock
 from dispatch.solver.layout import build_layout
 from dispatch.solver.reasons import diagnose
@@ -146,3 +146,47 @@ def test_resuming_the_timing_from_a_prefix_agrees_with_timing_the_whole_route():
 def test_shares_outside_zero_to_one_are_refused():
     with pytest.raises(ValueError, match="lns_share"):
         SolveParams(lns_share=1.5)
+
+
+def test_routes_changed_by_ruin_and_recreate_keep_the_crew_starts_it_started_from():
+    """Guided local search may move a crew's common start away from the construction's.
+    The routes ruin and recreate changed are then timed with the starts it held fixed (they
+    were timed with the construction's: on full 300-visit days the solve fell back to the
+    greedy plan, or returned a crew whose two visits started apart). The crews here are
+    published (a kept start), so ruin and recreate holds them; one it may move is covered by
+    the test after this one."""
+    day = crowded_day(n_workers=4, crew_every=4)
+    day = replace(day, jobs=tuple(replace(j, kept_start=j.window_start) if j.crew == 2 else j for j in day.jobs))
+    lay, plan, timed = layout_and_timed(day)
+    started = {n: s for t in timed for n, s in zip(t.nodes, t.starts)}
+    crews = [nodes for nodes in lay.job_nodes if len(nodes) == 2 and nodes[0] in started]
+    assert crews
+    for nodes in crews:  # the construction's starts, as if the guided search had moved the crews
+        plan.lo[list(nodes)] += H
+        plan.hi[list(nodes)] += H
+    routes = [list(r) for r in plan.routes]
+    changed = list(timed)
+    decompose._lns_phase(lay, plan, routes, changed, SolveParams(solution_limit=100, seed=2), 60.0, Clock(60.0), None)
+    assert routes != [list(t.nodes) for t in timed]
+    final = decompose._complete(lay, routes, changed, plan)
+    starts = {n: s for t in final for n, s in zip(t.nodes, t.starts)}
+    for a, b in crews:
+        assert starts[a] == starts[b] == started[a]
+
+
+def test_crews_moved_by_ruin_and_recreate_are_timed_together_at_their_new_start():
+    """Unpublished crews may be taken out and put back at a new common start: every crew the
+    phase's plan serves starts together, at the start the phase recorded for it."""
+    crews_served = 0
+    for seed in (7, 8, 9):
+        lay, plan, timed = layout_and_timed(crowded_day(n_workers=4, crew_every=4, seed=seed))
+        routes, changed = [list(r) for r in plan.routes], list(timed)
+        decompose._lns_phase(lay, plan, routes, changed, SolveParams(solution_limit=100, seed=seed), 60.0,
+                             Clock(60.0), None)
+        final = decompose._complete(lay, routes, changed, plan)
+        starts = {n: s for t in final for n, s in zip(t.nodes, t.starts)}
+        served = [nodes for nodes in lay.job_nodes if len(nodes) == 2 and nodes[0] in starts]
+        crews_served += len(served)
+        for a, b in served:
+            assert starts[a] == starts[b] == plan.lo[a] == plan.hi[a]
+    assert crews_served
