@@ -267,31 +267,14 @@ class Plan:
         Infeasible nodes get cost ``BIG``. A worker's one break is checked here; more
         breaks are not (see ``_breaks_ok``).
         """
-        lay, s = self.lay, self._vehicle_slots[v]
-        tr = lay.travel[self.vprof[v]]
-        tp = tr[s["prev"][:, None], nodes[None, :]]
-        tn = tr[nodes[None, :], s["next"][:, None]]
-        detour = tp + tn - tr[s["prev"], s["next"]][:, None]
-        svc = lay.service[nodes][None, :]
-        early = np.maximum(self.lo[nodes][None, :], s["ready"][:, None] + tp)
-        late = np.minimum(self.hi[nodes][None, :], s["znext"][:, None] - svc - tn)
-        ok = (early <= late) & (self.work[v] + detour + svc <= self.max_work[v])
-        ok &= ((self.load[v] + lay.demand[nodes] <= self.cap[v]) & self.allowed[nodes, v])[None, :]
-        if self.one_break[v]:
-            rule = (self.brk[0][v], self.brk[1][v], self.brk[2][v])
-            r0, r1 = extend(s["ready0"][:, None], s["ready1"][:, None], tp, self.lo[nodes][None, :],
-                            self.hi[nodes][None, :], svc, *rule)
-            ok &= connect(r0, r1, tn, s["late0"][:, None], s["late1"][:, None], *rule)
-        cost = np.where(ok, detour, BIG)
-        pos = np.argmin(cost, axis=0)
-        best = cost[pos, np.arange(len(nodes))]
-        return np.where(best < BIG, best + self.pref_cost[nodes, v], BIG), pos
+        cost, pos = self.best_in_vehicles([v], nodes)
+        return cost[:, 0], pos[:, 0]
 
     def best_in_vehicles(self, vehicles: Sequence[int], nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``best_in_vehicle`` for several vehicles at once (one numpy pass over their slots
-        instead of one small pass per vehicle): costs and positions, nodes × ``vehicles``."""
+        """``best_in_vehicle`` for several vehicles at once (one numpy pass over their slots):
+        costs and positions, nodes × ``vehicles``."""
         lay, parts = self.lay, [self._vehicle_slots[v] for v in vehicles]
-        slots = {k: np.concatenate([s[k] for s in parts]) for k in parts[0]}
+        slots = parts[0] if len(parts) == 1 else {k: np.concatenate([s[k] for s in parts]) for k in parts[0]}
         veh, prof, prev, nxt = slots["veh"], slots["prof"], slots["prev"][:, None], slots["next"][:, None]
         tp = self.travel3[prof[:, None], prev, nodes[None, :]]
         tn = self.travel3[prof[:, None], nodes[None, :], nxt]
