@@ -185,9 +185,7 @@ def _timed_with_crew_starts(lay, plan, start: list[TimedRoute], better: lns.Rout
     that (full-day seed 5 of the benchmark, not reproduced in five runs since): there the
     phase's plan is dropped rather than the whole search's.
     """
-    lo, hi = plan.lo.copy(), plan.hi.copy()
-    for node, t in better.crew_starts.items():
-        lo[node] = hi[node] = t
+    lo, hi = lns.ranges_with(plan.lo, plan.hi, better.crew_starts)
     before = lns.crew_starts(lay, start)
     retimed = {}
     for v, route in enumerate(better.nodes):

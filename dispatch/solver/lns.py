@@ -20,10 +20,11 @@ windows, shifts, work limits and a worker's lunch break exactly and in constant 
   local search of ``polish`` (more visits in, then less travel).
 
 Visits pinned to a worker or a time stay where they are. A two-person visit (unless it is
-published, with a start to keep) is taken out whole (both crew members) and put back by the pair insertion at a new common start: kept in
-place, the two bath aides of a morning bath could not make room for a one-person bath
-beside it, and the month's simulation left such visits out (issue 13). The local search of
-``polish`` moves one-person visits only; crews keep their starts there.
+published, with a start to keep) is taken out whole (both crew members) and put back by the
+pair insertion at a new common start: kept in place, the two bath aides of a morning bath
+could not make room for a one-person bath beside it, and the month's simulation left such
+visits out (issue 13). The local search of ``polish`` moves one-person visits only; crews
+keep their starts there.
 """
 
 from __future__ import annotations
@@ -106,7 +107,19 @@ def _threshold(travel: int, progress: float) -> float:
 
 def crew_starts(lay: Layout, timed: list[TimedRoute]) -> dict[int, int]:
     """The start of every two-person visit's nodes on the timed routes."""
-    return {n: s for t in timed for n, s in zip(t.nodes, t.starts) if len(lay.job_nodes[lay.node_job[n]]) == 2}
+    return {n: s for t in timed for n, s in zip(t.nodes, t.starts) if _crew_node(lay, n)}
+
+
+def ranges_with(lo: np.ndarray, hi: np.ndarray, starts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of the start ranges ``lo``/``hi`` with each node of ``starts`` fixed at its start."""
+    lo, hi = lo.copy(), hi.copy()
+    for node, t in starts.items():
+        lo[node] = hi[node] = t
+    return lo, hi
+
+
+def _crew_node(lay: Layout, node: int) -> bool:
+    return len(lay.job_nodes[lay.node_job[node]]) == 2
 
 
 class _Search:
@@ -147,7 +160,7 @@ class _Search:
         """``polish.polish`` of the one-person visits (until it converges when counting
         ``iterations``, so that a run is reproducible; else while ``time_left()`` is positive)."""
         left = (lambda: 1.0) if iterations is not None else time_left
-        lo, hi = self._bounds(routes.crew_starts)
+        lo, hi = ranges_with(self.lay.lo, self.lay.hi, routes.crew_starts)
         nodes = polish.polish(self.lay, routes.nodes, lo, hi, self.plan.preferred_cost, self.free, left, rng)
         return Routes(nodes, routes.crew_starts)
 
@@ -188,13 +201,7 @@ class _Search:
     def _plan_crew_starts(self) -> dict[int, int]:
         """The plan's two-person starts: a crew's nodes are inserted at one start (lo = hi)."""
         lay, plan = self.lay, self.plan
-        return {n: int(plan.lo[n]) for r in plan.routes for n in r if len(lay.job_nodes[lay.node_job[n]]) == 2}
-
-    def _bounds(self, crew_starts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.lay.lo.copy(), self.lay.hi.copy()
-        for node, t in crew_starts.items():
-            lo[node] = hi[node] = t
-        return lo, hi
+        return {n: int(plan.lo[n]) for r in plan.routes for n in r if _crew_node(lay, n)}
 
     def _strings(self, routes, seed: int, served: set[int], count: int, rng: random.Random) -> list[int]:
         """Strings of consecutive visits in the routes nearest to ``seed`` (SISR-like)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from . import construct, decompose
+from . import construct, decompose, lns
 from .clock import Clock
 from .layout import Layout, build_layout
 from .problem import Problem, SolveParams, format_time
@@ -114,7 +114,7 @@ def _greedy_outcome(lay: Layout, plan: construct.Plan, status: str, strategy: st
 def _repair(lay: Layout, outcome: Outcome, params: SolveParams) -> Outcome:
     """Insert jobs the search left out if they fit after all; re-time changed routes."""
     plan = construct.Plan(lay, params.preferred_worker_cost)
-    plan.load_routes([list(r.nodes) for r in outcome.routes], _fixed_crew_starts(lay, outcome.routes))
+    plan.load_routes([list(r.nodes) for r in outcome.routes], lns.crew_starts(lay, outcome.routes))
     before = [list(r) for r in plan.routes]
     construct.greedy(lay, construct.insertion_order(lay), plan=plan)
     routes = list(outcome.routes)
@@ -123,15 +123,6 @@ def _repair(lay: Layout, outcome: Outcome, params: SolveParams) -> Outcome:
             t = simulate(lay, v, route, plan.lo, plan.hi)
             routes[v] = TimedRoute(tuple(route), t.starts, t.breaks, t.depart, t.back)
     return Outcome(routes, outcome.status, outcome.strategy)
-
-
-def _fixed_crew_starts(lay: Layout, routes: list[TimedRoute]) -> dict[int, int]:
-    fixed = {}
-    for r in routes:
-        for node, start in zip(r.nodes, r.starts):
-            if len(lay.job_nodes[lay.node_job[node]]) == 2:
-                fixed[node] = start
-    return fixed
 
 
 # -- freezing -------------------------------------------------------------------------
@@ -176,7 +167,7 @@ def _solution(lay: Layout, diagnosis: Diagnosis, outcome: Outcome, params: Solve
     routes = tuple(_route(lay, v, r) for v, r in enumerate(outcome.routes))
     served = {s.job_id for r in routes for s in r.stops}
     unserved = [k for k, j in enumerate(lay.jobs) if j.id not in served]
-    later = explain_unserved(lay, [list(r.nodes) for r in outcome.routes], unserved, _fixed_crew_starts(lay, outcome.routes))
+    later = explain_unserved(lay, [list(r.nodes) for r in outcome.routes], unserved, lns.crew_starts(lay, outcome.routes))
     unassigned = tuple(diagnosis.dropped.values()) + tuple(later)
     travel = sum(r.travel for r in routes)
     stats = Stats(
