@@ -377,12 +377,15 @@ async def bookings_waiting(conn: Conn, circle_id: int, day: date, plan_id: int) 
     """Pending bookings of the circle-day (visits needed) that the plan neither places nor
     explains: booked after it was made. Ordered by id."""
     rows = await conn.fetch(
-        """SELECT b.id FROM bookings b JOIN menu_items m ON m.code = b.item_code
+        """WITH known AS (
+               SELECT (u ->> 'booking_id')::bigint AS id FROM plans p, jsonb_array_elements(p.unassigned) u
+               WHERE p.id = $3
+               UNION
+               SELECT (v ->> 'booking_id')::bigint FROM plans p, jsonb_array_elements(p.routes) r,
+                                                        jsonb_array_elements(r -> 'visits') v
+               WHERE p.id = $3)
+           SELECT b.id FROM bookings b JOIN menu_items m ON m.code = b.item_code
            WHERE b.circle_id = $1 AND b.service_date = $2 AND b.status = 'pending' AND m.needs_visit
-             AND NOT EXISTS (SELECT 1 FROM plans p, jsonb_array_elements(p.unassigned) u
-                             WHERE p.id = $3 AND (u ->> 'booking_id')::bigint = b.id)
-             AND NOT EXISTS (SELECT 1 FROM plans p, jsonb_array_elements(p.routes) r,
-                                  jsonb_array_elements(r -> 'visits') v
-                             WHERE p.id = $3 AND (v ->> 'booking_id')::bigint = b.id)
+             AND NOT EXISTS (SELECT 1 FROM known k WHERE k.id = b.id)
            ORDER BY b.id""", circle_id, day, plan_id)
     return [r["id"] for r in rows]

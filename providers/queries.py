@@ -524,18 +524,22 @@ async def serve_candidates(conn: Conn, *, circle_id: int, item_code: str, qualif
 # ------------------------------------------------------------------ visits that close (issue 13)
 
 
+# A visit someone still waits for: planned, nobody checked in, its booking scheduled or under way (a
+# two-person visit whose partner checked in: `partner_there`). Read as a `LateVisit` with `alerted_at`.
+_LATE_VISIT = """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
+                        b.resident_id, r.name AS resident_name, v.planned_start, {alerted_at} AS alerted_at,
+                        b.status = 'in_progress' AS partner_there
+                 FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
+                 JOIN residents r ON r.id = b.resident_id
+                 WHERE v.released_at IS NULL AND v.check_in_at IS NULL AND b.status IN ('scheduled', 'in_progress')"""
+
+
 async def late_visits_to_alert(conn: Conn, *, now: datetime, after_min: int) -> list[LateVisit]:
-    """Active visits nobody checked into `after_min` minutes after the planned start (within the
-    last day) and not yet alerted, of bookings still scheduled or under way (a two-person visit's
-    partner checked in: `partner_there`); locked, skipping any another round holds."""
+    """Visits waited for (`_LATE_VISIT`) `after_min` minutes after the planned start (within the last
+    day) and not yet alerted; locked, skipping any another round holds."""
     rows = await conn.fetch(
-        """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
-                  b.resident_id, r.name AS resident_name, v.planned_start, $1::timestamptz AS alerted_at,
-                  b.status = 'in_progress' AS partner_there
-           FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
-           JOIN residents r ON r.id = b.resident_id
-           WHERE v.released_at IS NULL AND v.check_in_at IS NULL AND v.noshow_alerted_at IS NULL
-             AND b.status IN ('scheduled', 'in_progress')
+        _LATE_VISIT.format(alerted_at="$1::timestamptz") + """
+             AND v.noshow_alerted_at IS NULL
              AND v.planned_start <= $1 - make_interval(mins => $2) AND v.planned_start > $1 - interval '1 day'
            ORDER BY v.planned_start, v.id
            FOR UPDATE OF v SKIP LOCKED""", now, after_min)
@@ -559,16 +563,10 @@ async def bookings_to_close_missed(conn: Conn, *, now: datetime, grace_min: int)
 
 
 async def outstanding_late_visits(conn: Conn, *, circle_ids: list[int], now: datetime) -> list[LateVisit]:
-    """Visits alerted as late in the last day that still have nobody checked in (and are still planned,
-    or under way with the partner of a two-person visit there)."""
+    """Visits alerted as late in the last day that are still waited for (`_LATE_VISIT`)."""
     rows = await conn.fetch(
-        """SELECT v.id AS visit_id, v.booking_id, v.caregiver_id, c.name AS caregiver_name, b.circle_id,
-                  b.resident_id, r.name AS resident_name, v.planned_start, v.noshow_alerted_at AS alerted_at,
-                  b.status = 'in_progress' AS partner_there
-           FROM visits v JOIN caregivers c ON c.id = v.caregiver_id JOIN bookings b ON b.id = v.booking_id
-           JOIN residents r ON r.id = b.resident_id
-           WHERE v.noshow_alerted_at IS NOT NULL AND v.check_in_at IS NULL AND v.released_at IS NULL
-             AND b.status IN ('scheduled', 'in_progress') AND b.circle_id = ANY($1::bigint[])
+        _LATE_VISIT.format(alerted_at="v.noshow_alerted_at") + """
+             AND v.noshow_alerted_at IS NOT NULL AND b.circle_id = ANY($1::bigint[])
              AND v.planned_start > $2::timestamptz - interval '1 day' AND v.planned_start <= $2::timestamptz
            ORDER BY v.planned_start, v.id""", circle_ids, now)
     return [LateVisit(**dict(r)) for r in rows]

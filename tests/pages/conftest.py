@@ -3,7 +3,6 @@ app served on a real port, bound to the test's rolled-back transaction (the `cli
 from __future__ import annotations
 
 import asyncio
-
 import os
 from pathlib import Path
 
