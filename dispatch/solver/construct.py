@@ -80,12 +80,7 @@ class Plan:
 
     def route_travel(self, v: int) -> int:
         """Travel of one route, home to home (0 if empty)."""
-        route = self.routes[v]
-        if not route:
-            return 0
-        path = [self.lay.starts[v], *route, self.lay.ends[v]]
-        tt = self.lay.vehicle_travel(v)
-        return int(sum(tt[a, b] for a, b in zip(path, path[1:])))
+        return self.lay.route_travel(v, self.routes[v])
 
     def timelines(self) -> list[Timeline]:
         """Timing of every route (raises if a route turned infeasible: a defect)."""

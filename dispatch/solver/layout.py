@@ -8,6 +8,7 @@ first-solution heuristics that fill vehicles in order use the versatile ones ear
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,13 @@ class Layout:
     def vehicle_travel(self, vehicle: int) -> np.ndarray:
         """The travel matrix of a vehicle's profile."""
         return self.travel[self.vehicle_profile[vehicle]]
+
+    def route_travel(self, vehicle: int, route: Sequence[int]) -> int:
+        """Travel of a vehicle's route of nodes, home to home (0 if empty)."""
+        if not len(route):
+            return 0
+        path = np.array([self.starts[vehicle], *route, self.ends[vehicle]], dtype=np.int64)
+        return int(self.vehicle_travel(vehicle)[path[:-1], path[1:]].sum())
 
     def preferred_vehicle(self, node: int) -> int | None:
         """Vehicle index of the job's preferred worker, if any and on duty."""

@@ -139,13 +139,7 @@ class _Search:
 
     def travel(self, routes: list[list[int]]) -> int:
         """Travel of the routes, home to home."""
-        lay = self.lay
-        total = 0
-        for v, route in enumerate(routes):
-            if route:
-                path = np.array([lay.starts[v], *route, lay.ends[v]], dtype=np.int64)
-                total += int(lay.vehicle_travel(v)[path[:-1], path[1:]].sum())
-        return total
+        return sum(self.lay.route_travel(v, route) for v, route in enumerate(routes))
 
     def objective(self, routes: list[list[int]]) -> int:
         """``routing.plan_objective`` of the routes, with the penalties computed once."""

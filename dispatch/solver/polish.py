@@ -438,15 +438,8 @@ class LocalSearch:
     def _work(self, v: int) -> int:
         """Travel plus service of route ``v`` (and its travel kept in ``self.travel``)."""
         route = self.routes[v]
-        self.travel[v] = self._route_travel(v, route)
+        self.travel[v] = self.lay.route_travel(v, route)
         return int(self.travel[v] + (self.lay.service[route].sum() if route else 0))
-
-    def _route_travel(self, v: int, route: list[int]) -> int:
-        if not route:
-            return 0
-        tt = self.lay.vehicle_travel(v)
-        path = [self.lay.starts[v], *route, self.lay.ends[v]]
-        return int(tt[path[:-1], path[1:]].sum())
 
     def _apply_if_better(self, changed: dict[int, list[int]]) -> bool:
         """``_apply`` if every changed route keeps its worker's rules (qualifications,
@@ -455,7 +448,7 @@ class LocalSearch:
         for v, route in changed.items():
             if route and not plan.allowed[route, v].all():
                 return False
-            travel = self._route_travel(v, route)
+            travel = self.lay.route_travel(v, route)
             if route and travel + lay.service[route].sum() > plan.max_work[v]:
                 return False
             if route and lay.demand[route].sum() > plan.cap[v]:

@@ -81,9 +81,7 @@ def plan_objective(lay: Layout, routes: list[list[int]], preferred_cost: int) ->
     total = sum(p for k, p in enumerate(penalties) if k not in served)
     for v, route in enumerate(routes):
         if route:
-            path = [lay.starts[v], *route, lay.ends[v]]
-            tt = lay.vehicle_travel(v)
-            total += sum(int(tt[a, b]) for a, b in zip(path, path[1:]))
+            total += lay.route_travel(v, route)
             total += sum(preferred_cost for n in route if lay.preferred_vehicle(n) not in (None, v))
     return int(total)
 
