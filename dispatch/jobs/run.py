@@ -165,11 +165,13 @@ def solve_params(plan: Plan) -> SolveParams:
 async def _solve_watched(db, plan: Plan, built: BuiltProblem, pool: SolverPool, events, state: _RunState,
                          shutdown: asyncio.Event | None, heartbeat_s: float):
     """Solve with a heartbeat task beside it (progress, cancel, lost claim)."""
-    beat = asyncio.create_task(_heartbeat(db, plan, events, state, heartbeat_s))
+    solved = asyncio.Event()
+    beat = asyncio.create_task(_heartbeat(db, plan, events, state, heartbeat_s, solved))
     try:
         return await _solve_calmly(built, solve_params(plan), pool, state, shutdown,
                                    same_day=plan.kind is PlanKind.REPLAN)
     finally:
+        solved.set()
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
 
@@ -230,8 +232,12 @@ async def _solve_once(pool: SolverPool, job: SolveJob, state: _RunState, shutdow
                             should_stop=lambda: bool(state.cancel or state.lost), abandon=shutdown)
 
 
-async def _heartbeat(db, plan: Plan, events, state: _RunState, every_s: float) -> None:
-    while True:
+async def _heartbeat(db, plan: Plan, events, state: _RunState, every_s: float, solved: asyncio.Event) -> None:
+    """Every `every_s`: progress, the cancel request, a lost claim. Ends when `solved` is set, not
+    only when cancelled: a cancellation that lands inside a heartbeat's database round trip was
+    swallowed there now and then (the heartbeat went on beating and the finished plan was never
+    saved: a browser test's teardown waited for it, about one run in six)."""
+    while not solved.is_set():
         await asyncio.sleep(every_s)
         progress = min(0.99, (time.monotonic() - state.started) / max(plan.time_limit_s, 1))
         live = _live(state)
