@@ -3,10 +3,10 @@
 After a global guided local search has settled, a seed route and its nearest routes (by
 the distance between route centres) form a small sub-problem: those workers, the jobs on
 their routes, one empty worker and the nearest unplanned jobs. It is solved by the same
-guided local search from its current routes for a short time; the routes come back only
-if they are better (the search never returns worse than its start). Routes of an improved
-part become seeds again; a seed is tried once otherwise, and when every seed has been
-tried the round starts over with another random order.
+guided local search from its current routes for a short time; ``solve_part`` keeps the
+part's new routes only if they are no worse (with their timing, which this module does not
+see). Routes of an improved part become seeds again; a seed is tried once otherwise, and
+when every seed has been tried the round starts over with another random order.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ def improve(lay: Layout, routes: list[list[int]], params, seconds: float, clock,
     """Improve ``routes`` in place for ``seconds``, or for ``solutions`` sub-search solutions.
 
     ``solve_part(part, seconds, solution_limit) -> (cancelled, solutions found)`` solves
-    one part in place. With ``solutions`` every part is limited by solutions, not time, so
-    the result does not depend on the machine's speed. ``on_better`` is called after each
-    improved part. Returns True if a stop was requested.
+    one part in place, keeping its routes only if they are no worse. With ``solutions``
+    every part is limited by solutions, not time, so the result does not depend on the
+    machine's speed. ``on_better`` is called after each improved part. Returns True if a
+    stop was requested.
     """
     rng = random.Random(params.seed)
     deadline = clock.elapsed() + seconds
@@ -57,7 +58,7 @@ def improve(lay: Layout, routes: list[list[int]], params, seconds: float, clock,
         if not routes[seed]:
             continue
         part = _part(lay, routes, seed, rng)
-        before, kept = _part_cost(lay, routes, part, params), {v: routes[v] for v in part.vehicles}
+        before = _part_cost(lay, routes, part, params)
         left = max(0.0, deadline - clock.elapsed())
         if solutions is None:
             cancelled, _ = solve_part(part, min(PART_SECONDS, left), None)
@@ -66,11 +67,7 @@ def improve(lay: Layout, routes: list[list[int]], params, seconds: float, clock,
             solutions -= max(found, 1)
         if cancelled:
             return True
-        after = _part_cost(lay, routes, part, params)
-        if after > before:  # never expected (the search starts from these routes); a guard
-            for v, route in kept.items():
-                routes[v] = route
-        elif after < before:
+        if _part_cost(lay, routes, part, params) < before:
             todo += [v for v in part.vehicles if routes[v] and v not in todo]
             if on_better is not None:
                 on_better()

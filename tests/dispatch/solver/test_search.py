@@ -151,3 +151,34 @@ def test_large_day_is_decomposed_and_feasible():
     sol = solve(p, SolveParams(time_limit_s=1, decompose_above=30, part_nodes=15))
     assert sol.stats.strategy == "insertion+gls (decomposed)"
     assert check(p, sol) == []
+
+
+def test_a_popmusic_part_that_comes_back_worse_goes_back_with_its_timing(monkeypatch):
+    """A part's search that ends worse by our objective is undone, routes and timing together.
+    With only the routes put back, their stale timing was recomputed route by route and a
+    crew's two visits got different starts (a full 300-visit day, about one solve in five)."""
+    from dispatch.solver import decompose
+    from dispatch.solver.clock import Clock
+    from dispatch.solver.routing import TimedRoute
+    from dispatch.solver.schedule import simulate
+
+    from .test_lns import crowded_day, layout_and_timed
+
+    lay, plan, timed = layout_and_timed(crowded_day(n_workers=4, crew_every=4))
+    routes = [list(r) for r in plan.routes]
+    parts = []
+
+    def search_ending_worse(lay, group, routes, timed, *args, **kwargs):
+        parts.append(group.vehicles)
+        for v in group.vehicles:
+            if routes[v]:
+                routes[v] = routes[v][:-1]
+                t = simulate(lay, v, routes[v], lay.lo, lay.hi)
+                timed[v] = TimedRoute(tuple(routes[v]), t.starts, t.breaks, t.depart, t.back)
+        return decompose.SearchResult(None, False, solutions=1)
+
+    monkeypatch.setattr(decompose, "_solve_group", search_ending_worse)
+    kept_routes, kept_timed = [list(r) for r in routes], list(timed)
+    decompose._popmusic(lay, routes, timed, SolveParams(seed=1), 5.0, Clock(5.0), None, None, 3)
+    assert len(parts) == 3
+    assert routes == kept_routes and timed == kept_timed
