@@ -260,10 +260,26 @@ class Plan:
         """For each node, the cheapest feasible insertion cost in route ``v`` and its position.
 
         Infeasible nodes get cost ``BIG``. A worker's one break is checked here; more
-        breaks are not (see ``_breaks_ok``).
+        breaks are not (see ``_breaks_ok``). ``best_in_vehicles`` for one vehicle, written
+        out with its scalars (the regret insertion's update after each step: half the time
+        of the general form).
         """
-        cost, pos = self.best_in_vehicles([v], nodes)
-        return cost[:, 0], pos[:, 0]
+        s, m = self._vehicle_slots[v], self.travel3[self.vprof[v]]
+        prev, nxt = s["prev"][:, None], s["next"][:, None]
+        tp, tn = m[prev, nodes[None, :]], m[nodes[None, :], nxt]
+        detour = tp + tn - m[s["prev"], s["next"]][:, None]
+        svc, lo, hi = self.lay.service[nodes], self.lo[nodes], self.hi[nodes]
+        ok = np.maximum(lo, s["ready"][:, None] + tp) <= np.minimum(hi, s["znext"][:, None] - svc - tn)
+        ok &= self.work[v] + detour + svc <= self.max_work[v]
+        ok &= (self.load[v] + self.lay.demand[nodes] <= self.cap[v]) & self.allowed[nodes, v]
+        if self.one_break[v] and self.has_breaks[v]:  # without a break the window check above is exact
+            rule = (self.brk[0][v], self.brk[1][v], self.brk[2][v])
+            r0, r1 = extend(s["ready0"][:, None], s["ready1"][:, None], tp, lo, hi, svc, *rule)
+            ok &= connect(r0, r1, tn, s["late0"][:, None], s["late1"][:, None], *rule)
+        cost = np.where(ok, detour, BIG)
+        pos = np.argmin(cost, axis=0)  # the first cheapest slot; slot i is position i
+        best = cost[pos, np.arange(len(nodes))]
+        return np.where(best < BIG, best + self.pref_cost[nodes, v], BIG), pos
 
     def best_in_vehicles(self, vehicles: Sequence[int], nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``best_in_vehicle`` for several vehicles at once (one numpy pass over their slots):
@@ -304,12 +320,14 @@ class Plan:
         return int(self._offsets[v] + pos)
 
     def _slots_of(self, v: int) -> dict[str, np.ndarray]:
-        """Slot arrays of vehicle ``v``: one slot per gap between consecutive stops."""
+        """Slot arrays of vehicle ``v``: one slot per gap between consecutive stops.
+
+        ``ready``/``znext`` (the plain earliest end of service before the gap, the plain latest
+        start after it, the break aside) are the two-state times' own: on a feasible route the
+        earlier of the two ready times and the "break taken" latest start are exactly these
+        (a separate pass per route for them was a fifth of a ruin-and-recreate step)."""
         lay, route = self.lay, self.routes[v]
-        worker = lay.workers[v]
-        early, latest = self._earliest(v), self._latest(v)
         path = [lay.starts[v], *route, lay.ends[v]]
-        ready = [worker.shift_start] + [e + int(lay.service[n]) for e, n in zip(early, route)]
         n = len(route) + 1
         times = route_times(lay, v, route, self.lo, self.hi)
         return {
@@ -320,27 +338,9 @@ class Plan:
             "prof": np.full(n, self.vprof[v], dtype=np.int64),
             "prev": np.array(path[:-1], dtype=np.int64),
             "next": np.array(path[1:], dtype=np.int64),
-            "ready": np.array(ready, dtype=np.int64),
-            "znext": np.array(latest + [worker.shift_end], dtype=np.int64),
+            "ready": np.minimum(times.ready0, times.ready1)[:-1],
+            "znext": times.late1[1:],
         }
-
-    def _earliest(self, v: int) -> list[int]:
-        lay, tt = self.lay, self.lay.vehicle_travel(v)
-        prev, ready, out = lay.starts[v], lay.workers[v].shift_start, []
-        for node in self.routes[v]:
-            start = max(int(self.lo[node]), ready + int(tt[prev, node]))
-            out.append(start)
-            prev, ready = node, start + int(lay.service[node])
-        return out
-
-    def _latest(self, v: int) -> list[int]:
-        lay, tt = self.lay, self.lay.vehicle_travel(v)
-        nxt, latest, out = lay.ends[v], lay.workers[v].shift_end, []
-        for node in reversed(self.routes[v]):
-            latest = min(int(self.hi[node]), latest - int(lay.service[node]) - int(tt[node, nxt]))
-            out.append(latest)
-            nxt = node
-        return out[::-1]
 
 
 def insertion_order(lay: Layout, how: str = "hard_first", seed: int = 0) -> list[int]:

@@ -138,16 +138,26 @@ class _Search:
         self.node_job = np.asarray(lay.node_job, dtype=np.int64)
 
     def travel(self, routes: list[list[int]]) -> int:
-        """Travel of the routes, home to home."""
-        return sum(self.lay.route_travel(v, route) for v, route in enumerate(routes))
+        """Travel of the routes, home to home (``Layout.route_travel`` summed, in one numpy
+        gather: per route, it was a tenth of a step)."""
+        lay, prof, here, there = self.lay, [], [], []
+        for v, route in enumerate(routes):
+            if route:
+                path = [lay.starts[v], *route, lay.ends[v]]
+                here += path[:-1]
+                there += path[1:]
+                prof += [lay.vehicle_profile[v]] * (len(path) - 1)
+        return int(self.plan.travel3[prof, here, there].sum()) if here else 0
 
     def objective(self, routes: list[list[int]]) -> int:
         """``routing.plan_objective`` of the routes, with the penalties computed once."""
         nodes = [n for r in routes for n in r]
-        served = np.unique(self.node_job[nodes]) if nodes else np.zeros(0, dtype=np.int64)
+        if not nodes:
+            return int(self.penalties.sum())
+        served = np.unique(self.node_job[nodes])
         unserved = int(self.penalties.sum()) - int(self.penalties[served].sum())
-        pref = self.plan.pref_cost
-        preference = sum(int(pref[r, v].sum()) for v, r in enumerate(routes) if r)
+        vehicles = [v for v, r in enumerate(routes) for _ in r]
+        preference = int(self.plan.pref_cost[nodes, vehicles].sum())
         return unserved + self.travel(routes) + preference
 
     def polish(self, routes: Routes, rng: random.Random, time_left, iterations: int | None) -> Routes:
