@@ -399,10 +399,10 @@ def parallel(lay: Layout, order: Sequence[int], preferred_cost: int = 0, plan: P
     route is re-evaluated after a step. Priority tiers are inserted in order.
     """
     plan = plan or Plan(lay, preferred_cost)
-    served = plan.served_jobs()
+    on_route = {n for r in plan.routes for n in r}  # (the served jobs of ``order`` only, not all of them)
     easy = []
     for k in order:
-        if k in served:
+        if all(n in on_route for n in lay.job_nodes[k]):
             continue
         job = lay.jobs[k]
         if len(lay.job_nodes[k]) == 2 or job.pinned_workers or job.pinned_start is not None:

@@ -152,6 +152,7 @@ class _Search:
         # per call, a tenth of a step).
         self.penalties = np.array(job_penalties(lay, preferred_cost), dtype=np.int64)
         self.node_job = np.asarray(lay.node_job, dtype=np.int64)
+        self.crew_node = np.array([n >= 0 and len(lay.job_nodes[n]) == 2 for n in lay.node_job], dtype=bool)
 
     def travel(self, routes: list[list[int]]) -> int:
         """Travel of the routes, home to home (``Layout.route_travel`` summed, in one numpy
@@ -244,8 +245,10 @@ class _Search:
 
     def _plan_crew_starts(self) -> dict[int, int]:
         """The plan's two-person starts: a crew's nodes are inserted at one start (lo = hi)."""
-        lay, plan = self.lay, self.plan
-        return {n: int(plan.lo[n]) for r in plan.routes for n in r if _crew_node(lay, n)}
+        plan, crew = self.plan, self.crew_node
+        if not crew.any():
+            return {}
+        return {n: int(plan.lo[n]) for r in plan.routes for n in r if crew[n]}
 
     def _strings(self, routes, seed: int, served: set[int], count: int, rng: random.Random) -> list[int]:
         """Strings of consecutive visits in the routes nearest to ``seed`` (SISR-like)."""
