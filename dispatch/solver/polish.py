@@ -49,7 +49,8 @@ VISIT_KEYS = ("node", "veh", "prev", "next", "ready0", "ready1", "late0", "late1
 
 
 def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.ndarray, preferred_cost: int,
-           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random) -> list[list[int]]:
+           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random,
+           changed: set[int] | None = None) -> list[list[int]]:
     """Routes with every served visit still served, no more travel + preference cost.
 
     Args:
@@ -57,9 +58,11 @@ def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.
         lo, hi: start range per node (crew starts fixed).
         movable: per job index, whether its visit may move (crew-1, not pinned).
         time_left: seconds this search may still use (it stops when <= 0).
+        changed: the vehicles whose visits the first pass tries to move (default all): those
+            whose routes changed since the routes were last polished.
     """
     search = LocalSearch(lay, routes, lo, hi, preferred_cost, movable)
-    search.run(time_left, rng)
+    search.run(time_left, rng, changed)
     return search.routes
 
 
@@ -93,10 +96,11 @@ class LocalSearch:
 
     # -- the search loop ---------------------------------------------------------------
 
-    def run(self, time_left: Callable[[], float], rng: random.Random) -> None:
+    def run(self, time_left: Callable[[], float], rng: random.Random, changed: set[int] | None = None) -> None:
         """Passes over the movable visits until no move improves or the time is up; after
-        the first pass, only visits of routes changed in the pass before."""
-        vehicles = set(range(self.lay.num_vehicles))
+        the first pass (over the visits of ``changed``, default all), only visits of routes
+        changed in the pass before."""
+        vehicles = set(range(self.lay.num_vehicles)) if changed is None else set(changed)
         while vehicles and time_left() > 0:
             vehicles |= self.insert_unserved(rng)
             vehicles |= self.trade_unserved(rng)
