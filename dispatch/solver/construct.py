@@ -409,8 +409,26 @@ def parallel(lay: Layout, order: Sequence[int], preferred_cost: int = 0, plan: P
             plan.insert_job(k)
         else:
             easy.append(k)
-    for tier in _priority_tiers(lay, easy):
-        _parallel_phase(plan, np.array([lay.job_nodes[k][0] for k in tier], dtype=np.int64), regret)
+    tiers = [np.array([lay.job_nodes[k][0] for k in tier], dtype=np.int64) for tier in _priority_tiers(lay, easy)]
+    if not tiers:
+        return plan
+    # Every tier's first costs in one pass; a later tier re-evaluates only the routes changed
+    # before it (one pass per tier was a quarter of a ruin-and-recreate step).
+    every = np.concatenate(tiers)
+    cost = np.full((len(every), lay.num_vehicles), BIG, dtype=np.int64)
+    pos = np.zeros_like(cost)
+    active = _representatives(plan)
+    if active:
+        cost[:, active], pos[:, active] = plan.best_in_vehicles(active, every)
+    valid, first = set(active), 0
+    for nodes in tiers:
+        stale = [v for v in _representatives(plan) if v not in valid]
+        if stale:
+            cost[first:, stale], pos[first:, stale] = plan.best_in_vehicles(stale, every[first:])
+            valid.update(stale)
+        rows = slice(first, first + len(nodes))
+        first += len(nodes)
+        _parallel_phase(plan, nodes, regret, cost[rows], pos[rows], valid)
     return plan
 
 
@@ -419,12 +437,12 @@ def _priority_tiers(lay: Layout, jobs: list[int]) -> list[list[int]]:
     return [[k for k in jobs if lay.jobs[k].priority == p] for p in levels]
 
 
-def _parallel_phase(plan: Plan, nodes: np.ndarray, regret: bool) -> None:
-    cost = np.full((len(nodes), plan.lay.num_vehicles), BIG, dtype=np.int64)
-    pos = np.zeros_like(cost)
+def _parallel_phase(plan: Plan, nodes: np.ndarray, regret: bool, cost: np.ndarray, pos: np.ndarray,
+                    valid: set[int]) -> None:
+    """One tier: ``cost``/``pos`` (nodes × vehicles, BIG for vehicles not yet active) hold the
+    cheapest insertions into every active vehicle; a vehicle this phase changes leaves ``valid``
+    (the vehicles whose costs for later tiers still hold)."""
     active = _representatives(plan)
-    if active:
-        cost[:, active], pos[:, active] = plan.best_in_vehicles(active, nodes)
     alive = np.ones(len(nodes), dtype=bool)
     while alive.any():
         i, v = _pick(cost, alive, regret)
@@ -436,6 +454,7 @@ def _parallel_phase(plan: Plan, nodes: np.ndarray, regret: bool) -> None:
             continue
         was_empty = not plan.routes[v]
         plan._commit(v, int(pos[i, v]), node)
+        valid.discard(v)
         alive[i] = False
         cost[i, :] = BIG
         for w in [v] + (_next_empty(plan, v, active) if was_empty else []):
