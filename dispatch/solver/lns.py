@@ -44,6 +44,12 @@ RUIN_MIN, RUIN_MAX = 5, 15
 # Share of the steps that take out strings of consecutive visits (else the nearest visits).
 STRING_SHARE = 0.5
 MAX_STRING = 6
+# Share of the ruins that take out the visits of largest detour (worst removal), and how strongly
+# the draw favours the largest (the rank is the list's length times a uniform draw to this power).
+WORST_SHARE = 0.3
+WORST_BIAS = 3
+# Weight of the gap between two visits' window midpoints in their closeness (0: travel only).
+TIME_RELATEDNESS = 0
 # Share of the recreates by regret insertion (the others by cheapest insertion).
 REGRET_SHARE = 0.5
 # Share of the other recreates (not by regret) that put the visits back one by one in a
@@ -203,7 +209,9 @@ class _Search:
             return routes
         seed = rng.choice(unserved) if unserved and rng.random() < 0.5 else rng.choice(movable)
         count = rng.randint(RUIN_MIN, RUIN_MAX)
-        if rng.random() < STRING_SHARE:
+        if WORST_SHARE > 0 and rng.random() < WORST_SHARE:
+            removed = self._worst(routes.nodes, count, rng)
+        elif rng.random() < STRING_SHARE:
             removed = self._strings(routes.nodes, seed, served, count, rng)
         else:
             removed = [k for k in self.near[seed] if k in served and self.ruinable[k]][:count]
@@ -278,6 +286,29 @@ class _Search:
             removed += [j for j in (int(lay.node_job[n]) for n in routes[v][first:first + size]) if self.ruinable[j]]
         return removed
 
+    def _worst(self, routes: list[list[int]], count: int, rng: random.Random) -> list[int]:
+        """``count`` visits among those whose detour (the travel their removal saves) is largest,
+        drawn with a bias to the largest (Ropke and Pisinger's worst removal)."""
+        lay, prof, here, node, there = self.lay, [], [], [], []
+        for v, route in enumerate(routes):
+            if route:
+                path = [lay.starts[v], *route, lay.ends[v]]
+                here += path[:-2]
+                node += route
+                there += path[2:]
+                prof += [lay.vehicle_profile[v]] * len(route)
+        if not node:
+            return []
+        tr = self.plan.travel3
+        detour = tr[prof, here, node] + tr[prof, node, there] - tr[prof, here, there]
+        jobs = self.node_job[node]
+        order = [int(k) for k in jobs[np.argsort(-detour, kind="stable")] if self.ruinable[k]]
+        order = list(dict.fromkeys(order))  # a two-person visit once
+        removed = []
+        while order and len(removed) < count:
+            removed.append(order.pop(int(len(order) * rng.random() ** WORST_BIAS)))
+        return removed
+
     def _reset(self, routes: list[list[int]], crew_starts: dict[int, int]) -> None:
         plan = self.plan
         plan.lo[:], plan.hi[:] = self.lay.lo, self.lay.hi
@@ -306,5 +337,6 @@ def _neighbours(lay: Layout) -> list[list[int]]:
     """Per job, every job by closeness (travel both ways of the first profile), itself first."""
     firsts = np.array([nodes[0] for nodes in lay.job_nodes], dtype=np.int64)
     tt = lay.travel[0][np.ix_(firsts, firsts)]
-    closeness = tt + tt.T
+    mid = (lay.lo[firsts] + lay.hi[firsts]) // 2
+    closeness = tt + tt.T + TIME_RELATEDNESS * np.abs(mid[:, None] - mid[None, :])
     return [list(map(int, np.argsort(row, kind="stable"))) for row in closeness]
