@@ -449,7 +449,8 @@ def _parallel_phase(plan: Plan, nodes: np.ndarray, regret: bool, cost: np.ndarra
         if i is None:
             return
         node = int(nodes[i])
-        if not plan._breaks_ok(v, int(pos[i, v]), node):
+        # (a worker's one break is in the costs already; more breaks are checked here)
+        if not plan.one_break[v] and not plan._breaks_ok(v, int(pos[i, v]), node):
             cost[i, v], pos[i, v] = _retry_with_breaks(plan, v, node)
             continue
         was_empty = not plan.routes[v]
