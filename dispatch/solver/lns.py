@@ -67,7 +67,7 @@ THRESHOLD_SHARE = 0.03
 ACCEPTANCE = "record"
 ANNEAL_START, ANNEAL_END = 0.5, 0.01
 # Every this many steps the current plan gets the travel-only local search (``polish``).
-POLISH_STEPS = 100
+POLISH_STEPS = 200
 # Share of the phase kept for the final local search of the best plan.
 FINAL_POLISH_SHARE = 0.1
 
