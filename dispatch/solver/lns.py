@@ -160,6 +160,9 @@ class _Search:
         self.penalties = np.array(job_penalties(lay, preferred_cost), dtype=np.int64)
         self.node_job = np.asarray(lay.node_job, dtype=np.int64)
         self.crew_node = np.array([n >= 0 and len(lay.job_nodes[n]) == 2 for n in lay.node_job], dtype=bool)
+        # Worst removal only where it was measured: days without two-person visits (on a crowded
+        # test day with crews it changed which crews the plan keeps; not measured on full days).
+        self.worst_share = 0.0 if self.crew_node.any() else WORST_SHARE
 
     def travel(self, routes: list[list[int]]) -> int:
         """Travel of the routes, home to home (``Layout.route_travel`` summed, in one numpy
@@ -209,7 +212,7 @@ class _Search:
             return routes
         seed = rng.choice(unserved) if unserved and rng.random() < 0.5 else rng.choice(movable)
         count = rng.randint(RUIN_MIN, RUIN_MAX)
-        if WORST_SHARE > 0 and rng.random() < WORST_SHARE:
+        if self.worst_share > 0 and rng.random() < self.worst_share:
             removed = self._worst(routes.nodes, count, rng)
         elif rng.random() < STRING_SHARE:
             removed = self._strings(routes.nodes, seed, served, count, rng)
@@ -287,8 +290,8 @@ class _Search:
         return removed
 
     def _worst(self, routes: list[list[int]], count: int, rng: random.Random) -> list[int]:
-        """``count`` visits among those whose detour (the travel their removal saves) is largest,
-        drawn with a bias to the largest (Ropke and Pisinger's worst removal)."""
+        """``count`` one-person visits among those whose detour (the travel their removal saves)
+        is largest, drawn with a bias to the largest (Ropke and Pisinger's worst removal)."""
         lay, prof, here, node, there = self.lay, [], [], [], []
         for v, route in enumerate(routes):
             if route:
@@ -302,8 +305,7 @@ class _Search:
         tr = self.plan.travel3
         detour = tr[prof, here, node] + tr[prof, node, there] - tr[prof, here, there]
         jobs = self.node_job[node]
-        order = [int(k) for k in jobs[np.argsort(-detour, kind="stable")] if self.ruinable[k]]
-        order = list(dict.fromkeys(order))  # a two-person visit once
+        order = [int(k) for k in jobs[np.argsort(-detour, kind="stable")] if self.ruinable[k] and self.free[k]]
         removed = []
         while order and len(removed) < count:
             removed.append(order.pop(int(len(order) * rng.random() ** WORST_BIAS)))
