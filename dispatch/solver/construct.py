@@ -111,18 +111,15 @@ class Plan:
 
     # -- insertion -------------------------------------------------------------------
 
-    def insert_job(self, job: int, vehicles: Sequence[Iterable[int]] | None = None,
-                   blinks: np.random.Generator | None = None, blink_rate: float = 0.0) -> bool:
+    def insert_job(self, job: int, vehicles: Sequence[Iterable[int]] | None = None) -> bool:
         """Insert every node of job ``job`` at the cheapest feasible place; False if none.
 
-        ``vehicles`` optionally restricts, per crew member, the vehicles to try. With
-        ``blinks`` (a one-person job), each place is passed over with probability
-        ``blink_rate`` (SISR's blinks: the cheapest place is not always taken).
+        ``vehicles`` optionally restricts, per crew member, the vehicles to try.
         """
         nodes = self.lay.job_nodes[job]
         masks = [self._mask(n, None if vehicles is None else vehicles[m]) for m, n in enumerate(nodes)]
         if len(nodes) == 1:
-            return self._insert_single(nodes[0], masks[0], blinks, blink_rate)
+            return self._insert_single(nodes[0], masks[0])
         return self._insert_pair(nodes, masks)
 
     def feasible_vehicles(self, node: int) -> list[int]:
@@ -145,11 +142,8 @@ class Plan:
         self._commit(v, len(self.routes[v]), node)
         return True
 
-    def _insert_single(self, node: int, mask: np.ndarray, blinks: np.random.Generator | None = None,
-                       blink_rate: float = 0.0) -> bool:
+    def _insert_single(self, node: int, mask: np.ndarray) -> bool:
         ok, _, _, cost = self._evaluate(node, mask)
-        if blinks is not None:
-            ok &= blinks.random(len(ok)) >= blink_rate
         flat = self._slots()
         for s in np.flatnonzero(ok)[np.argsort(cost[ok], kind="stable")][:MAX_BREAK_TRIES]:
             v, pos = int(flat["veh"][s]), int(flat["pos"][s])

@@ -32,7 +32,6 @@ keep their starts there.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,24 +50,12 @@ MAX_STRING = 6
 # the draw favours the largest (the rank is the list's length times a uniform draw to this power).
 WORST_SHARE = 0.3
 WORST_BIAS = 3
-# Weight of the gap between two visits' window midpoints in their closeness (0: travel only).
-TIME_RELATEDNESS = 0
 # Share of the recreates by regret insertion (the others by cheapest insertion).
 REGRET_SHARE = 0.5
-# Share of the other recreates (not by regret) that put the visits back one by one in a
-# sorted order, each at its cheapest place with blinks (SISR, Christiaens & Vanden Berghe),
-# instead of by parallel cheapest insertion.
-SEQUENTIAL_SHARE = 0.0
-BLINK_RATE = 0.01
 # Share of the recreates that put two-person visits back after the one-person ones.
 PAIRS_LAST_SHARE = 0.5
 # Share of the plan's travel accepted as a worsening at the start (falls linearly to 0).
 THRESHOLD_SHARE = 0.03
-# "record": record-to-record travel (above); "anneal": simulated annealing, a worsening by d
-# accepted with probability exp(-d / T), T falling geometrically from ANNEAL_START to ANNEAL_END
-# times the mean travel of a leg of the first plan.
-ACCEPTANCE = "record"
-ANNEAL_START, ANNEAL_END = 0.5, 0.01
 # Every this many steps the current plan gets the travel-only local search (``polish``).
 POLISH_STEPS = 200
 # Share of the phase kept for the final local search of the best plan.
@@ -92,7 +79,6 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
     search = _Search(lay, preferred_cost)
     cost = best_cost = search.objective(current.nodes)
     best = current
-    leg = search.travel(current.nodes) / max(1, sum(len(r) + 1 for r in current.nodes if r))
     start, step, polished = clock.elapsed(), 0, None
     while _more(clock, start, seconds * (1 - FINAL_POLISH_SHARE), step, iterations):
         if should_stop is not None and should_stop():
@@ -103,11 +89,7 @@ def improve(lay: Layout, timed: list[TimedRoute], preferred_cost: int, seconds: 
         if new < best_cost:
             best, best_cost = candidate, new
         progress = step / iterations if iterations else (clock.elapsed() - start) / max(seconds, 1e-9)
-        if ACCEPTANCE == "anneal":
-            accept = new <= cost - leg * ANNEAL_START * (ANNEAL_END / ANNEAL_START) ** progress * math.log(1 - rng.random())
-        else:
-            accept = new <= cost or new <= best_cost + _threshold(search.travel(candidate.nodes), progress)
-        if accept:
+        if new <= cost or new <= best_cost + _threshold(search.travel(candidate.nodes), progress):
             current, cost = candidate, new
         if step % POLISH_STEPS == 0:
             current = polished = search.polish(current, rng, lambda: start + seconds - clock.elapsed(), iterations,
@@ -234,9 +216,6 @@ class _Search:
         earliest start both can make); half the time they go last instead, so that a
         one-person visit only their crew can make is placed before them."""
         regret = rng.random() < REGRET_SHARE
-        if not regret and SEQUENTIAL_SHARE > 0 and rng.random() < SEQUENTIAL_SHARE:
-            self._recreate_sequential(order, rng)
-            return
         pairs = [k for k in order if len(self.lay.job_nodes[k]) == 2]
         if not pairs or rng.random() >= PAIRS_LAST_SHARE:
             construct.parallel(self.lay, order, plan=self.plan, regret=regret)
@@ -244,27 +223,6 @@ class _Search:
         construct.parallel(self.lay, [k for k in order if k not in pairs], plan=self.plan, regret=regret)
         for k in pairs:
             self.plan.insert_job(k)
-
-    def _recreate_sequential(self, order: list[int], rng: random.Random) -> None:
-        """SISR's recreate: priority tiers first, within a tier the two-person visits first and
-        then the rest at random, tightest windows first or farthest from the first of them first;
-        each at its cheapest place, passing over every place with probability ``BLINK_RATE``."""
-        lay, how = self.lay, rng.choice(("random", "random", "tight", "far"))
-        first = lay.job_nodes[order[0]][0] if order else 0
-        far = lay.travel[0][first]
-
-        def key(k: int):
-            node = lay.job_nodes[k][0]
-            head = (-lay.jobs[k].priority, -len(lay.job_nodes[k]))
-            if how == "tight":
-                return head + (int(lay.hi[node] - lay.lo[node]),)
-            if how == "far":
-                return head + (-int(far[node]),)
-            return head
-
-        blinks = np.random.default_rng(rng.getrandbits(32))
-        for k in sorted(order, key=key):  # stable: "random" keeps the shuffled order
-            self.plan.insert_job(k, blinks=blinks if len(lay.job_nodes[k]) == 1 else None, blink_rate=BLINK_RATE)
 
     def _plan_crew_starts(self) -> dict[int, int]:
         """The plan's two-person starts: a crew's nodes are inserted at one start (lo = hi)."""
@@ -342,6 +300,5 @@ def _neighbours(lay: Layout) -> list[list[int]]:
     """Per job, every job by closeness (travel both ways of the first profile), itself first."""
     firsts = np.array([nodes[0] for nodes in lay.job_nodes], dtype=np.int64)
     tt = lay.travel[0][np.ix_(firsts, firsts)]
-    mid = (lay.lo[firsts] + lay.hi[firsts]) // 2
-    closeness = tt + tt.T + TIME_RELATEDNESS * np.abs(mid[:, None] - mid[None, :])
+    closeness = tt + tt.T
     return [list(map(int, np.argsort(row, kind="stable"))) for row in closeness]
