@@ -179,7 +179,7 @@ class _Search:
 
         ``since``, a plan the local search left (a local optimum): its first pass then tries
         only the visits of routes that differ from it (what the local search does from its
-        second pass on); a fifth to a third of the routes are unchanged after 100-200 steps."""
+        second pass on); 3-12 of 25 routes were unchanged after 100 steps on seed 5."""
         left = (lambda: 1.0) if iterations is not None else time_left
         lo, hi = ranges_with(self.lay.lo, self.lay.hi, routes.crew_starts)
         changed = None
