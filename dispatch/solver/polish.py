@@ -49,7 +49,8 @@ VISIT_KEYS = ("node", "veh", "prev", "next", "ready0", "ready1", "late0", "late1
 
 
 def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.ndarray, preferred_cost: int,
-           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random) -> list[list[int]]:
+           movable: np.ndarray, time_left: Callable[[], float], rng: random.Random,
+           changed: set[int] | None = None) -> list[list[int]]:
     """Routes with every served visit still served, no more travel + preference cost.
 
     Args:
@@ -57,9 +58,11 @@ def polish(lay: Layout, routes: Sequence[Sequence[int]], lo: np.ndarray, hi: np.
         lo, hi: start range per node (crew starts fixed).
         movable: per job index, whether its visit may move (crew-1, not pinned).
         time_left: seconds this search may still use (it stops when <= 0).
+        changed: the vehicles whose visits the first pass tries to move (default all): those
+            whose routes changed since the routes were last polished.
     """
     search = LocalSearch(lay, routes, lo, hi, preferred_cost, movable)
-    search.run(time_left, rng)
+    search.run(time_left, rng, changed)
     return search.routes
 
 
@@ -93,10 +96,11 @@ class LocalSearch:
 
     # -- the search loop ---------------------------------------------------------------
 
-    def run(self, time_left: Callable[[], float], rng: random.Random) -> None:
+    def run(self, time_left: Callable[[], float], rng: random.Random, changed: set[int] | None = None) -> None:
         """Passes over the movable visits until no move improves or the time is up; after
-        the first pass, only visits of routes changed in the pass before."""
-        vehicles = set(range(self.lay.num_vehicles))
+        the first pass (over the visits of ``changed``, default all), only visits of routes
+        changed in the pass before."""
+        vehicles = set(range(self.lay.num_vehicles)) if changed is None else set(changed)
         while vehicles and time_left() > 0:
             vehicles |= self.insert_unserved(rng)
             vehicles |= self.trade_unserved(rng)
@@ -254,27 +258,35 @@ class LocalSearch:
         if gain is None:
             return False
         s, plan, brk, lay = self.slots, self.plan, self.brk, self.lay
-        veh = s["veh"]
+        veh, prev = s["veh"], s["prev"]
         prof = plan.vprof[veh]
+        detour, pref, ok = -s["base"], 0, veh != v
+        for node in segment:
+            detour, pref = detour + plan.travel3[prof, prev, node], pref + plan.pref_cost[node, veh]
+            ok &= plan.allowed[node, veh]
+            prev = node
+        delta = detour + plan.travel3[prof, prev, s["next"]] + pref - gain
+        # Only the places that would gain are timed: a few on a plan already polished, where
+        # timing every place was most of the search's time (the same moves either way).
+        idx = np.flatnonzero(ok & (delta < 0))
+        if not len(idx):
+            return False
+        veh, prof = veh[idx], prof[idx]
         rule = (brk[0][veh], brk[1][veh], brk[2][veh])
-        ready0, ready1, prev = s["ready0"], s["ready1"], s["prev"]
-        detour, pref = -s["base"], 0
-        ok = veh != v
+        ready0, ready1, prev, detour = s["ready0"][idx], s["ready1"][idx], s["prev"][idx], -s["base"][idx]
         for node in segment:
             travel = plan.travel3[prof, prev, node]
             ready0, ready1 = extend(ready0, ready1, travel, self.lo[node], self.hi[node], lay.service[node], *rule)
-            detour, pref = detour + travel, pref + plan.pref_cost[node, veh]
-            ok &= plan.allowed[node, veh]
+            detour = detour + travel
             prev = node
-        tn = plan.travel3[prof, prev, s["next"]]
+        tn = plan.travel3[prof, prev, s["next"][idx]]
         detour = detour + tn
-        ok &= connect(ready0, ready1, tn, s["late0"], s["late1"], *rule)
+        ok = connect(ready0, ready1, tn, s["late0"][idx], s["late1"][idx], *rule)
         service, demand = int(lay.service[segment].sum()), int(lay.demand[segment].sum())
         ok &= self.work[veh] + detour + service <= plan.max_work[veh]
         ok &= self.load[veh] + demand <= plan.cap[veh]
-        delta = np.where(ok, detour + pref - gain, INF)
-        for slot in _improving(delta):
-            w, pos = int(veh[slot]), int(s["pos"][slot])
+        for k in _improving(np.where(ok, delta[idx], INF)):
+            w, pos = int(veh[k]), int(s["pos"][idx[k]])
             rest = self.routes[v][:i] + self.routes[v][i + len(segment):]
             if self._apply({v: rest, w: self.routes[w][:pos] + segment + self.routes[w][pos:]}):
                 return True
@@ -290,29 +302,33 @@ class LocalSearch:
         path = [lay.starts[v], *self.routes[v], lay.ends[v]]
         a, b = path[i], path[i + 2]
         tt = lay.vehicle_travel(v)
-        times = self.times[v]
-        # the other visit into this route, in node's place
-        tp1, tn1 = tt[a, other], tt[other, b]
-        r0, r1 = extend(times.ready0[i], times.ready1[i], tp1, self.lo[other], self.hi[other], lay.service[other],
-                        *(x[v] for x in brk))
-        ok = connect(r0, r1, tn1, times.late0[i + 2], times.late1[i + 2], *(x[v] for x in brk))
-        # node into the other route, in the other visit's place
         prof = plan.vprof[veh]
+        tp1, tn1 = tt[a, other], tt[other, b]
         tp2, tn2 = plan.travel3[prof, c["prev"], node], plan.travel3[prof, node, c["next"]]
-        r0, r1 = extend(c["ready0"], c["ready1"], tp2, self.lo[node], self.hi[node], lay.service[node],
-                        brk[0][veh], brk[1][veh], brk[2][veh])
-        ok &= connect(r0, r1, tn2, c["late0"], c["late1"], brk[0][veh], brk[1][veh], brk[2][veh])
         out1 = int(tt[a, node] + tt[node, b])
         out2 = plan.travel3[prof, c["prev"], other] + plan.travel3[prof, other, c["next"]]
         here = tp1 + tn1 - out1 + lay.service[other] - lay.service[node]
         there = tp2 + tn2 - out2 + lay.service[node] - lay.service[other]
-        ok &= (veh != v) & plan.allowed[node, veh] & plan.allowed[other, v] & self.movable_node[other]
+        ok = (veh != v) & plan.allowed[node, veh] & plan.allowed[other, v] & self.movable_node[other]
         ok &= (self.work[v] + here <= plan.max_work[v]) & (self.work[veh] + there <= plan.max_work[veh])
         ok &= self.load[v] - lay.demand[node] + lay.demand[other] <= plan.cap[v]
         ok &= self.load[veh] - lay.demand[other] + lay.demand[node] <= plan.cap[veh]
         pref = plan.pref_cost
         delta = (tp1 + tn1 - out1) + (tp2 + tn2 - out2) + pref[other, v] + pref[node, veh] - pref[node, v] - pref[other, veh]
-        delta = np.where(ok, delta, INF)
+        # Only the trades that would gain are timed (as in ``_relocate_segment``).
+        idx = np.flatnonzero(ok & (delta < 0))
+        if not len(idx):
+            return False
+        other, veh, times = other[idx], veh[idx], self.times[v]
+        # the other visit into this route, in node's place
+        r0, r1 = extend(times.ready0[i], times.ready1[i], tp1[idx], self.lo[other], self.hi[other], lay.service[other],
+                        *(x[v] for x in brk))
+        ok = connect(r0, r1, tn1[idx], times.late0[i + 2], times.late1[i + 2], *(x[v] for x in brk))
+        # node into the other route, in the other visit's place
+        r0, r1 = extend(c["ready0"][idx], c["ready1"][idx], tp2[idx], self.lo[node], self.hi[node], lay.service[node],
+                        brk[0][veh], brk[1][veh], brk[2][veh])
+        ok &= connect(r0, r1, tn2[idx], c["late0"][idx], c["late1"][idx], brk[0][veh], brk[1][veh], brk[2][veh])
+        delta = np.where(ok, delta[idx], INF)
         for k in _improving(delta):
             w, j = int(veh[k]), self._where(int(other[k]))[1]
             route_v, route_w = list(self.routes[v]), list(self.routes[w])

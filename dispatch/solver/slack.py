@@ -31,6 +31,7 @@ from .layout import Layout
 
 INF = np.int64(1) << 50
 NEG = -INF
+_INF, _NEG = int(INF), int(NEG)
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,13 @@ def route_times(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> Rout
     """The two-state times of ``route`` (job nodes) for ``vehicle``; ``lo``/``hi`` are the
     start ranges per node (e.g. a plan's, with crew starts fixed)."""
     worker, rule = lay.workers[vehicle], break_rule(lay, vehicle)
-    tt, svc = lay.vehicle_travel(vehicle), lay.service
     path = [lay.starts[vehicle], *route, lay.ends[vehicle]]
-    travel = [int(tt[a, b]) for a, b in zip(path, path[1:])]
-    lo_ = [0, *(int(lo[n]) for n in route), 0]
-    hi_ = [worker.shift_end, *(int(hi[n]) for n in route), worker.shift_end]
-    svc_ = [0, *(int(svc[n]) for n in route), 0]
+    ids = np.array(path, dtype=np.int64)
+    travel = lay.vehicle_travel(vehicle)[ids[:-1], ids[1:]].tolist()
+    nodes = ids[1:-1]
+    lo_ = [0, *np.asarray(lo)[nodes].tolist(), 0]
+    hi_ = [worker.shift_end, *np.asarray(hi)[nodes].tolist(), worker.shift_end]
+    svc_ = [0, *lay.service[nodes].tolist(), 0]
     ready = [(worker.shift_start, int(INF)) if rule is not NO_BREAK else (int(INF), worker.shift_start)]
     for i in range(1, len(path)):
         ready.append(_step(ready[-1], travel[i - 1], lo_[i], hi_[i], svc_[i], rule))
@@ -125,12 +127,25 @@ def route_times(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> Rout
 
 def _step_back(late: tuple[int, int], travel: int, lo: int, hi: int, service: int, rule: BreakRule) -> tuple[int, int]:
     """Latest starts at a visit followed, after ``travel``, by a position with latest starts
-    ``late`` (per state); ``NEG`` where even the earliest start ``lo`` is too late."""
-    neg = int(NEG)
+    ``late`` (per state); ``NEG`` where even the earliest start ``lo`` is too late. (Plain
+    comparisons rather than ``min``/``max``: this and ``_step`` time every changed route.)"""
+    neg = _NEG
     late0, late1 = late
-    l1 = min(hi, late1 - travel - service)
-    between = min(late1 - travel - rule.duration, rule.end - rule.duration) if rule.start + rule.duration <= late1 else neg
-    l0 = min(hi, max(between, late0 - travel) - service)
+    l1 = late1 - travel - service
+    if l1 > hi:
+        l1 = hi
+    if rule.start + rule.duration <= late1:
+        between = late1 - travel - rule.duration
+        if between > rule.end - rule.duration:
+            between = rule.end - rule.duration
+    else:
+        between = neg
+    l0 = late0 - travel
+    if l0 < between:
+        l0 = between
+    l0 -= service
+    if l0 > hi:
+        l0 = hi
     return (l0 if l0 >= lo else neg), (l1 if l1 >= lo else neg)
 
 
@@ -155,10 +170,23 @@ def route_fits_fast(lay: Layout, vehicle: int, route: Sequence[int], lo, hi) -> 
 
 def _step(ready: tuple[int, int], travel: int, lo: int, hi: int, service: int, rule: BreakRule) -> tuple[int, int]:
     """``extend`` for one visit on plain integers."""
-    big = int(INF)
+    big = _INF
     ready0, ready1 = ready
-    took = max(ready0, rule.start)
-    with_break = max(lo, ready0 + travel + rule.duration, took + rule.duration) if took + rule.duration <= rule.end else big
-    s0 = max(lo, ready0 + travel)
-    s1 = min(max(lo, ready1 + travel), with_break)
+    took = (ready0 if ready0 > rule.start else rule.start) + rule.duration
+    if took <= rule.end:
+        with_break = ready0 + travel + rule.duration
+        if with_break < took:
+            with_break = took
+        if with_break < lo:
+            with_break = lo
+    else:
+        with_break = big
+    s0 = ready0 + travel
+    if s0 < lo:
+        s0 = lo
+    s1 = ready1 + travel
+    if s1 < lo:
+        s1 = lo
+    if s1 > with_break:
+        s1 = with_break
     return (s0 + service if s0 <= hi else big, s1 + service if s1 <= hi else big)
