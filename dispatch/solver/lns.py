@@ -149,17 +149,27 @@ class _Search:
         # test day with crews it changed which crews the plan keeps; not measured on full days).
         self.worst_share = 0.0 if self.crew_node.any() else WORST_SHARE
 
-    def travel(self, routes: list[list[int]]) -> int:
-        """Travel of the routes, home to home (``Layout.route_travel`` summed, in one numpy
-        gather: per route, it was a tenth of a step)."""
-        lay, prof, here, there = self.lay, [], [], []
+    def _visits(self, routes: list[list[int]]) -> tuple[np.ndarray, ...]:
+        """Per visit on the routes: its route's travel profile, the node before it, itself and
+        the node after it (a home at either end of a route)."""
+        lay, prof, before, node, after = self.lay, [], [], [], []
         for v, route in enumerate(routes):
             if route:
                 path = [lay.starts[v], *route, lay.ends[v]]
-                here += path[:-1]
-                there += path[1:]
-                prof += [lay.vehicle_profile[v]] * (len(path) - 1)
-        return int(self.plan.travel3[prof, here, there].sum()) if here else 0
+                before += path[:-2]
+                node += route
+                after += path[2:]
+                prof += [lay.vehicle_profile[v]] * len(route)
+        return tuple(np.array(a, dtype=np.int64) for a in (prof, before, node, after))
+
+    def travel(self, routes: list[list[int]]) -> int:
+        """Travel of the routes, home to home (``Layout.route_travel`` summed, in one numpy
+        gather: per route, it was a tenth of a step): every leg into a visit, and the leg
+        home after each route's last one."""
+        prof, before, node, after = self._visits(routes)
+        tr = self.plan.travel3
+        last = self.node_job[after] < 0
+        return int(tr[prof, before, node].sum() + tr[prof[last], node[last], after[last]].sum())
 
     def objective(self, routes: list[list[int]]) -> int:
         """``routing.plan_objective`` of the routes, with the penalties computed once."""
@@ -253,18 +263,11 @@ class _Search:
     def _worst(self, routes: list[list[int]], count: int, rng: random.Random) -> list[int]:
         """``count`` one-person visits among those whose detour (the travel their removal saves)
         is largest, drawn with a bias to the largest (Ropke and Pisinger's worst removal)."""
-        lay, prof, here, node, there = self.lay, [], [], [], []
-        for v, route in enumerate(routes):
-            if route:
-                path = [lay.starts[v], *route, lay.ends[v]]
-                here += path[:-2]
-                node += route
-                there += path[2:]
-                prof += [lay.vehicle_profile[v]] * len(route)
-        if not node:
+        prof, before, node, after = self._visits(routes)
+        if not len(node):
             return []
         tr = self.plan.travel3
-        detour = tr[prof, here, node] + tr[prof, node, there] - tr[prof, here, there]
+        detour = tr[prof, before, node] + tr[prof, node, after] - tr[prof, before, after]
         jobs = self.node_job[node]
         order = [int(k) for k in jobs[np.argsort(-detour, kind="stable")] if self.ruinable[k] and self.free[k]]
         removed = []

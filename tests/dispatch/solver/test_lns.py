@@ -190,3 +190,13 @@ def test_crews_moved_by_ruin_and_recreate_are_timed_together_at_their_new_start(
         for a, b in served:
             assert starts[a] == starts[b] == plan.lo[a] == plan.hi[a]
     assert crews_served
+
+
+def test_the_search_counts_travel_as_the_layout_does():
+    """The step's travel (one numpy gather over every visit) is ``Layout.route_travel`` summed,
+    on routes with crews and on no routes at all."""
+    lay, plan, _ = layout_and_timed(crowded_day(n_workers=4, crew_every=4))
+    search = lns._Search(lay, 0)
+    assert any(plan.routes)
+    assert search.travel(plan.routes) == sum(lay.route_travel(v, r) for v, r in enumerate(plan.routes))
+    assert search.travel([[] for _ in plan.routes]) == 0
