@@ -265,23 +265,21 @@ class LocalSearch:
             detour, pref = detour + plan.travel3[prof, prev, node], pref + plan.pref_cost[node, veh]
             ok &= plan.allowed[node, veh]
             prev = node
-        delta = detour + plan.travel3[prof, prev, s["next"]] + pref - gain
+        detour = detour + plan.travel3[prof, prev, s["next"]]
+        delta = detour + pref - gain
         # Only the places that would gain are timed: a few on a plan already polished, where
         # timing every place was most of the search's time (the same moves either way).
         idx = np.flatnonzero(ok & (delta < 0))
         if not len(idx):
             return False
-        veh, prof = veh[idx], prof[idx]
+        veh, prof, detour = veh[idx], prof[idx], detour[idx]
         rule = (brk[0][veh], brk[1][veh], brk[2][veh])
-        ready0, ready1, prev, detour = s["ready0"][idx], s["ready1"][idx], s["prev"][idx], -s["base"][idx]
+        ready0, ready1, prev = s["ready0"][idx], s["ready1"][idx], s["prev"][idx]
         for node in segment:
             travel = plan.travel3[prof, prev, node]
             ready0, ready1 = extend(ready0, ready1, travel, self.lo[node], self.hi[node], lay.service[node], *rule)
-            detour = detour + travel
             prev = node
-        tn = plan.travel3[prof, prev, s["next"][idx]]
-        detour = detour + tn
-        ok = connect(ready0, ready1, tn, s["late0"][idx], s["late1"][idx], *rule)
+        ok = connect(ready0, ready1, plan.travel3[prof, prev, s["next"][idx]], s["late0"][idx], s["late1"][idx], *rule)
         service, demand = int(lay.service[segment].sum()), int(lay.demand[segment].sum())
         ok &= self.work[veh] + detour + service <= plan.max_work[veh]
         ok &= self.load[veh] + demand <= plan.cap[veh]
