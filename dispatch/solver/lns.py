@@ -127,7 +127,9 @@ def ranges_with(lo: np.ndarray, hi: np.ndarray, starts: dict[int, int]) -> tuple
 
 
 def _crew_node(lay: Layout, node: int) -> bool:
-    return len(lay.job_nodes[lay.node_job[node]]) == 2
+    """Whether ``node`` is a visit of a two-person job (a home is not)."""
+    k = lay.node_job[node]
+    return k >= 0 and len(lay.job_nodes[k]) == 2
 
 
 class _Search:
@@ -144,7 +146,7 @@ class _Search:
         # per call, a tenth of a step).
         self.penalties = np.array(job_penalties(lay, preferred_cost), dtype=np.int64)
         self.node_job = np.asarray(lay.node_job, dtype=np.int64)
-        self.crew_node = np.array([n >= 0 and len(lay.job_nodes[n]) == 2 for n in lay.node_job], dtype=bool)
+        self.crew_node = np.array([_crew_node(lay, n) for n in range(lay.num_nodes)], dtype=bool)
         # Worst removal only where it was measured: days without two-person visits (on a crowded
         # test day with crews it changed which crews the plan keeps; not measured on full days).
         self.worst_share = 0.0 if self.crew_node.any() else WORST_SHARE
